@@ -1,0 +1,50 @@
+"""stockapp: a persistent JSON API for stock, with a small HTML front."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import CONFIGS
+
+from . import api, pages
+from .database import configure_engine
+from .errors import register_error_handlers
+from .extensions import db, migrate
+from .guards import register_guards
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from the ``STOCKAPP_CONFIG`` settings, overlaid with ``config``."""
+    app = Flask(__name__, instance_relative_config=True)
+    config_name = os.environ.get("STOCKAPP_CONFIG", "development")
+    if config_name not in CONFIGS:
+        raise RuntimeError(f"STOCKAPP_CONFIG must be one of {', '.join(CONFIGS)}")
+    app.config.from_object(CONFIGS[config_name])
+    if config:
+        app.config.from_mapping(config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY must be set (the production settings have no default)"
+        )
+    # Members and collections are listed in the order they were created.
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    # "/stock//apple" is an empty collection name, not a redirect to "/stock/apple".
+    app.url_map.merge_slashes = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    with app.app_context():
+        configure_engine(app, db.engine)
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    register_guards(app)
+    register_error_handlers(app)
+    return app

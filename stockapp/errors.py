@@ -1,0 +1,126 @@
+"""One place that turns every failure into an RFC 9457 problem+json body.
+
+Besides the RFC's ``type``, ``title``, ``status`` and ``detail``, each body keeps the
+tutorial's ``error`` key, which older clients read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from .extensions import db
+from .validation import ValidationError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# The tutorial's message for each status raised by routing or by Werkzeug.
+_MESSAGES = {404: "Not found"}
+
+# How each database reports a table or column that is not there (SQLite's
+# message, PostgreSQL's SQLSTATE undefined_table and undefined_column).
+_MISSING_SCHEMA_MESSAGES = ("no such table", "no such column")
+_MISSING_SCHEMA_SQLSTATES = ("42P01", "42703")
+
+
+class Problem(Exception):
+    """A failure the contract names: a status, the ``error`` message and a detail.
+
+    Keyword arguments become extra members of the body (``quantity`` on a 409).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(problem: Problem) -> Response:
+    """Render ``problem`` as the problem+json response."""
+    body = {
+        "type": "about:blank",
+        "title": HTTP_STATUS_CODES.get(problem.status, "Unknown Error"),
+        "status": problem.status,
+        "detail": problem.detail,
+        "error": problem.error,
+        **problem.extra,
+    }
+    response = current_app.json.response(body)
+    response.status_code = problem.status
+    response.content_type = PROBLEM_MEDIA_TYPE
+    response.headers.update(problem.headers)
+    return response
+
+
+def _validation_failed(error: ValidationError) -> Response:
+    detail = "; ".join(f"{key}: {why}" for key, why in error.errors.items())
+    return problem_response(Problem(400, "Invalid input", detail, errors=error.errors))
+
+
+def _http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    if status < 400:
+        # A routing redirect is an answer, not an error.
+        return error.get_response()
+    message = _MESSAGES.get(status) or (error.name or "Error").capitalize()
+    # Keep the Allow header of a 405; the body's type is ours to set.
+    headers = {
+        name: value
+        for name, value in error.get_headers()
+        if name.lower() != "content-type"
+    }
+    return problem_response(
+        Problem(status, message, error.description or message, headers)
+    )
+
+
+def _unexpected(error: Exception) -> Response:
+    db.session.rollback()
+    if _schema_is_missing(error):
+        return problem_response(
+            Problem(
+                503,
+                "Database not migrated",
+                "The database schema is missing or out of date:"
+                " run `flask db upgrade`.",
+            )
+        )
+    current_app.logger.exception("Unhandled exception", exc_info=error)
+    return problem_response(
+        Problem(
+            500,
+            "Internal server error",
+            "The server failed to answer; nothing was stored.",
+        )
+    )
+
+
+def _schema_is_missing(error: Exception) -> bool:
+    if not isinstance(error, (OperationalError, ProgrammingError)):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return sqlstate in _MISSING_SCHEMA_SQLSTATES or any(
+        text in str(error.orig) for text in _MISSING_SCHEMA_MESSAGES
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error of ``app`` with problem+json, never HTML or a traceback."""
+    app.register_error_handler(Problem, problem_response)
+    app.register_error_handler(ValidationError, _validation_failed)
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,31 @@
+"""Checks every request passes before it reaches a view."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+
+def refuse_oversized_body() -> None:
+    """Answer 413 from the declared Content-Length, before any of the body is read."""
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge(f"The body may be at most {limit} bytes.")
+
+
+def refuse_undecodable_path() -> None:
+    """Answer 400 when the percent-decoded path is not UTF-8 (names are Unicode)."""
+    raw_path = request.environ.get("PATH_INFO", "")
+    try:
+        # WSGI hands over the path's bytes as latin-1 code points.
+        raw_path.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise BadRequest(
+            "The URL path is not valid UTF-8 once percent-decoded."
+        ) from None
+
+
+def register_guards(app: Flask) -> None:
+    """Run the guards before every request of ``app``."""
+    app.before_request(refuse_oversized_body)
+    app.before_request(refuse_undecodable_path)

@@ -1,0 +1,185 @@
+"""The input rules: names, quantities and JSON bodies, checked without the database."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+MAX_NAME_LENGTH = 100
+MAX_QUANTITY = 2**63 - 1
+
+# A JSON integer longer than this cannot be in range; parsing it is skipped so
+# that a body of a million digits costs nothing (and dodges int()'s digit limit).
+_MAX_INTEGER_DIGITS = len(str(MAX_QUANTITY)) + 1
+_OUT_OF_RANGE = MAX_QUANTITY + 1
+_FORM_QUANTITY = re.compile(r"[0-9]+")
+
+QUANTITY_RULE = f"must be a JSON integer from 0 to {MAX_QUANTITY}"
+
+
+class ValidationError(Exception):
+    """Input broke a rule; ``errors`` maps each offending key to the reason."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+class MalformedJSON(Exception):
+    """The body is not well-formed JSON; the message says where."""
+
+
+def name_problem(name: str) -> str | None:
+    """Return why ``name`` is not a valid collection or member name, or None."""
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        return f"must be 1 to {MAX_NAME_LENGTH} characters long"
+    if name.isspace():
+        return "must not be only whitespace"
+    if "/" in name:
+        return "must not contain '/'"
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        return "must not contain control characters"
+    if any(unicodedata.category(char) == "Cs" for char in name):
+        return "must be valid Unicode (it contains a lone surrogate)"
+    return None
+
+
+def quantity_problem(value: Any) -> str | None:
+    """Return why ``value`` is not a valid quantity, or None."""
+    # bool is a subclass of int, but true and false are not quantities.
+    if type(value) is not int or not 0 <= value <= MAX_QUANTITY:
+        return QUANTITY_RULE
+    return None
+
+
+def check_names(**names: str) -> None:
+    """Raise ValidationError naming each bad URL part (``collection``, ``member``)."""
+    errors = {key: why for key, name in names.items() if (why := name_problem(name))}
+    if errors:
+        raise ValidationError(errors)
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode a request body as strict JSON, raising MalformedJSON on anything else.
+
+    Strict means UTF-8 only, no NaN or Infinity, no key twice in one object, and
+    no nesting deeper than Python can recurse.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedJSON(f"is not valid UTF-8 (byte {error.start})") from None
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_object_without_duplicates,
+            parse_constant=_reject_constant,
+            parse_int=_parse_int,
+        )
+    except json.JSONDecodeError as error:
+        raise MalformedJSON(f"is not valid JSON: {error}") from None
+    except RecursionError:
+        raise MalformedJSON("is nested too deeply") from None
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits) > _MAX_INTEGER_DIGITS:
+        return -_OUT_OF_RANGE if digits.startswith("-") else _OUT_OF_RANGE
+    return int(digits)
+
+
+def _reject_constant(constant: str) -> Any:
+    raise MalformedJSON(f"is not valid JSON: {constant} is not a JSON number")
+
+
+class _DuplicateKeys(dict):
+    """An object that named some key more than once (only ever reported, never used)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], duplicates: set[str]) -> None:
+        super().__init__(pairs)
+        self.duplicates = duplicates
+
+
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    seen: set[str] = set()
+    duplicates: set[str] = set()
+    for key, _ in pairs:
+        (duplicates if key in seen else seen).add(key)
+    return _DuplicateKeys(pairs, duplicates)
+
+
+def stock_body(body: Any, *, allow_null: bool) -> dict[str, int | None]:
+    """Check a collection body ``{member: quantity}`` and return it.
+
+    ``allow_null`` admits ``null`` values (merge-patch removal). Every bad key is
+    reported at once.
+    """
+    if not isinstance(body, dict):
+        raise ValidationError(
+            {"body": "must be a JSON object of member name to quantity"}
+        )
+    errors: dict[str, str] = {}
+    for key in getattr(body, "duplicates", ()):
+        errors[key] = "appears more than once in the body"
+    for name, quantity in body.items():
+        if name in errors:
+            continue
+        if why := name_problem(name):
+            errors[name] = f"is not a valid member name: it {why}"
+        elif quantity is None and allow_null:
+            continue
+        elif why := quantity_problem(quantity):
+            errors[name] = (
+                why if quantity is not None else f"{why} (null only in PATCH)"
+            )
+    if errors:
+        raise ValidationError(errors)
+    return body
+
+
+def quantity_body(body: Any) -> int:
+    """Check a member body, a bare JSON integer, and return it."""
+    if why := quantity_problem(body):
+        raise ValidationError({"body": why})
+    return body
+
+
+def form_quantity(text: str) -> int:
+    """Parse the form's decimal quantity, raising ValidationError keyed ``qty``."""
+    digits = text.strip()
+    significant = digits.lstrip("0")
+    if (
+        not _FORM_QUANTITY.fullmatch(digits)
+        or len(significant) > _MAX_INTEGER_DIGITS
+        or int(significant or "0") > MAX_QUANTITY
+    ):
+        raise ValidationError(
+            {"qty": f"must be a whole number from 0 to {MAX_QUANTITY}"}
+        )
+    return int(significant or "0")
+
+
+def collection_form(form: Mapping[str, str]) -> tuple[str, str, int]:
+    """Check the add-collection form's fields and return (collection, member, qty)."""
+    errors: dict[str, str] = {}
+    names = {}
+    for field in ("collection", "member"):
+        value = form.get(field, "")
+        if not value:
+            errors[field] = "is required"
+        elif why := name_problem(value):
+            errors[field] = why
+        names[field] = value
+    try:
+        quantity = form_quantity(form.get("qty", ""))
+    except ValidationError as error:
+        errors.update(error.errors)
+    if errors:
+        raise ValidationError(errors)
+    return names["collection"], names["member"], quantity

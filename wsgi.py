@@ -1,0 +1,3 @@
+from stockapp import create_app
+
+app = create_app()
