@@ -37,15 +37,16 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def database_path(tmp_path: Path, migrated_template: Path) -> Path:
+def database_url(tmp_path: Path, migrated_template: Path) -> str:
+    """The URL of this test's own database, migrated to head."""
     path = tmp_path / "stock.sqlite"
     shutil.copyfile(migrated_template, path)
-    return path
+    return sqlite_url(path)
 
 
 @pytest.fixture
-def app(database_path: Path) -> Iterator[Flask]:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_url(database_path)})
+def app(database_url: str) -> Iterator[Flask]:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -224,7 +224,8 @@ MALFORMED = [
     ),
     pytest.param(
         b"{",
-        "is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        "is not valid JSON: Expecting property name enclosed in double quotes:"
+        " line 1 column 2 (char 1)",
         id="truncated",
     ),
     pytest.param(
@@ -243,7 +244,8 @@ MALFORMED = [
     pytest.param(b'{"\xff": 1}', "is not valid UTF-8 (byte 2)", id="bad-utf8"),
     pytest.param(
         b"\xef\xbb\xbf{}",
-        "is not valid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0)",
+        "is not valid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig):"
+        " line 1 column 1 (char 0)",
         id="bom",
     ),
     pytest.param(
@@ -321,14 +323,11 @@ def test_body_over_the_limit_is_too_large(client, seed, stored):
     assert stored() == BEFORE
 
 
-def test_body_limit_is_configurable(database_path):
+def test_body_limit_is_configurable(database_url):
     from stockapp import create_app
 
     app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}",
-            "MAX_CONTENT_LENGTH": 10,
-        }
+        {"SQLALCHEMY_DATABASE_URI": database_url, "MAX_CONTENT_LENGTH": 10}
     )
     client = app.test_client()
     assert client.post("/stock/a", json={}).status_code == 201

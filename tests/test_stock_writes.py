@@ -167,9 +167,9 @@ def test_delete_member_of_unknown_collection_is_not_found(client):
     assert response.get_json()["error"] == "Collection not found"
 
 
-def test_writes_survive_a_new_app_on_the_same_database(client, database_path):
+def test_writes_survive_a_new_app_on_the_same_database(client, database_url):
     from stockapp import create_app
 
     client.post("/stock/fruit", json={"apple": 30})
-    again = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}"})
+    again = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     assert again.test_client().get("/stock").get_json() == {"fruit": {"apple": 30}}
