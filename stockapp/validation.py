@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,7 +99,7 @@ def _reject_constant(constant: str) -> Any:
 class _DuplicateKeys(dict):
     """An object that named some key more than once (only ever reported, never used)."""
 
-    def __init__(self, pairs: list[tuple[str, Any]], duplicates: set[str]) -> None:
+    def __init__(self, pairs: list[tuple[str, Any]], duplicates: list[str]) -> None:
         super().__init__(pairs)
         self.duplicates = duplicates
 
@@ -107,10 +108,10 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) == len(pairs):
         return result
-    seen: set[str] = set()
-    duplicates: set[str] = set()
-    for key, _ in pairs:
-        (duplicates if key in seen else seen).add(key)
+    counts = Counter(key for key, _ in pairs)
+    # In body order: a set's order changes with each process's hash seed, and
+    # so would the error message.
+    duplicates = [key for key in result if counts[key] > 1]
     return _DuplicateKeys(pairs, duplicates)
 
 
