@@ -11,7 +11,7 @@ from flask import Flask
 
 from config import CONFIGS
 
-from . import api, pages
+from . import api, docs, pages
 from .database import configure_engine
 from .errors import register_error_handlers
 from .extensions import db, migrate
@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(docs.bp)
     register_guards(app)
     register_error_handlers(app)
     return app
