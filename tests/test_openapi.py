@@ -1,0 +1,183 @@
+"""GET /openapi.json and GET /docs: the document is valid, complete and true."""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+import unicodedata
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jsonschema_rs
+import pytest
+from openapi_spec_validator import OpenAPIV31SpecValidator
+
+from stockapp.openapi import API_VERSION, NAME_PATTERN
+from stockapp.validation import MAX_NAME_LENGTH, name_problem
+
+# Endpoints outside the JSON API, left out of its document on purpose: the HTML
+# pages and their static files answer browsers, not API clients, and the
+# documentation does not describe itself.
+NOT_IN_DOCUMENT = {"static", "pages.", "docs."}
+# Flask answers these for every route by itself.
+IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def document_operations(document: dict) -> set[tuple[str, str]]:
+    return {
+        (path, method.upper())
+        for path, item in document["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    }
+
+
+def app_operations(app) -> set[tuple[str, str]]:
+    operations = set()
+    for rule in app.url_map.iter_rules():
+        if any(rule.endpoint.startswith(prefix) for prefix in NOT_IN_DOCUMENT):
+            continue
+        # Werkzeug's <name> is OpenAPI's {name}; only plain string parts are used.
+        assert all(
+            type(converter).__name__ == "UnicodeConverter"
+            for converter in rule._converters.values()
+        ), rule.rule
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        operations |= {(path, method) for method in rule.methods - IMPLICIT_METHODS}
+    return operations
+
+
+def test_document_is_a_valid_openapi_3_1_document(client):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.content_type == "application/json"
+    document = response.get_json()
+    assert document["openapi"] == "3.1.0"
+    OpenAPIV31SpecValidator(document).validate()
+
+
+def test_document_describes_every_api_route_and_nothing_else(app, client):
+    document = client.get("/openapi.json").get_json()
+    assert document_operations(document) == app_operations(app)
+
+
+def test_route_comparison_notices_a_missing_or_extra_route(app, client):
+    document = client.get("/openapi.json").get_json()
+    del document["paths"]["/qs"]
+    document["paths"]["/nowhere"] = {"get": {"responses": {}}}
+    difference = document_operations(document) ^ app_operations(app)
+    assert difference == {("/qs", "GET"), ("/nowhere", "GET")}
+
+
+def test_every_path_parameter_is_declared(client):
+    document = client.get("/openapi.json").get_json()
+    parameters = document["components"]["parameters"]
+    for path, item in document["paths"].items():
+        declared = {
+            parameters[ref["$ref"].rsplit("/", 1)[1]]["name"]
+            for ref in item.get("parameters", [])
+        }
+        assert declared == set(re.findall(r"{([^}]+)}", path)), path
+
+
+def test_document_version_is_the_package_version():
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    assert tomllib.loads(pyproject.read_text())["project"]["version"] == API_VERSION
+
+
+@pytest.fixture
+def name_schema(client) -> dict:
+    document = client.get("/openapi.json").get_json()
+    return document["components"]["schemas"]["Name"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a", "x" * 100, " padded ", "\ufeff", "a\u3000b", "🍎" * 100, "x" * 101, ""]
+    + [" ", "\u3000", "\u2028 ", "a/b", "a\x00", "\x85", "\x9f", "a\tb", "\u1680"],
+)
+def test_name_schema_agrees_with_the_input_rules(name_schema, name):
+    validator = jsonschema_rs.validator_for(name_schema)
+    assert validator.is_valid(name) is (name_problem(name) is None)
+
+
+def test_name_pattern_agrees_with_the_input_rules_on_every_character():
+    # Both Python's engine and the Rust one (ECMA-262 syntax) of jsonschema-rs.
+    pattern = re.compile(NAME_PATTERN)
+    rust = jsonschema_rs.validator_for({"type": "string", "pattern": NAME_PATTERN})
+    # Every character of the Basic Multilingual Plane (all the controls and spaces
+    # are there) and a sample of the planes above it.
+    codes = [*range(0x10000), *range(0x10000, sys.maxunicode + 1, 251)]
+    for code in codes:
+        char = chr(code)
+        if unicodedata.category(char) == "Cs":
+            # Not text: no JSON document or URL carries one to the pattern.
+            continue
+        for name in (char, f"a{char}", f"{char} "):
+            allowed = name_problem(name) is None
+            assert bool(pattern.fullmatch(name)) is allowed, hex(code)
+            assert rust.is_valid(name) is allowed, hex(code)
+
+
+def test_name_length_limit_is_the_input_rules_limit(name_schema):
+    assert (name_schema["minLength"], name_schema["maxLength"]) == (
+        1,
+        MAX_NAME_LENGTH,
+    )
+
+
+class _Assets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.urls += [value for key, value in attrs if key in ("src", "href") and value]
+
+
+def test_docs_page_loads_everything_from_the_app(client):
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert response.content_type == "text/html; charset=utf-8"
+    page = response.get_data(as_text=True)
+    assert 'data-openapi-url="/openapi.json"' in page
+    parser = _Assets()
+    parser.feed(page)
+    assert len(parser.urls) == 4
+    for url in parser.urls:
+        # Same origin, so the page works with no network beyond the app.
+        assert url.startswith("/") and not url.startswith("//"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        asset.close()
+
+
+def test_docs_script_stays_offline(client):
+    with client.get("/static/docs.js") as response:
+        script = response.get_data(as_text=True)
+    # Swagger UI's default would send the document to an online validator.
+    assert "validatorUrl: null" in script
+    assert "http" not in script
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type"),
+    [
+        ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+        ("swagger-ui.css", "text/css; charset=utf-8"),
+    ],
+)
+def test_swagger_ui_assets_come_from_the_pinned_package(client, filename, content_type):
+    response = client.get(f"/docs/assets/{filename}")
+    assert response.status_code == 200
+    assert response.content_type == content_type
+    assert response.cache_control.max_age == 7 * 24 * 3600
+    assert len(response.get_data()) > 100_000
+    response.close()
+
+
+def test_swagger_ui_assets_outside_the_package_are_not_served(client):
+    assert client.get("/docs/assets/../__init__.py").status_code == 404
+    assert client.get("/docs/assets/missing.js").status_code == 404
