@@ -1,0 +1,261 @@
+"""The contract under real gunicorn: several workers, concurrent clients, restarts.
+
+Each test starts its own gunicorn on a free loopback port over the test's own
+database and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+WORKERS = 4
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Server:
+    """A gunicorn process serving wsgi:app on 127.0.0.1."""
+
+    def __init__(self, database_url: str, log: Path) -> None:
+        self.database_url = database_url
+        self.log = log
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "STOCKAPP_CONFIG": "development",
+        }
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--workers",
+                    str(WORKERS),
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "wsgi:app",
+                ],
+                cwd=REPOSITORY,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log.read_text()}")
+            try:
+                if self.request("GET", "/get-text").status == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start in 30 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        # The whole process group: the master and every worker.
+        os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=15)
+
+    def request(self, method, path, body=None, headers=None) -> Reply:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            headers = dict(headers or {})
+            if body is not None and not isinstance(body, bytes):
+                body = json.dumps(body).encode()
+                headers.setdefault("Content-Type", "application/json")
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            return Reply(response.status, dict(response.getheaders()), response.read())
+        finally:
+            connection.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(database_url, tmp_path):
+    server = Server(database_url, tmp_path / "gunicorn.log")
+    server.start()
+    yield server
+    server.stop()
+    assert "database is locked" not in server.log.read_text()
+    assert "Traceback" not in server.log.read_text()
+
+
+def run_concurrently(calls, threads=8):
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def test_serves_the_contract(server):
+    assert server.request("POST", "/stock/fruit", {"apple": 30}).status == 201
+    assert server.request("GET", "/stock").json() == {"fruit": {"apple": 30}}
+    assert server.request("GET", "/stock/fruit/apple").body == b"30\n"
+
+
+def test_simultaneous_creates_of_one_collection_give_one_201(server):
+    replies = run_concurrently(
+        [lambda i=i: server.request("POST", "/stock/new", {"m": i}) for i in range(16)]
+    )
+    statuses = sorted(reply.status for reply in replies)
+    assert statuses == [201] + [400] * 15
+    assert {r.json()["error"] for r in replies if r.status == 400} == {
+        "Collection already exists"
+    }
+    winner = next(r for r in replies if r.status == 201)
+    assert winner.headers["Location"] == "/stock/new"
+    assert len(server.request("GET", "/stock/new").json()) == 1
+
+
+def test_concurrent_patches_of_different_members_lose_none(server):
+    server.request("POST", "/stock/fruit", {})
+
+    def patch_rounds(member):
+        # Each thread owns one member and sets it to 1, 2, ... 20 in order.
+        return [
+            server.request("PATCH", "/stock/fruit", {member: round_})
+            for round_ in range(1, 21)
+        ]
+
+    batches = run_concurrently(
+        [lambda t=t: patch_rounds(f"m{t}") for t in range(8)], threads=8
+    )
+    assert {reply.status for batch in batches for reply in batch} == {200}
+    assert server.request("GET", "/stock/fruit").json() == {
+        f"m{t}": 20 for t in range(8)
+    }
+
+
+def test_concurrent_member_puts_and_patches_lose_no_member(server):
+    server.request("POST", "/stock/fruit", {})
+    calls = [
+        lambda i=i: server.request("PUT", f"/stock/fruit/p{i}", i) for i in range(60)
+    ] + [
+        lambda i=i: server.request("PATCH", "/stock/fruit", {f"q{i}": i})
+        for i in range(60)
+    ]
+    replies = run_concurrently(calls)
+    assert sorted({reply.status for reply in replies}) == [200, 201]
+    expected = {f"p{i}": i for i in range(60)} | {f"q{i}": i for i in range(60)}
+    assert server.request("GET", "/stock/fruit").json() == expected
+
+
+def test_readers_never_see_half_of_a_put(server):
+    members = [f"m{i}" for i in range(200)]
+    server.request("PUT", "/stock/fruit", dict.fromkeys(members, 0))
+
+    def write(round_):
+        return server.request("PUT", "/stock/fruit", dict.fromkeys(members, round_))
+
+    def read(_):
+        return server.request("GET", "/stock/fruit")
+
+    calls = []
+    for round_ in range(1, 31):
+        calls.append(lambda r=round_: write(r))
+        calls.extend(lambda r=round_: read(r) for _ in range(3))
+    replies = run_concurrently(calls)
+    assert {reply.status for reply in replies} == {200}
+    for reply in replies:
+        if reply.body.startswith(b'{"m0"'):
+            values = set(reply.json().values())
+            assert len(values) == 1, values
+
+
+def test_no_5xx_under_mixed_concurrent_writes(server):
+    def churn(i):
+        name = f"/stock/c{i % 3}"
+        return [
+            server.request("PUT", name, {"a": i, "b": i}),
+            server.request("PATCH", name, {"a": None, f"x{i}": 1}),
+            server.request("PUT", f"{name}/y{i}", i),
+            server.request("DELETE", f"{name}/y{i}"),
+            server.request("POST", name, {"z": 1}),
+            server.request("DELETE", name),
+        ]
+
+    replies = [
+        r
+        for batch in run_concurrently([lambda i=i: churn(i) for i in range(24)])
+        for r in batch
+    ]
+    assert all(reply.status < 500 for reply in replies), [
+        (reply.status, reply.body) for reply in replies if reply.status >= 500
+    ]
+
+
+def test_committed_writes_survive_a_killed_server(server):
+    assert server.request("POST", "/stock/fruit", {"apple": 30}).status == 201
+    assert server.request("PUT", "/stock/fruit/pear", 4).status == 201
+    server.stop(signal.SIGKILL)
+    server.start()
+    assert server.request("GET", "/stock").json() == {"fruit": {"apple": 30, "pear": 4}}
+
+
+def test_path_that_is_not_utf8_is_rejected(server):
+    reply = server.request("PUT", "/stock/%FF", {"a": 1})
+    assert reply.status == 400
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert (
+        reply.json()["detail"]
+        == "The URL path is not valid UTF-8 once percent-decoded."
+    )
+    # An encoded lone surrogate is not UTF-8 either.
+    assert server.request("GET", "/stock/a%ED%A0%80").status == 400
+    assert server.request("GET", "/stock").json() == {}
+
+
+def test_oversized_body_is_refused_before_it_is_sent(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.putrequest("PUT", "/stock/fruit")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(50 * 1024 * 1024))
+        connection.endheaders()
+        # Not one byte of the body was sent, yet the answer comes.
+        response = connection.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["error"] == "Request entity too large"
+    finally:
+        connection.close()
+    assert server.request("GET", "/stock").json() == {}
