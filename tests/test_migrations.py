@@ -28,7 +28,13 @@ def db_command(app, *args):
 
 def test_upgrade_builds_the_schema_on_an_empty_database(empty_app):
     db_command(empty_app, "upgrade")
-    assert tables(empty_app) == {"alembic_version", "collections", "members"}
+    assert tables(empty_app) == {
+        "alembic_version",
+        "collections",
+        "members",
+        "movements",
+        "idempotency_keys",
+    }
     assert (
         empty_app.test_client().post("/stock/fruit", json={"a": 1}).status_code == 201
     )
