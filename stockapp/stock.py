@@ -214,15 +214,16 @@ def adjust_member(
         if stored is None:
             raise member_not_found(collection_name, member)
         precondition.check(stored.version)
-        # One guarded statement; the bounds are written so that nothing in
-        # them can overflow a 64-bit integer.
+        # One guarded statement. The guard is "quantity + delta stays in
+        # 0..2^63-1", written so that nothing in it can overflow 64 bits.
+        in_range = (
+            Member.quantity >= -delta
+            if delta < 0
+            else Member.quantity <= MAX_QUANTITY - delta
+        )
         adjusted = db.session.execute(
             update(Member)
-            .where(
-                Member.id == stored.id,
-                Member.quantity >= -delta,
-                Member.quantity <= MAX_QUANTITY - delta,
-            )
+            .where(Member.id == stored.id, in_range)
             .values(quantity=Member.quantity + delta, version=Member.version + 1)
             .returning(Member.quantity, Member.version)
             .execution_options(synchronize_session=False)

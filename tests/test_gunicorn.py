@@ -259,3 +259,66 @@ def test_oversized_body_is_refused_before_it_is_sent(server):
     finally:
         connection.close()
     assert server.request("GET", "/stock").json() == {}
+
+
+def test_concurrent_adjustments_never_oversell(server):
+    server.request("POST", "/stock/shop", {"widget": 300})
+
+    def sell_fifty():
+        return [
+            server.request("POST", "/stock/shop/widget/adjustments", {"delta": -1})
+            for _ in range(50)
+        ]
+
+    replies = [r for batch in run_concurrently([sell_fifty] * 8) for r in batch]
+    statuses = [reply.status for reply in replies]
+    assert statuses.count(200) == 300
+    assert statuses.count(409) == 100
+    assert len(statuses) == 400
+    assert {r.json()["error"] for r in replies if r.status == 409} == {
+        "Insufficient stock"
+    }
+    assert server.request("GET", "/stock/shop/widget").json() == 0
+    history = server.request("GET", "/stock/shop/widget/history?limit=500").json()
+    assert [m["kind"] for m in history["movements"]].count("adjust") == 300
+
+
+def test_concurrent_writers_with_one_etag_let_exactly_one_win(server):
+    server.request("POST", "/stock/shop", {"widget": 10})
+    tag = server.request("GET", "/stock/shop/widget").headers["ETag"]
+    calls = [
+        lambda i=i: server.request(
+            "PUT", "/stock/shop/widget", 100 + i, {"If-Match": tag}
+        )
+        for i in range(16)
+    ]
+    replies = run_concurrently(calls)
+    statuses = sorted(reply.status for reply in replies)
+    assert statuses == [200] + [412] * 15
+    winner = 100 + next(i for i, r in enumerate(replies) if r.status == 200)
+    assert server.request("GET", "/stock/shop/widget").json() == winner
+
+
+def test_retried_idempotent_posts_apply_once(server):
+    server.request("POST", "/stock/shop", {"widget": 100})
+    headers = {"Idempotency-Key": "order-42"}
+    replies = run_concurrently(
+        [
+            lambda: server.request(
+                "POST", "/stock/shop/widget/adjustments", {"delta": -7}, headers
+            )
+        ]
+        * 12
+    )
+    assert {reply.status for reply in replies} == {200}
+    assert {reply.body for reply in replies} == {b'{"quantity":93}\n'}
+    assert server.request("GET", "/stock/shop/widget").json() == 93
+    created = run_concurrently(
+        [
+            lambda: server.request(
+                "POST", "/stock/new", {"a": 1}, {"Idempotency-Key": "create-1"}
+            )
+        ]
+        * 12
+    )
+    assert {reply.status for reply in created} == {201}

@@ -1,7 +1,7 @@
 """The migrations own the schema: they build it, undo it, and match the models."""
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from stockapp import create_app
 from stockapp.extensions import db
@@ -74,3 +74,38 @@ def test_models_and_migrations_do_not_drift(empty_app):
 def test_check_reports_drift_on_an_unmigrated_database(empty_app):
     result = empty_app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code != 0
+
+
+def test_upgrade_keeps_the_data_of_the_previous_version(empty_app):
+    db_command(empty_app, "upgrade", "0001")
+    with empty_app.app_context():
+        db.session.execute(
+            text("INSERT INTO collections (id, name) VALUES (1, 'fruit')")
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO members (collection_id, name, quantity)"
+                " VALUES (1, 'apple', 30), (1, 'pear', 0)"
+            )
+        )
+        db.session.commit()
+    db_command(empty_app, "upgrade")
+    client = empty_app.test_client()
+    assert client.get("/stock").get_json() == {"fruit": {"apple": 30, "pear": 0}}
+    assert client.get("/stock/fruit").headers["ETag"] == '"1"'
+    adjusted = client.post("/stock/fruit/apple/adjustments", json={"delta": -1})
+    assert adjusted.get_json() == {"quantity": 29}
+    assert adjusted.headers["ETag"] == '"2"'
+
+
+def test_downgrade_to_the_previous_version_keeps_the_stock(empty_app):
+    db_command(empty_app, "upgrade")
+    client = empty_app.test_client()
+    client.post("/stock/fruit", json={"apple": 30})
+    db_command(empty_app, "downgrade", "0001")
+    assert tables(empty_app) == {"alembic_version", "collections", "members"}
+    with empty_app.app_context():
+        rows = db.session.execute(
+            text("SELECT name, quantity FROM members ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in rows] == [("apple", 30)]
