@@ -47,11 +47,7 @@ class _StoredMember(NamedTuple):
     version: int
 
 
-def collection_not_found(name: str) -> Problem:
-    return Problem(404, "Collection not found", f'There is no collection "{name}".')
-
-
-def member_not_found(collection: str, member: str) -> Problem:
+def _member_not_found(collection: str, member: str) -> Problem:
     return Problem(
         404, "Member not found", f'Collection "{collection}" has no member "{member}".'
     )
@@ -145,9 +141,7 @@ def update_collection(
 def delete_collection(name: str, precondition: Precondition = NO_PRECONDITION) -> None:
     """Delete collection ``name`` and its members, or raise 404."""
     with write_transaction():
-        collection = _lock_collection(name)
-        if collection is None:
-            raise collection_not_found(name)
+        collection = _lock_existing_collection(name)
         precondition.check(collection.version)
         current = _current_members(collection.id)
         _record_movements(
@@ -171,9 +165,7 @@ def put_member(
 ) -> Written:
     """Set ``member`` of an existing collection to ``quantity``; create if needed."""
     with write_transaction():
-        collection = _lock_collection(collection_name)
-        if collection is None:
-            raise collection_not_found(collection_name)
+        collection = _lock_existing_collection(collection_name)
         current = _current_members(collection.id, only=member)
         stored = current.get(member)
         precondition.check(None if stored is None else stored.version)
@@ -188,12 +180,10 @@ def delete_member(
 ) -> None:
     """Delete ``member`` of a collection, or raise 404 naming what is missing."""
     with write_transaction():
-        collection = _lock_collection(collection_name)
-        if collection is None:
-            raise collection_not_found(collection_name)
+        collection = _lock_existing_collection(collection_name)
         current = _current_members(collection.id, only=member)
         if member not in current:
-            raise member_not_found(collection_name, member)
+            raise _member_not_found(collection_name, member)
         precondition.check(current[member].version)
         _apply_changes(collection, current, {member: None}, "delete")
 
@@ -207,12 +197,10 @@ def adjust_member(
 ) -> Adjusted:
     """Add ``delta`` to a member's quantity, refusing (409) to leave 0..2^63-1."""
     with write_transaction():
-        collection = _lock_collection(collection_name)
-        if collection is None:
-            raise collection_not_found(collection_name)
+        collection = _lock_existing_collection(collection_name)
         stored = _current_members(collection.id, only=member).get(member)
         if stored is None:
-            raise member_not_found(collection_name, member)
+            raise _member_not_found(collection_name, member)
         precondition.check(stored.version)
         # One guarded statement. The guard is "quantity + delta stays in
         # 0..2^63-1", written so that nothing in it can overflow 64 bits.
@@ -264,6 +252,14 @@ def _lock_collection(name: str) -> _LockedCollection | None:
         .with_for_update()
     ).one_or_none()
     return None if row is None else _LockedCollection(row.id, name, row.version)
+
+
+def _lock_existing_collection(name: str) -> _LockedCollection:
+    """Collection ``name``, locked against other writers until commit, or 404."""
+    collection = _lock_collection(name)
+    if collection is None:
+        raise Problem(404, "Collection not found", f'There is no collection "{name}".')
+    return collection
 
 
 def _lock_or_create_collection(
