@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request, url_for
 from . import history, stock
 from .conditions import Precondition, etag, is_not_modified
 from .errors import Problem
+from .guards import request_body
 from .idempotency import idempotent
 from .validation import (
     MalformedJSON,
@@ -36,7 +37,7 @@ def _json_body() -> Any:
             "The body must be JSON, sent with Content-Type: application/json.",
         )
     try:
-        return parse_json(request.get_data(cache=False))
+        return parse_json(request_body())
     except MalformedJSON as error:
         raise ValidationError({"body": str(error)}) from None
 

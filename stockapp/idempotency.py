@@ -20,6 +20,7 @@ from sqlalchemy import delete, select, update
 from .database import insert_ignoring_conflict, write_transaction
 from .errors import Problem
 from .extensions import db
+from .guards import request_body
 from .models import IdempotencyKey, utcnow
 from .validation import idempotency_key
 
@@ -81,7 +82,7 @@ def _fingerprint() -> str:
     digest = hashlib.sha256()
     for part in (request.method, request.path):
         digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
-    digest.update(request.get_data())
+    digest.update(request_body())
     return digest.hexdigest()
 
 

@@ -159,8 +159,9 @@ def test_oversized_body_is_refused_before_it_is_sent(server):
         connection.endheaders()
         # Not one byte of the body was sent, yet the answer comes.
         response = connection.getresponse()
-        assert response.status == 413
-        assert json.loads(response.read())["error"] == "Request entity too large"
+        body = response.read()
+        assert response.status == 413, body
+        assert json.loads(body)["error"] == "Request entity too large"
     finally:
         connection.close()
     assert server.request("GET", "/stock").json() == {}
@@ -227,3 +228,34 @@ def test_retried_idempotent_posts_apply_once(server):
         * 12
     )
     assert {reply.status for reply in created} == {201}
+
+
+def send_chunked(server, path, body: bytes) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+    try:
+        connection.request(
+            "PUT",
+            path,
+            body=chunks,
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_oversized_chunked_body_is_refused(server):
+    # Cut at 1 MiB this would still be valid JSON: the whole body must count.
+    status, body = send_chunked(server, "/stock/fruit", b'{"apple": 1}' + b" " * 2**21)
+    assert status == 413, body
+    assert json.loads(body)["error"] == "Request entity too large"
+    assert server.request("GET", "/stock").json() == {}
+
+
+def test_chunked_body_within_the_limit_is_accepted(server):
+    status, _ = send_chunked(server, "/stock/fruit", b'{"apple": 1}' + b" " * 2**19)
+    assert status == 201
+    assert server.request("GET", "/stock").json() == {"fruit": {"apple": 1}}
