@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run test bench format clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stockapp needs Python 3.11+"'
@@ -28,6 +28,10 @@ test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+## bench: throughput and latency under gunicorn on loopback (not part of test)
+bench: $(VENV)/.dev
+	$(BIN)/python tests/benchmarks/bench_gunicorn.py
 
 ## format: rewrite the code in the house style
 format: $(VENV)/.dev

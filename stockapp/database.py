@@ -49,18 +49,27 @@ def configure_engine(app: Flask, engine: Engine) -> None:
 
 @contextmanager
 def write_transaction() -> Iterator[None]:
-    """Run the block as one write transaction: committed at its end or rolled back."""
-    if db.session().in_transaction():
-        raise RuntimeError(
-            "a write transaction must be the session's first transaction"
-        )
-    db.session.connection(execution_options={_WRITE_OPTION: True})
+    """Run the block as one write transaction: committed at its end or rolled back.
+
+    Inside another write transaction the block joins it, and the outer one
+    commits (an idempotent POST stores its response with the write it records).
+    """
+    session = db.session()
+    if session.info.get(_WRITE_OPTION):
+        yield
+        return
+    if session.in_transaction():
+        raise RuntimeError("a write transaction must be the session's first")
+    session.connection(execution_options={_WRITE_OPTION: True})
+    session.info[_WRITE_OPTION] = True
     try:
         yield
-        db.session.commit()
+        session.commit()
     except BaseException:
-        db.session.rollback()
+        session.rollback()
         raise
+    finally:
+        del session.info[_WRITE_OPTION]
 
 
 def insert_ignoring_conflict(model: type) -> Insert:
