@@ -288,9 +288,13 @@ def _lock_or_create_collection(
 def _current_members(
     collection_id: int, only: str | None = None
 ) -> dict[str, _StoredMember]:
-    """Each member of the collection (or just ``only``) as stored."""
-    query = select(Member.name, Member.id, Member.quantity, Member.version).where(
-        Member.collection_id == collection_id
+    """Each member of the collection (or just ``only``) as stored, oldest first."""
+    # In creation order, so that a write logs its movements in the stock's order
+    # rather than in whatever order the query plan gives (name order on SQLite).
+    query = (
+        select(Member.name, Member.id, Member.quantity, Member.version)
+        .where(Member.collection_id == collection_id)
+        .order_by(Member.id)
     )
     if only is not None:
         query = query.where(Member.name == only)
