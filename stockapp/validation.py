@@ -196,8 +196,10 @@ def adjustment_body(body: Any) -> tuple[int, str | None]:
     errors: dict[str, str] = {}
     for key in getattr(body, "duplicates", ()):
         errors[key] = "appears more than once in the body"
-    for key in body.keys() - {"delta", "reason"}:
-        errors.setdefault(key, "is not a field of an adjustment (delta, reason)")
+    # In body order (a set difference's order changes with the hash seed).
+    for key in body:
+        if key not in ("delta", "reason"):
+            errors.setdefault(key, "is not a field of an adjustment (delta, reason)")
     delta = body.get("delta")
     if "delta" not in body:
         errors["delta"] = "is required"
