@@ -3,7 +3,8 @@
 The document is written here by hand, as Python data, rather than generated from the
 views: the views carry no schema, and a hand-written contract says what a client may
 rely on, not what the code happens to do. Building it in Python lets the schema
-constraints reuse the limits in ``validation.py`` instead of copying their numbers.
+constraints reuse the limits in ``validation.py`` and ``history.py`` instead of
+copying their numbers, and lets repeated parts be written once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from functools import cache
 from typing import Any
 
 from .errors import PROBLEM_MEDIA_TYPE
-from .validation import MAX_NAME_LENGTH, MAX_QUANTITY
+from .history import DEFAULT_LIMIT, MAX_LIMIT
+from .models import MOVEMENT_KINDS
+from .validation import MAX_NAME_LENGTH, MAX_QUANTITY, MAX_REASON_LENGTH
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "0.1.0"
@@ -24,9 +27,11 @@ MERGE_PATCH = "application/merge-patch+json"
 # and must hold at least one that Python's str.isspace() does not count as space.
 # The spaces are spelled out because a regex "\s" means something else in each
 # engine (ECMA-262's includes U+FEFF, Python's does not).
-_NOT_IN_NAMES = r"/\u0000-\u001f\u007f-\u009f"
+_CONTROLS = r"\u0000-\u001f\u007f-\u009f"
 _SPACES = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-NAME_PATTERN = f"^[^{_NOT_IN_NAMES}]*[^{_NOT_IN_NAMES}{_SPACES}][^{_NOT_IN_NAMES}]*$"
+NAME_PATTERN = f"^[^/{_CONTROLS}]*[^/{_CONTROLS}{_SPACES}][^/{_CONTROLS}]*$"
+REASON_PATTERN = f"^[^{_CONTROLS}]*$"
+IDEMPOTENCY_KEY_PATTERN = r"^[\u0021-\u007e]{1,255}$"
 
 Schema = dict[str, Any]
 
@@ -52,29 +57,42 @@ def _message(text: str) -> Schema:
     }
 
 
-def _ok(description: str, schema: Schema, **extra: Any) -> Schema:
-    return {"description": description, "content": _content(schema), **extra}
+def _headers(*names: str) -> Schema:
+    return {name: _ref("headers", name) for name in names}
 
 
-def _created(message: str, target: str, links: dict[str, Schema]) -> Schema:
-    return {
-        "description": f"{message}; `Location` is the URL of the new {target}.",
-        "headers": {"Location": _ref("headers", "Location")},
-        "content": _content(_message(message)),
-        "links": links,
-    }
+def _ok(
+    description: str,
+    schema: Schema,
+    *headers: str,
+    links: dict[str, Schema] | None = None,
+) -> Schema:
+    response = {"description": description, "content": _content(schema)}
+    if headers:
+        response["headers"] = _headers(*headers)
+    if links:
+        response["links"] = links
+    return response
+
+
+def _created(
+    message: str, target: str, links: dict[str, Schema], *headers: str
+) -> Schema:
+    return _ok(
+        f"{message}; `Location` is the URL of the new {target}, `ETag` its tag.",
+        _message(message),
+        "Location",
+        "ETag",
+        *headers,
+        links=links,
+    )
 
 
 def _problem(description: str, *errors: str, **extra: Any) -> Schema:
     """A problem+json response whose ``error`` is one of ``errors``."""
     schema: Schema = _ref("schemas", "Problem")
     if errors:
-        schema = {
-            "allOf": [
-                schema,
-                {"properties": {"error": {"enum": list(errors)}}},
-            ]
-        }
+        schema = {"allOf": [schema, {"properties": {"error": {"enum": list(errors)}}}]}
     return {
         "description": description,
         "content": _content(schema, PROBLEM_MEDIA_TYPE),
@@ -90,20 +108,23 @@ def _responses(
     body: bool = False,
     database: bool = True,
     names: bool = True,
+    conditional: bool = False,
+    idempotent: bool = False,
+    extra: dict[str, Schema] | None = None,
 ) -> dict[str, Schema]:
     """The operation's responses: ``success`` and the errors that can reach it."""
-    responses = dict(success)
-    if names or body or bad_request:
+    responses = {**success, **(extra or {})}
+    if bad_request:
+        responses["400"] = _problem(
+            "The input broke a rule (`errors` names each bad key), or "
+            + ", or ".join(f"`{error}`" for error in bad_request)
+            + ".",
+            "Invalid input",
+            "Bad request",
+            *bad_request,
+        )
+    elif names or body or idempotent:
         responses["400"] = _ref("responses", "BadRequest")
-        if bad_request:
-            responses["400"] = _problem(
-                "The input broke a rule (`errors` names each bad key), or "
-                + ", or ".join(f"`{error}`" for error in bad_request)
-                + ".",
-                "Invalid input",
-                "Bad request",
-                *bad_request,
-            )
     if names and "Not found" not in not_found:
         # An empty name, or one holding "/", makes a URL that routes elsewhere.
         not_found = (*not_found, "Not found")
@@ -115,56 +136,125 @@ def _responses(
         )
     if names:
         responses["405"] = _ref("responses", "MethodNotAllowed")
+    if conditional:
+        responses["412"] = _ref("responses", "PreconditionFailed")
     if body:
         responses["413"] = _ref("responses", "TooLarge")
         responses["415"] = _ref("responses", "UnsupportedMediaType")
+    if idempotent:
+        responses["422"] = _ref("responses", "IdempotencyKeyReused")
     responses["500"] = _ref("responses", "ServerError")
     if database:
         responses["503"] = _ref("responses", "NotMigrated")
-    return responses
+    return dict(sorted(responses.items()))
 
 
-def _collection_links(parameter: str) -> dict[str, Schema]:
+def _link(operation: str, **parameters: str) -> Schema:
+    return {"operationId": operation, "parameters": parameters}
+
+
+_COLLECTION = "$request.path.collection"
+_MEMBER = "$request.path.member"
+
+
+def _collection_links() -> dict[str, Schema]:
     """Links from a response about one collection to what can be done with it."""
-    collection = {"collection": parameter}
     return {
-        "GetCollection": {"operationId": "getCollection", "parameters": collection},
-        "ReplaceCollection": {
-            "operationId": "replaceCollection",
-            "parameters": collection,
-        },
-        "UpdateCollection": {
-            "operationId": "updateCollection",
-            "parameters": collection,
-        },
-        "DeleteCollection": {
-            "operationId": "deleteCollection",
-            "parameters": collection,
-        },
-        "PutMember": {"operationId": "putMember", "parameters": collection},
+        "GetCollection": _link("getCollection", collection=_COLLECTION),
+        "ReplaceCollection": _link("replaceCollection", collection=_COLLECTION),
+        "UpdateCollection": _link("updateCollection", collection=_COLLECTION),
+        "DeleteCollection": _link("deleteCollection", collection=_COLLECTION),
+        "PutMember": _link("putMember", collection=_COLLECTION),
+        "CollectionHistory": _link("collectionHistory", collection=_COLLECTION),
+    }
+
+
+def _tagged_collection_links() -> dict[str, Schema]:
+    """Links from a read of a collection to writes conditional on its ETag."""
+    tag = {"collection": _COLLECTION, "header.If-Match": "$response.header.ETag"}
+    return {
+        "ReplaceCollectionIfUnchanged": _link("replaceCollection", **tag),
+        "UpdateCollectionIfUnchanged": _link("updateCollection", **tag),
+        "DeleteCollectionIfUnchanged": _link("deleteCollection", **tag),
+        "PutMember": _link("putMember", collection=_COLLECTION),
     }
 
 
 def _member_links() -> dict[str, Schema]:
     """Links from a response about one member to what can be done with it."""
-    member = {
-        "collection": "$request.path.collection",
-        "member": "$request.path.member",
+    member = {"collection": _COLLECTION, "member": _MEMBER}
+    return {
+        "GetMember": _link("getMember", **member),
+        "PutMember": _link("putMember", **member),
+        "DeleteMember": _link("deleteMember", **member),
+        "AdjustMember": _link("adjustMember", **member),
+        "MemberHistory": _link("memberHistory", **member),
+        "GetCollection": _link("getCollection", collection=_COLLECTION),
+    }
+
+
+def _tagged_member_links() -> dict[str, Schema]:
+    """Links from a read of a member to writes conditional on its ETag."""
+    tag = {
+        "collection": _COLLECTION,
+        "member": _MEMBER,
+        "header.If-Match": "$response.header.ETag",
     }
     return {
-        "GetMember": {"operationId": "getMember", "parameters": member},
-        "PutMember": {"operationId": "putMember", "parameters": member},
-        "DeleteMember": {"operationId": "deleteMember", "parameters": member},
-        "GetCollection": {
-            "operationId": "getCollection",
-            "parameters": {"collection": "$request.path.collection"},
+        "PutMemberIfUnchanged": _link("putMember", **tag),
+        "DeleteMemberIfUnchanged": _link("deleteMember", **tag),
+        "AdjustMemberIfUnchanged": _link("adjustMember", **tag),
+    }
+
+
+_WRITE_PRECONDITIONS = [
+    _ref("parameters", "IfMatch"),
+    _ref("parameters", "IfNoneMatch"),
+]
+
+
+def _put_member(operation: str, summary: str, links: dict[str, Schema]) -> Schema:
+    return {
+        "operationId": operation,
+        "summary": summary,
+        "description": "The collection must exist.",
+        "tags": ["stock"],
+        "parameters": _WRITE_PRECONDITIONS,
+        "requestBody": {
+            "required": True,
+            "content": _content(_ref("schemas", "Quantity"), example=12),
         },
+        "responses": _responses(
+            {
+                "200": _ok(
+                    "The member's quantity was replaced.",
+                    _message("Member replaced"),
+                    "ETag",
+                ),
+                "201": _created("Member created", "member", links),
+            },
+            not_found=("Collection not found",),
+            body=True,
+            conditional=True,
+        ),
+    }
+
+
+def _delete_member(operation: str, summary: str) -> Schema:
+    return {
+        "operationId": operation,
+        "summary": summary,
+        "tags": ["stock"],
+        "parameters": _WRITE_PRECONDITIONS,
+        "responses": _responses(
+            {"204": {"description": "Deleted; no body."}},
+            not_found=("Collection not found", "Member not found"),
+            conditional=True,
+        ),
     }
 
 
 def _stock_paths() -> dict[str, Schema]:
-    collection_param = _ref("parameters", "Collection")
-    member_param = _ref("parameters", "Member")
     members_body = {
         "required": True,
         "content": _content(
@@ -172,9 +262,7 @@ def _stock_paths() -> dict[str, Schema]:
         ),
     }
     created_collection = _created(
-        "Collection created",
-        "collection",
-        _collection_links("$request.path.collection"),
+        "Collection created", "collection", _collection_links()
     )
     return {
         "/stock": {
@@ -196,18 +284,22 @@ def _stock_paths() -> dict[str, Schema]:
             }
         },
         "/stock/{collection}": {
-            "parameters": [collection_param],
+            "parameters": [_ref("parameters", "Collection")],
             "get": {
                 "operationId": "getCollection",
                 "summary": "One collection's members",
                 "tags": ["stock"],
+                "parameters": [_ref("parameters", "IfNoneMatchRead")],
                 "responses": _responses(
                     {
                         "200": _ok(
-                            "The collection's members and quantities, in"
-                            " creation order.",
+                            "The collection's members and quantities, in creation"
+                            " order; `ETag` changes whenever any of them does.",
                             _ref("schemas", "Members"),
-                        )
+                            "ETag",
+                            links=_tagged_collection_links(),
+                        ),
+                        "304": _ref("responses", "NotModified"),
                     },
                     not_found=("Not found",),
                 ),
@@ -218,11 +310,20 @@ def _stock_paths() -> dict[str, Schema]:
                 "description": "Refused with 400 `Collection already exists` if the"
                 " name is taken; nothing is changed then.",
                 "tags": ["stock"],
+                "parameters": [_ref("parameters", "IdempotencyKey")],
                 "requestBody": members_body,
                 "responses": _responses(
-                    {"201": created_collection},
+                    {
+                        "201": _created(
+                            "Collection created",
+                            "collection",
+                            _collection_links(),
+                            "Idempotent-Replayed",
+                        )
+                    },
                     bad_request=("Collection already exists",),
                     body=True,
+                    idempotent=True,
                 ),
             },
             "put": {
@@ -230,16 +331,19 @@ def _stock_paths() -> dict[str, Schema]:
                 "summary": "Replace a collection's members, creating it if needed",
                 "description": "Members not in the body are removed.",
                 "tags": ["stock"],
+                "parameters": _WRITE_PRECONDITIONS,
                 "requestBody": members_body,
                 "responses": _responses(
                     {
                         "200": _ok(
                             "The collection now holds exactly the body's members.",
                             _message("Collection replaced"),
+                            "ETag",
                         ),
                         "201": created_collection,
                     },
                     body=True,
+                    conditional=True,
                 ),
             },
             "patch": {
@@ -248,6 +352,7 @@ def _stock_paths() -> dict[str, Schema]:
                 "description": "A JSON merge patch (RFC 7396): each member in the"
                 " body is set, and `null` removes it.",
                 "tags": ["stock"],
+                "parameters": _WRITE_PRECONDITIONS,
                 "requestBody": {
                     "required": True,
                     "content": _content(
@@ -260,75 +365,162 @@ def _stock_paths() -> dict[str, Schema]:
                 "responses": _responses(
                     {
                         "200": _ok(
-                            "The changes were merged.", _message("Collection updated")
+                            "The changes were merged.",
+                            _message("Collection updated"),
+                            "ETag",
                         ),
                         "201": created_collection,
                     },
                     body=True,
+                    conditional=True,
                 ),
             },
             "delete": {
                 "operationId": "deleteCollection",
                 "summary": "Delete a collection and all its members",
                 "tags": ["stock"],
+                "parameters": _WRITE_PRECONDITIONS,
                 "responses": _responses(
                     {"204": {"description": "Deleted; no body."}},
                     not_found=("Collection not found",),
+                    conditional=True,
                 ),
             },
         },
         "/stock/{collection}/{member}": {
-            "parameters": [collection_param, member_param],
+            "parameters": [
+                _ref("parameters", "Collection"),
+                _ref("parameters", "Member"),
+            ],
             "get": {
                 "operationId": "getMember",
                 "summary": "One member's quantity",
+                "description": "A member named `history` is read through"
+                " `GET /stock/{collection}`: this URL is then the collection's"
+                " history.",
                 "tags": ["stock"],
+                "parameters": [_ref("parameters", "IfNoneMatchRead")],
                 "responses": _responses(
                     {
                         "200": _ok(
                             "The quantity, as a bare JSON integer.",
                             _ref("schemas", "Quantity"),
-                        )
+                            "ETag",
+                            links=_tagged_member_links(),
+                        ),
+                        "304": _ref("responses", "NotModified"),
                     },
                     not_found=("Not found",),
                 ),
             },
-            "put": {
-                "operationId": "putMember",
-                "summary": "Set a member's quantity, creating the member if needed",
-                "description": "The collection must exist.",
-                "tags": ["stock"],
+            "put": _put_member(
+                "putMember",
+                "Set a member's quantity, creating the member if needed",
+                _member_links(),
+            ),
+            "delete": _delete_member(
+                "deleteMember", "Delete one member of a collection"
+            ),
+        },
+    }
+
+
+def _inventory_paths() -> dict[str, Schema]:
+    history_parameters = [_ref("parameters", "Limit"), _ref("parameters", "Cursor")]
+    history = _ok(
+        "One page of movements, newest first; `Link` names the next page, if any.",
+        _ref("schemas", "History"),
+        "Link",
+    )
+    return {
+        "/stock/{collection}/{member}/adjustments": {
+            "parameters": [
+                _ref("parameters", "Collection"),
+                _ref("parameters", "Member"),
+            ],
+            "post": {
+                "operationId": "adjustMember",
+                "summary": "Change a member's quantity by a delta, atomically",
+                "description": "Refused with 409 (and nothing changed) when the"
+                " quantity would leave 0 to 2^63-1; the problem then carries the"
+                " current `quantity`.",
+                "tags": ["inventory"],
+                "parameters": [
+                    *_WRITE_PRECONDITIONS,
+                    _ref("parameters", "IdempotencyKey"),
+                ],
                 "requestBody": {
                     "required": True,
-                    "content": _content(_ref("schemas", "Quantity"), example=12),
+                    "content": _content(
+                        _ref("schemas", "Adjustment"),
+                        example={"delta": -3, "reason": "sold"},
+                    ),
                 },
                 "responses": _responses(
                     {
                         "200": _ok(
-                            "The member's quantity was replaced.",
-                            _message("Member replaced"),
-                        ),
-                        "201": _created("Member created", "member", _member_links()),
+                            "The new quantity, and the member's new `ETag`.",
+                            _ref("schemas", "Adjusted"),
+                            "ETag",
+                            "Idempotent-Replayed",
+                            links=_member_links(),
+                        )
                     },
-                    not_found=("Collection not found",),
-                    body=True,
-                ),
-            },
-            "delete": {
-                "operationId": "deleteMember",
-                "summary": "Delete one member of a collection",
-                "tags": ["stock"],
-                "responses": _responses(
-                    {"204": {"description": "Deleted; no body."}},
                     not_found=("Collection not found", "Member not found"),
+                    body=True,
+                    conditional=True,
+                    idempotent=True,
+                    extra={
+                        "409": {
+                            "description": "The quantity would go below 0 or above"
+                            " 2^63-1; nothing was changed.",
+                            "content": _content(
+                                _ref("schemas", "RefusedAdjustment"),
+                                PROBLEM_MEDIA_TYPE,
+                            ),
+                        }
+                    },
                 ),
             },
+        },
+        "/stock/{collection}/{member}/history": {
+            "parameters": [
+                _ref("parameters", "Collection"),
+                _ref("parameters", "Member"),
+            ],
+            "get": {
+                "operationId": "memberHistory",
+                "summary": "The movements of one member, newest first",
+                "description": "The log outlives deleted members and collections.",
+                "tags": ["inventory"],
+                "parameters": history_parameters,
+                "responses": _responses({"200": history}),
+            },
+        },
+        "/stock/{collection}/history": {
+            "parameters": [_ref("parameters", "Collection")],
+            "get": {
+                "operationId": "collectionHistory",
+                "summary": "The movements of every member of a collection",
+                "tags": ["inventory"],
+                "parameters": history_parameters,
+                "responses": _responses({"200": history}),
+            },
+            # GET is the history; the other methods of the URL reach the member
+            # route, as for any member name.
+            "put": _put_member(
+                "putHistoryMember",
+                "Set the quantity of the member named `history`",
+                {"GetCollection": _link("getCollection", collection=_COLLECTION)},
+            ),
+            "delete": _delete_member(
+                "deleteHistoryMember", "Delete the member named `history`"
+            ),
         },
     }
 
 
 def _text_paths() -> dict[str, Schema]:
-    text = {"text/plain": {"schema": {"type": "string"}}}
     return {
         "/get-text": {
             "get": {
@@ -368,7 +560,12 @@ def _text_paths() -> dict[str, Schema]:
                     }
                 ],
                 "responses": _responses(
-                    {"200": {"description": "The pairs as text.", "content": text}},
+                    {
+                        "200": {
+                            "description": "The pairs as text.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
                     names=False,
                     database=False,
                 ),
@@ -378,8 +575,9 @@ def _text_paths() -> dict[str, Schema]:
 
 
 def _schemas() -> dict[str, Schema]:
-    name = {"$ref": "#/components/schemas/Name"}
-    quantity = {"$ref": "#/components/schemas/Quantity"}
+    name = _ref("schemas", "Name")
+    quantity = _ref("schemas", "Quantity")
+    nullable_quantity = {"oneOf": [quantity, {"type": "null"}]}
     return {
         "Name": {
             "type": "string",
@@ -413,14 +611,82 @@ def _schemas() -> dict[str, Schema]:
             "type": "object",
             "description": "Member name to new quantity; `null` removes the member.",
             "propertyNames": name,
-            "additionalProperties": {"oneOf": [quantity, {"type": "null"}]},
+            "additionalProperties": nullable_quantity,
         },
         "Stock": {
             "type": "object",
             "description": "Collection name to its members, in creation order.",
             "propertyNames": name,
-            "additionalProperties": {"$ref": "#/components/schemas/Members"},
+            "additionalProperties": _ref("schemas", "Members"),
             "examples": [{"fruit": {"apple": 30, "pear": 0}, "veg": {}}],
+        },
+        "Adjustment": {
+            "type": "object",
+            "required": ["delta"],
+            "properties": {
+                "delta": {
+                    "type": "integer",
+                    "format": "int64",
+                    "description": "Added to the quantity; not 0, and written as a"
+                    " JSON integer like a quantity.",
+                    "minimum": -MAX_QUANTITY,
+                    "maximum": MAX_QUANTITY,
+                    "not": {"const": 0},
+                },
+                "reason": {
+                    "type": ["string", "null"],
+                    "description": "Kept in the movement log; no control characters.",
+                    "maxLength": MAX_REASON_LENGTH,
+                    "pattern": REASON_PATTERN,
+                },
+            },
+            "additionalProperties": False,
+        },
+        "Adjusted": {
+            "type": "object",
+            "required": ["quantity"],
+            "properties": {"quantity": quantity},
+            "additionalProperties": False,
+        },
+        "Movement": {
+            "type": "object",
+            "description": "One change of one member's quantity. `before` is null"
+            " when the member did not exist, `after` when it no longer does.",
+            "required": [
+                "id",
+                "collection",
+                "member",
+                "kind",
+                "before",
+                "after",
+                "reason",
+                "at",
+            ],
+            "properties": {
+                "id": {"type": "integer", "minimum": 1},
+                "collection": name,
+                "member": name,
+                "kind": {"enum": list(MOVEMENT_KINDS)},
+                "before": nullable_quantity,
+                "after": nullable_quantity,
+                "reason": {"type": ["string", "null"], "maxLength": MAX_REASON_LENGTH},
+                "at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "UTC, to the microsecond.",
+                    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$",
+                    "examples": ["2026-11-23T20:55:09.123456Z"],
+                },
+            },
+            "additionalProperties": False,
+        },
+        "History": {
+            "type": "object",
+            "required": ["movements"],
+            "properties": {
+                "movements": {"type": "array", "items": _ref("schemas", "Movement")}
+            },
+            "additionalProperties": False,
         },
         "Problem": {
             "type": "object",
@@ -436,7 +702,8 @@ def _schemas() -> dict[str, Schema]:
                 "errors": {
                     "type": "object",
                     "description": "Each offending key (`body`, `collection`,"
-                    " `member`, or a member name in the body) with why.",
+                    " `member`, a key of the body, a query parameter or a header)"
+                    " with why.",
                     "additionalProperties": {"type": "string"},
                 },
             },
@@ -449,6 +716,129 @@ def _schemas() -> dict[str, Schema]:
                 "error": "Not found",
             },
         },
+        "RefusedAdjustment": {
+            "allOf": [
+                _ref("schemas", "Problem"),
+                {
+                    "required": ["quantity"],
+                    "properties": {
+                        "error": {
+                            "enum": ["Insufficient stock", "Quantity limit exceeded"]
+                        },
+                        "quantity": quantity,
+                    },
+                },
+            ]
+        },
+    }
+
+
+def _parameters() -> dict[str, Schema]:
+    def header(name: str, description: str, schema: Schema) -> Schema:
+        return {
+            "name": name,
+            "in": "header",
+            "description": description,
+            "schema": schema,
+        }
+
+    return {
+        "Collection": {
+            "name": "collection",
+            "in": "path",
+            "required": True,
+            "description": "The collection's name, percent-encoded.",
+            "schema": _ref("schemas", "Name"),
+            "example": "fruit",
+        },
+        "Member": {
+            "name": "member",
+            "in": "path",
+            "required": True,
+            "description": "The member's name, percent-encoded.",
+            "schema": _ref("schemas", "Name"),
+            "example": "apple",
+        },
+        # Any value is taken: one that names no current tag simply does not match.
+        "IfMatch": header(
+            "If-Match",
+            "Write only if the resource's current `ETag` is listed (`*`: if it"
+            " exists); 412 otherwise.",
+            {"type": "string"},
+        ),
+        "IfNoneMatch": header(
+            "If-None-Match",
+            "`*` writes only if the resource does not exist; a list of tags, only"
+            " if its `ETag` is not among them. 412 otherwise.",
+            {"type": "string"},
+        ),
+        "IfNoneMatchRead": header(
+            "If-None-Match",
+            "304 with no body when the current `ETag` is listed.",
+            {"type": "string"},
+        ),
+        "IdempotencyKey": header(
+            "Idempotency-Key",
+            "A retry with the same key and the same request (method, path and body)"
+            " within 24 hours gets the first success replayed and changes nothing;"
+            " the same key with another request is 422.",
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "pattern": IDEMPOTENCY_KEY_PATTERN,
+                "examples": ["5f0c1c1e-order-1042"],
+            },
+        ),
+        "Limit": {
+            "name": "limit",
+            "in": "query",
+            "description": "How many movements per page, written in plain digits.",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
+        },
+        "Cursor": {
+            "name": "cursor",
+            "in": "query",
+            "description": "Where the page starts: opaque, only as found in the"
+            " `Link` header of the page before (400 otherwise).",
+            "schema": {"type": "string"},
+        },
+    }
+
+
+def _response_headers() -> dict[str, Schema]:
+    return {
+        "Location": {
+            "description": "The path of the created resource.",
+            "required": True,
+            "schema": {"type": "string", "format": "uri-reference"},
+        },
+        "ETag": {
+            "description": "The resource's strong entity tag; it changes with the"
+            " resource.",
+            "required": True,
+            "schema": {"type": "string", "pattern": '^"[\\u0021\\u0023-\\u007e]*"$'},
+        },
+        "Link": {
+            "description": 'The next page, as `<url>; rel="next"`; absent on the'
+            " last page.",
+            "schema": {"type": "string", "pattern": '^<[^>]+>; rel="next"$'},
+        },
+        "Idempotent-Replayed": {
+            "description": "`true` when this is the stored answer to an earlier"
+            " request with the same `Idempotency-Key`.",
+            "schema": {"const": "true"},
+        },
+        "Allow": {
+            "description": "The methods the URL takes.",
+            "required": True,
+            "schema": {"type": "string"},
+        },
     }
 
 
@@ -460,11 +850,19 @@ def _shared_responses() -> dict[str, Schema]:
             "Invalid input",
             "Bad request",
         ),
+        "NotModified": {
+            "description": "`If-None-Match` lists the current `ETag`; no body.",
+            "headers": _headers("ETag"),
+        },
         "MethodNotAllowed": _problem(
             "The URL takes other methods, listed in `Allow` (a `/` in a name"
             " routes to another URL).",
             "Method not allowed",
-            headers={"Allow": _ref("headers", "Allow")},
+            headers=_headers("Allow"),
+        ),
+        "PreconditionFailed": _problem(
+            "`If-Match` or `If-None-Match` does not hold; nothing was changed.",
+            "Precondition failed",
         ),
         "TooLarge": _problem(
             "The body is over the limit (1 MiB by default).",
@@ -473,6 +871,11 @@ def _shared_responses() -> dict[str, Schema]:
         "UnsupportedMediaType": _problem(
             "The body was not sent as JSON (`Content-Type: application/json`).",
             "Unsupported media type",
+        ),
+        "IdempotencyKeyReused": _problem(
+            "The `Idempotency-Key` was used for a different request; nothing was"
+            " changed.",
+            "Idempotency key reused",
         ),
         "ServerError": _problem(
             "The server failed; nothing was stored.", "Internal server error"
@@ -499,41 +902,17 @@ def openapi_document() -> dict[str, Any]:
         },
         "tags": [
             {"name": "stock", "description": "Collections and their members."},
+            {
+                "name": "inventory",
+                "description": "Adjustments by a delta and the movement log.",
+            },
             {"name": "text", "description": "The tutorial's plain-text routes."},
         ],
-        "paths": {**_stock_paths(), **_text_paths()},
+        "paths": {**_stock_paths(), **_inventory_paths(), **_text_paths()},
         "components": {
             "schemas": _schemas(),
-            "parameters": {
-                "Collection": {
-                    "name": "collection",
-                    "in": "path",
-                    "required": True,
-                    "description": "The collection's name, percent-encoded.",
-                    "schema": _ref("schemas", "Name"),
-                    "example": "fruit",
-                },
-                "Member": {
-                    "name": "member",
-                    "in": "path",
-                    "required": True,
-                    "description": "The member's name, percent-encoded.",
-                    "schema": _ref("schemas", "Name"),
-                    "example": "apple",
-                },
-            },
-            "headers": {
-                "Location": {
-                    "description": "The path of the created resource.",
-                    "required": True,
-                    "schema": {"type": "string", "format": "uri-reference"},
-                },
-                "Allow": {
-                    "description": "The methods the URL takes.",
-                    "required": True,
-                    "schema": {"type": "string"},
-                },
-            },
+            "parameters": _parameters(),
+            "headers": _response_headers(),
             "responses": _shared_responses(),
         },
     }
