@@ -9,7 +9,11 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .database import insert_ignoring_conflict, write_transaction
+from .database import (
+    insert_ignoring_conflict,
+    retry_serialization_failures,
+    write_transaction,
+)
 from .errors import Problem
 from .extensions import db
 from .models import Collection, Member
@@ -59,6 +63,7 @@ def member_quantity(collection: str, member: str) -> int | None:
     ).scalar_one_or_none()
 
 
+@retry_serialization_failures
 def create_collection(name: str, members: Stock) -> bool:
     """Store a new collection with ``members``; False (nothing stored) if it exists."""
     try:
@@ -73,6 +78,7 @@ def create_collection(name: str, members: Stock) -> bool:
     return True
 
 
+@retry_serialization_failures
 def replace_collection(name: str, members: Stock) -> bool:
     """Make collection ``name`` hold exactly ``members``; True if it was created."""
     with write_transaction():
@@ -83,6 +89,7 @@ def replace_collection(name: str, members: Stock) -> bool:
     return created
 
 
+@retry_serialization_failures
 def update_collection(name: str, changes: dict[str, int | None]) -> bool:
     """Merge ``changes`` into collection ``name`` (None removes); True if created."""
     with write_transaction():
@@ -91,6 +98,7 @@ def update_collection(name: str, changes: dict[str, int | None]) -> bool:
     return created
 
 
+@retry_serialization_failures
 def delete_collection(name: str) -> None:
     """Delete collection ``name`` and its members, or raise 404."""
     with write_transaction():
@@ -103,6 +111,7 @@ def delete_collection(name: str) -> None:
             raise collection_not_found(name)
 
 
+@retry_serialization_failures
 def put_member(collection: str, member: str, quantity: int) -> bool:
     """Set ``member`` of an existing collection to ``quantity``; True if created."""
     with write_transaction():
@@ -114,6 +123,7 @@ def put_member(collection: str, member: str, quantity: int) -> bool:
     return member not in current
 
 
+@retry_serialization_failures
 def delete_member(collection: str, member: str) -> None:
     """Delete ``member`` of ``collection``, or raise 404 naming what is missing."""
     with write_transaction():
@@ -139,17 +149,20 @@ def _lock_collection(name: str) -> int | None:
 
 def _lock_or_create_collection(name: str) -> tuple[int, bool]:
     """The id of collection ``name``, created if absent, and whether it was created."""
-    collection_id = _lock_collection(name)
-    if collection_id is not None:
-        return collection_id, False
-    collection_id = db.session.execute(
-        insert_ignoring_conflict(Collection).values(name=name).returning(Collection.id)
-    ).scalar_one_or_none()
-    if collection_id is not None:
-        return collection_id, True
-    # Another transaction created it between the two statements above; only a
-    # database without a global write lock (PostgreSQL) lets that happen.
-    return _lock_collection(name), False  # type: ignore[return-value]
+    while True:
+        collection_id = _lock_collection(name)
+        if collection_id is not None:
+            return collection_id, False
+        collection_id = db.session.execute(
+            insert_ignoring_conflict(Collection)
+            .values(name=name)
+            .returning(Collection.id)
+        ).scalar_one_or_none()
+        if collection_id is not None:
+            return collection_id, True
+        # Another transaction created it between the two statements above (only
+        # a database without a global write lock, PostgreSQL, lets that happen):
+        # lock that one, unless yet another deleted it meanwhile.
 
 
 def _current_members(
