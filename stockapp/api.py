@@ -1,4 +1,4 @@
-"""The JSON API: the tutorial's routes, now backed by the database."""
+"""The JSON API: the tutorial's routes backed by the database, plus inventory moves."""
 
 from __future__ import annotations
 
@@ -6,11 +6,15 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
 
-from . import stock
+from . import history, stock
+from .conditions import Precondition, etag, is_not_modified
 from .errors import Problem
+from .guards import request_body
+from .idempotency import idempotent
 from .validation import (
     MalformedJSON,
     ValidationError,
+    adjustment_body,
     check_names,
     parse_json,
     quantity_body,
@@ -33,21 +37,39 @@ def _json_body() -> Any:
             "The body must be JSON, sent with Content-Type: application/json.",
         )
     try:
-        return parse_json(request.get_data(cache=False))
+        return parse_json(request_body())
     except MalformedJSON as error:
         raise ValidationError({"body": str(error)}) from None
 
 
-def _created(message: str, location: str) -> tuple[dict[str, str], int, dict[str, str]]:
-    return {"message": message}, 201, {"Location": location}
+def _tagged(body: Any, version: int) -> Any:
+    """``body`` with the resource's ETag, or 304 if the client has that version."""
+    headers = {"ETag": etag(version)}
+    if is_not_modified(version):
+        return "", 304, headers
+    return jsonify(body), 200, headers
 
 
-def _collection_written(name: str, created: bool, updated_message: str) -> Any:
-    if created:
-        return _created(
-            "Collection created", url_for(".get_collection", collection=name)
-        )
-    return {"message": updated_message}
+def _written(
+    written: stock.Written, message: str, created_message: str, location: str
+) -> Any:
+    headers = {"ETag": etag(written.version)}
+    if written.created:
+        return {"message": created_message}, 201, {**headers, "Location": location}
+    return {"message": message}, 200, headers
+
+
+def _history(collection: str, member: str | None) -> Any:
+    limit, before_id = history.page_params(request.args)
+    movements, next_before = history.movements_page(
+        collection, member, limit, before_id
+    )
+    headers = {}
+    if next_before is not None:
+        args = {"limit": limit, "cursor": history.encode_cursor(next_before)}
+        next_url = url_for(request.endpoint, **request.view_args, **args)
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return {"movements": movements}, 200, headers
 
 
 @bp.get("/stock")
@@ -60,36 +82,39 @@ def list_stock() -> Any:
 def get_collection(collection: str) -> Any:
     """The members of one collection with their quantities."""
     check_names(collection=collection)
-    members = stock.collection_stock(collection)
-    if members is None:
+    found = stock.collection_stock(collection)
+    if found is None:
         raise _not_found(f'collection "{collection}"')
-    return members
+    members, version = found
+    return _tagged(members, version)
 
 
 @bp.get("/stock/<collection>/<member>")
 def get_member(collection: str, member: str) -> Any:
     """The quantity of one member, as a bare JSON integer."""
     check_names(collection=collection, member=member)
-    quantity = stock.member_quantity(collection, member)
-    if quantity is None:
+    found = stock.member_quantity(collection, member)
+    if found is None:
         raise _not_found(f'member "{member}" in collection "{collection}"')
-    return jsonify(quantity)
+    quantity, version = found
+    return _tagged(quantity, version)
 
 
 @bp.post("/stock/<collection>")
+@idempotent
 def create_collection(collection: str) -> Any:
     """Create a collection with the members in the body; 400 if it already exists."""
     check_names(collection=collection)
     members = stock_body(_json_body(), allow_null=False)
-    if not stock.create_collection(collection, members):
+    written = stock.create_collection(collection, members)
+    if written is None:
         raise Problem(
             400,
             "Collection already exists",
             f'A collection named "{collection}" already exists; nothing was changed.',
         )
-    return _created(
-        "Collection created", url_for(".get_collection", collection=collection)
-    )
+    location = url_for(".get_collection", collection=collection)
+    return _written(written, "Collection created", "Collection created", location)
 
 
 @bp.put("/stock/<collection>")
@@ -97,8 +122,9 @@ def replace_collection(collection: str) -> Any:
     """Make the collection hold exactly the body's members, creating it if needed."""
     check_names(collection=collection)
     members = stock_body(_json_body(), allow_null=False)
-    created = stock.replace_collection(collection, members)
-    return _collection_written(collection, created, "Collection replaced")
+    written = stock.replace_collection(collection, members, Precondition.from_request())
+    location = url_for(".get_collection", collection=collection)
+    return _written(written, "Collection replaced", "Collection created", location)
 
 
 @bp.patch("/stock/<collection>")
@@ -106,15 +132,16 @@ def update_collection(collection: str) -> Any:
     """Merge the body into the collection (RFC 7396): null removes a member."""
     check_names(collection=collection)
     changes = stock_body(_json_body(), allow_null=True)
-    created = stock.update_collection(collection, changes)
-    return _collection_written(collection, created, "Collection updated")
+    written = stock.update_collection(collection, changes, Precondition.from_request())
+    location = url_for(".get_collection", collection=collection)
+    return _written(written, "Collection updated", "Collection created", location)
 
 
 @bp.delete("/stock/<collection>")
 def delete_collection(collection: str) -> Any:
     """Delete the collection and all its members."""
     check_names(collection=collection)
-    stock.delete_collection(collection)
+    stock.delete_collection(collection, Precondition.from_request())
     return "", 204
 
 
@@ -123,18 +150,45 @@ def put_member(collection: str, member: str) -> Any:
     """Set one member's quantity (the body is a bare integer), creating it if needed."""
     check_names(collection=collection, member=member)
     quantity = quantity_body(_json_body())
-    if stock.put_member(collection, member, quantity):
-        location = url_for(".get_member", collection=collection, member=member)
-        return _created("Member created", location)
-    return {"message": "Member replaced"}
+    written = stock.put_member(
+        collection, member, quantity, Precondition.from_request()
+    )
+    location = url_for(".get_member", collection=collection, member=member)
+    return _written(written, "Member replaced", "Member created", location)
 
 
 @bp.delete("/stock/<collection>/<member>")
 def delete_member(collection: str, member: str) -> Any:
     """Delete one member of a collection."""
     check_names(collection=collection, member=member)
-    stock.delete_member(collection, member)
+    stock.delete_member(collection, member, Precondition.from_request())
     return "", 204
+
+
+@bp.post("/stock/<collection>/<member>/adjustments")
+@idempotent
+def adjust_member(collection: str, member: str) -> Any:
+    """Change a member's quantity by a delta, atomically; 409 if it would go below 0."""
+    check_names(collection=collection, member=member)
+    delta, reason = adjustment_body(_json_body())
+    adjusted = stock.adjust_member(
+        collection, member, delta, reason, Precondition.from_request()
+    )
+    return {"quantity": adjusted.quantity}, 200, {"ETag": etag(adjusted.version)}
+
+
+@bp.get("/stock/<collection>/history")
+def collection_history(collection: str) -> Any:
+    """The movements of every member of a collection, newest first, paginated."""
+    check_names(collection=collection)
+    return _history(collection, None)
+
+
+@bp.get("/stock/<collection>/<member>/history")
+def member_history(collection: str, member: str) -> Any:
+    """The movements of one member, newest first, paginated."""
+    check_names(collection=collection, member=member)
+    return _history(collection, member)
 
 
 @bp.get("/get-text")

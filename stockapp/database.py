@@ -92,18 +92,27 @@ def configure_engine(app: Flask, engine: Engine) -> None:
 
 @contextmanager
 def write_transaction() -> Iterator[None]:
-    """Run the block as one write transaction: committed at its end or rolled back."""
-    if db.session().in_transaction():
-        raise RuntimeError(
-            "a write transaction must be the session's first transaction"
-        )
-    db.session.connection(execution_options={_WRITE_OPTION: True})
+    """Run the block as one write transaction: committed at its end or rolled back.
+
+    Inside another write transaction the block joins it, and the outer one
+    commits (an idempotent POST stores its response with the write it records).
+    """
+    session = db.session()
+    if session.info.get(_WRITE_OPTION):
+        yield
+        return
+    if session.in_transaction():
+        raise RuntimeError("a write transaction must be the session's first")
+    session.connection(execution_options={_WRITE_OPTION: True})
+    session.info[_WRITE_OPTION] = True
     try:
         yield
-        db.session.commit()
+        session.commit()
     except BaseException:
-        db.session.rollback()
+        session.rollback()
         raise
+    finally:
+        del session.info[_WRITE_OPTION]
 
 
 def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]:
@@ -111,11 +120,15 @@ def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]
     resolve a conflict with another one; answer 503 after ``WRITE_ATTEMPTS`` runs.
 
     The unit of work must be whole: its own ``write_transaction()`` rolled back,
-    so a run repeats nothing a failed one did.
+    so a run repeats nothing a failed one did. Called inside another write
+    transaction, it runs once: the database aborted that whole transaction, so
+    only the outer unit of work, which must be retried too, can run it again.
     """
 
     @functools.wraps(unit_of_work)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        if db.session().info.get(_WRITE_OPTION):
+            return unit_of_work(*args, **kwargs)
         attempt = 1
         while True:
             try:

@@ -13,6 +13,18 @@ def refuse_oversized_body() -> None:
         raise RequestEntityTooLarge(f"The body may be at most {limit} bytes.")
 
 
+def request_body() -> bytes:
+    """The whole request body; 413 when a body without Content-Length runs too long."""
+    body = request.get_data()
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(body) >= limit:
+        # Werkzeug stops reading a chunked body at the limit without a word;
+        # one more byte waiting means the body was over it.
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge(f"The body may be at most {limit} bytes.")
+    return body
+
+
 def refuse_undecodable_path() -> None:
     """Answer 400 when the percent-decoded path is not UTF-8 (names are Unicode)."""
     raw_path = request.environ.get("PATH_INFO", "")

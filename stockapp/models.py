@@ -1,12 +1,40 @@
-"""The stored stock: collections and the members they hold."""
+"""The stored stock: collections, members, the movement log, idempotency keys."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
-from .validation import MAX_NAME_LENGTH
+from .validation import MAX_NAME_LENGTH, MAX_REASON_LENGTH
+
+MOVEMENT_KINDS = ("create", "replace", "update", "delete", "adjust")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_version() -> int:
+    """A fresh version counter for a new row.
+
+    It starts at a random point, so a collection or member that is deleted and
+    created again never repeats an ETag its earlier self had.
+    """
+    return secrets.randbelow(2**52) + 1
 
 
 class Collection(db.Model):
@@ -14,6 +42,10 @@ class Collection(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH), unique=True)
+    # Bumped whenever the collection or any of its members changes; the ETag.
+    version: Mapped[int] = mapped_column(
+        BigInteger, default=new_version, server_default="1"
+    )
 
     members: Mapped[list[Member]] = relationship(
         back_populates="collection",
@@ -36,5 +68,51 @@ class Member(db.Model):
     )
     name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     quantity: Mapped[int] = mapped_column(BigInteger)
+    # Bumped whenever the quantity changes; the member's ETag.
+    version: Mapped[int] = mapped_column(
+        BigInteger, default=new_version, server_default="1"
+    )
 
     collection: Mapped[Collection] = relationship(back_populates="members")
+
+
+class Movement(db.Model):
+    """One change of one member's quantity, kept after the member is gone."""
+
+    __tablename__ = "movements"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{kind}'" for kind in MOVEMENT_KINDS) + ")",
+            name="kind_known",
+        ),
+        # History pages walk these newest first, seeking by id (no OFFSET).
+        Index("ix_movements_collection_member_id", "collection", "member", "id"),
+        Index("ix_movements_collection_id", "collection", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Names, not foreign keys: the log outlives what it describes.
+    collection: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    member: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    kind: Mapped[str] = mapped_column(String(10))
+    before: Mapped[int | None] = mapped_column(BigInteger)
+    after: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(MAX_REASON_LENGTH))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IdempotencyKey(db.Model):
+    """The first response to a POST that carried an ``Idempotency-Key``."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    # SHA-256 of method, path and body: a retry must send the same request.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )

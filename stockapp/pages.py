@@ -39,7 +39,7 @@ def submit_collection() -> Any:
             form=request.form,
         )
         return page, 400
-    if stock.create_collection(collection, {member: quantity}):
+    if stock.create_collection(collection, {member: quantity}) is not None:
         flash("Collection created", "success")
     else:
         flash("Collection already exists", "error")

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 MAX_NAME_LENGTH = 100
+MAX_REASON_LENGTH = 200
 MAX_QUANTITY = 2**63 - 1
 
 # A JSON integer longer than this cannot be in range; parsing it is skipped so
@@ -18,6 +19,8 @@ _OUT_OF_RANGE = MAX_QUANTITY + 1
 _FORM_QUANTITY = re.compile(r"[0-9]+")
 
 QUANTITY_RULE = f"must be a JSON integer from 0 to {MAX_QUANTITY}"
+DELTA_RULE = f"must be a non-zero JSON integer from -{MAX_QUANTITY} to {MAX_QUANTITY}"
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 class ValidationError(Exception):
@@ -183,3 +186,45 @@ def collection_form(form: Mapping[str, str]) -> tuple[str, str, int]:
     if errors:
         raise ValidationError(errors)
     return names["collection"], names["member"], quantity
+
+
+def adjustment_body(body: Any) -> tuple[int, str | None]:
+    """Check an adjustment ``{"delta": int, "reason": str}``; return both."""
+    if not isinstance(body, dict):
+        raise ValidationError({"body": "must be a JSON object with a delta"})
+    errors: dict[str, str] = {}
+    for key in getattr(body, "duplicates", ()):
+        errors[key] = "appears more than once in the body"
+    for key in body.keys() - {"delta", "reason"}:
+        errors.setdefault(key, "is not a field of an adjustment (delta, reason)")
+    delta = body.get("delta")
+    if "delta" not in body:
+        errors["delta"] = "is required"
+    elif type(delta) is not int or delta == 0 or abs(delta) > MAX_QUANTITY:
+        errors.setdefault("delta", DELTA_RULE)
+    reason = body.get("reason")
+    if reason is not None and (why := reason_problem(reason)):
+        errors.setdefault("reason", why)
+    if errors:
+        raise ValidationError(errors)
+    return delta, reason
+
+
+def reason_problem(reason: Any) -> str | None:
+    """Return why ``reason`` is not a valid movement reason, or None."""
+    if not isinstance(reason, str):
+        return "must be a string"
+    if len(reason) > MAX_REASON_LENGTH:
+        return f"must be at most {MAX_REASON_LENGTH} characters long"
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in reason):
+        return "must be valid Unicode without control characters"
+    return None
+
+
+def idempotency_key(value: str) -> str:
+    """Check an ``Idempotency-Key`` header value and return it."""
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise ValidationError(
+            {"Idempotency-Key": "must be 1 to 255 visible ASCII characters"}
+        )
+    return value

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import flask_migrate
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -123,7 +124,9 @@ class PostgreSQLDatabases:
         event.remove(Pool, "connect", self._opened)
 
     def _opened(self, connection: Any, _record: Any) -> None:
-        self.opened.add(connection)
+        # Only this server's connections (a test may open a SQLite app too).
+        if isinstance(connection, psycopg.Connection):
+            self.opened.add(connection)
 
     @property
     def template_url(self) -> str:
@@ -249,13 +252,23 @@ def count_statements(app: Flask):
         def record(conn, cursor, statement, parameters, context, executemany):
             statements.append(statement)
 
+        def record_begin(conn):
+            statements.append("BEGIN")
+
         with app.app_context():
             engine = db.engine
         event.listen(engine, "before_cursor_execute", record)
+        # SQLite's BEGIN goes through a cursor (stockapp/database.py sends it);
+        # psycopg sends its own, unseen by that event, so it is recorded here.
+        sends_own_begin = engine.dialect.name != "sqlite"
+        if sends_own_begin:
+            event.listen(engine, "begin", record_begin)
         try:
             yield statements
         finally:
             event.remove(engine, "before_cursor_execute", record)
+            if sends_own_begin:
+                event.remove(engine, "begin", record_begin)
 
     return counting
 

@@ -1,4 +1,7 @@
-"""What each backend's connections are given for concurrent workers to be safe."""
+"""What each backend's connections are given for concurrent workers to be safe.
+
+SQLite's own settings are tested in test_config.py.
+"""
 
 from __future__ import annotations
 
@@ -50,36 +53,6 @@ def test_explicit_engine_options_win():
         True,
         6,
     )
-
-
-@pytest.mark.sqlite_only
-def test_sqlite_connections_get_the_pragmas(app):
-    with app.app_context():
-        settings = {
-            pragma: db.session.execute(text(f"PRAGMA {pragma}")).scalar_one()
-            for pragma in (
-                "journal_mode",
-                "synchronous",
-                "foreign_keys",
-                "busy_timeout",
-            )
-        }
-    # synchronous is OFF (0) under the testing settings.
-    assert settings == {
-        "journal_mode": "wal",
-        "synchronous": 0,
-        "foreign_keys": 1,
-        "busy_timeout": 30_000,
-    }
-
-
-@pytest.mark.sqlite_only
-def test_sqlite_writes_take_the_write_lock_up_front(client, count_statements):
-    with count_statements() as statements:
-        assert client.post("/stock/fruit", json={"apple": 1}).status_code == 201
-        assert client.get("/stock").status_code == 200
-    begins = [statement for statement in statements if statement.startswith("BEGIN")]
-    assert begins == ["BEGIN IMMEDIATE", "BEGIN"]
 
 
 @pytest.mark.postgresql_only

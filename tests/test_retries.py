@@ -107,6 +107,36 @@ def test_a_write_that_keeps_failing_answers_503_and_stores_nothing(
     assert stored() == {"fruit": {"apple": 30}}
 
 
+def test_an_idempotent_post_aborted_inside_runs_again_as_a_whole(
+    client, stored, backend, monkeypatch
+):
+    runs = []
+    apply_changes = stock._apply_changes
+
+    def aborted_once(*args, **kwargs):
+        runs.append(1)
+        written = apply_changes(*args, **kwargs)
+        if len(runs) == 1:
+            abort_transaction(backend, SERIALIZATION_FAILURE)
+        return written
+
+    monkeypatch.setattr(stock, "_apply_changes", aborted_once)
+    headers = {"Idempotency-Key": "order-1"}
+    # The key's claim and the create are one transaction, so both run again:
+    # retrying only the create would run it inside the aborted transaction.
+    response = client.post("/stock/fruit", json={"apple": 1}, headers=headers)
+    assert (response.status_code, response.get_json()) == (
+        201,
+        {"message": "Collection created"},
+    )
+    assert len(runs) == 2
+    assert stored() == {"fruit": {"apple": 1}}
+    replayed = client.post("/stock/fruit", json={"apple": 1}, headers=headers)
+    assert replayed.status_code == 201
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert len(runs) == 2
+
+
 @pytest.mark.postgresql_only
 def test_the_loser_of_a_real_deadlock_runs_again(app, seed, stored):
     """Two units of work lock two collections in opposite orders."""

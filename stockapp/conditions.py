@@ -1,0 +1,61 @@
+"""Conditional requests (RFC 9110): strong ETags from version counters, 304 and 412."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import request
+from werkzeug.datastructures import ETags
+
+from .errors import Problem
+
+
+def etag(version: int) -> str:
+    """The strong entity tag, quoted, of a resource at ``version``."""
+    return f'"{version}"'
+
+
+def is_not_modified(version: int) -> bool:
+    """Whether a GET's ``If-None-Match`` names the current tag (so 304 applies)."""
+    # If-None-Match uses the weak comparison: W/"7" matches "7".
+    return request.if_none_match.contains_weak(etag(version)[1:-1])
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """A write's ``If-Match`` / ``If-None-Match``, checked against the stored tag."""
+
+    if_match: ETags | None = None
+    if_none_match: ETags | None = None
+
+    @classmethod
+    def from_request(cls) -> Precondition:
+        return cls(
+            request.if_match if "If-Match" in request.headers else None,
+            request.if_none_match if "If-None-Match" in request.headers else None,
+        )
+
+    def check(self, version: int | None) -> None:
+        """Raise 412 unless the resource at ``version`` (None: absent) may change."""
+        current = None if version is None else etag(version)[1:-1]
+        if self.if_match is not None and not (
+            current is not None
+            and (self.if_match.star_tag or self.if_match.contains(current))
+        ):
+            raise _failed("If-Match", current)
+        if self.if_none_match is not None and (
+            current is not None
+            and (
+                self.if_none_match.star_tag or self.if_none_match.contains_weak(current)
+            )
+        ):
+            raise _failed("If-None-Match", current)
+
+
+def _failed(header: str, current: str | None) -> Problem:
+    state = "does not exist" if current is None else f'has ETag "{current}"'
+    return Problem(
+        412,
+        "Precondition failed",
+        f"{header} does not hold: the resource {state}; nothing was changed.",
+    )

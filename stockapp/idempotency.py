@@ -1,0 +1,114 @@
+"""Idempotency keys: a POST retried with the same key is applied at most once.
+
+The key, a fingerprint of the request and the first successful response are
+stored in the same transaction as the write itself, so the guarantee holds
+across gunicorn workers and restarts.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, current_app, request
+from sqlalchemy import delete, select, update
+
+from .database import (
+    insert_ignoring_conflict,
+    retry_serialization_failures,
+    write_transaction,
+)
+from .errors import Problem
+from .extensions import db
+from .guards import request_body
+from .models import IdempotencyKey, utcnow
+from .validation import idempotency_key
+
+KEY_LIFETIME = timedelta(hours=24)
+# Response headers worth replaying; the rest are recomputed.
+_REPLAYED_HEADERS = ("Location", "ETag")
+
+
+def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Apply ``view`` at most once per ``Idempotency-Key``; replay its first 2xx."""
+
+    @functools.wraps(view)
+    def apply_once(**kwargs: Any) -> Any:
+        raw_key = request.headers.get("Idempotency-Key")
+        if raw_key is None:
+            return view(**kwargs)
+        key = idempotency_key(raw_key)
+        return _apply_and_record(view, kwargs, key, _fingerprint())
+
+    return apply_once
+
+
+@retry_serialization_failures
+def _apply_and_record(
+    view: Callable[..., Any], kwargs: dict[str, Any], key: str, fingerprint: str
+) -> Response:
+    """Claim ``key``, apply ``view`` and store its response, in one transaction."""
+    with write_transaction():
+        now = utcnow()
+        db.session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEY_LIFETIME)
+        )
+        # Claim the key first: a concurrent request with the same key
+        # waits here (PostgreSQL) or already waited for the write lock
+        # (SQLite), and then finds the first one's response.
+        key_id = db.session.execute(
+            insert_ignoring_conflict(IdempotencyKey)
+            .values(key=key, fingerprint=fingerprint, created_at=now)
+            .returning(IdempotencyKey.id)
+        ).scalar_one_or_none()
+        if key_id is None:
+            return _replay(key, fingerprint)
+        # A failure raises and rolls the claim back with everything else:
+        # only successes are kept, and a failed request may be retried.
+        response = current_app.make_response(view(**kwargs))
+        headers = {
+            name: response.headers[name]
+            for name in _REPLAYED_HEADERS
+            if name in response.headers
+        }
+        db.session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.id == key_id)
+            .values(
+                status=response.status_code,
+                body=response.get_data(as_text=True),
+                headers=json.dumps(headers),
+            )
+        )
+    return response
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for part in (request.method, request.path):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update(request_body())
+    return digest.hexdigest()
+
+
+def _replay(key: str, fingerprint: str) -> Response:
+    stored = db.session.execute(
+        select(IdempotencyKey).where(IdempotencyKey.key == key)
+    ).scalar_one()
+    if stored.fingerprint != fingerprint:
+        raise Problem(
+            422,
+            "Idempotency key reused",
+            f'Idempotency-Key "{key}" was used for a different request;'
+            " nothing was changed.",
+        )
+    response = current_app.response_class(
+        stored.body, status=stored.status, mimetype="application/json"
+    )
+    response.headers.update(json.loads(stored.headers or "{}"))
+    response.headers["Idempotent-Replayed"] = "true"
+    return response

@@ -1,0 +1,112 @@
+"""The HTML front: the overview, the form, its messages and escaping."""
+
+import pytest
+
+
+def test_index_lists_every_collection_and_links_to_the_form(client, seed):
+    seed(fruit={"apple": 30, "pear": 0}, empty={})
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.content_type == "text/html; charset=utf-8"
+    page = response.get_data(as_text=True)
+    for text in ("<h2>fruit</h2>", "<td>apple</td>", ">30</td>", "<td>pear</td>"):
+        assert text in page
+    assert "<h2>empty</h2>" in page
+    assert 'href="/add-collection"' in page
+
+
+def test_index_with_no_stock_says_so(client):
+    assert "No stock yet." in client.get("/").get_data(as_text=True)
+
+
+def test_names_are_html_escaped(client, seed):
+    seed(**{"<script>x": {'"&<b>': 1}})
+    page = client.get("/").get_data(as_text=True)
+    assert "<script>" not in page
+    assert "&lt;script&gt;x" in page
+    assert "&#34;&amp;&lt;b&gt;" in page
+
+
+def test_form_page_shows_the_form_and_the_stock(client, seed):
+    seed(fruit={"apple": 30})
+    response = client.get("/add-collection")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    for field in ("collection", "member", "qty"):
+        assert f'name="{field}"' in page
+    assert "<td>apple</td>" in page
+
+
+def test_form_creates_a_collection_and_redirects(client, stored):
+    form = {"collection": "fruit", "member": "apple", "qty": "30"}
+    response = client.post("/add-collection", data=form)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/add-collection"
+    assert stored() == {"fruit": {"apple": 30}}
+    page = client.get("/add-collection").get_data(as_text=True)
+    assert "Collection created" in page
+    # The message is shown once.
+    assert "Collection created" not in client.get("/add-collection").get_data(
+        as_text=True
+    )
+
+
+def test_form_for_an_existing_collection_says_so_and_changes_nothing(
+    client, seed, stored
+):
+    seed(fruit={"apple": 30})
+    form = {"collection": "fruit", "member": "kiwi", "qty": "1"}
+    response = client.post("/add-collection", data=form, follow_redirects=True)
+    assert response.status_code == 200
+    assert "Collection already exists" in response.get_data(as_text=True)
+    assert stored() == {"fruit": {"apple": 30}}
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "message"),
+    [
+        ({"member": "a", "qty": "1"}, "collection", "Collection is required"),
+        ({"collection": "", "member": "a", "qty": "1"}, "collection", "is required"),
+        ({"collection": "f", "qty": "1"}, "member", "Member is required"),
+        ({"collection": " ", "member": "a", "qty": "1"}, "collection", "whitespace"),
+        ({"collection": "a/b", "member": "a", "qty": "1"}, "collection", "&#39;/&#39;"),
+        ({"collection": "x" * 101, "member": "a", "qty": "1"}, "collection", "100"),
+        ({"collection": "f", "member": "a\x01", "qty": "1"}, "member", "control"),
+        ({"collection": "f", "member": "a"}, "qty", "Quantity must be a whole number"),
+        ({"collection": "f", "member": "a", "qty": "-1"}, "qty", "whole number"),
+        ({"collection": "f", "member": "a", "qty": "1.5"}, "qty", "whole number"),
+        ({"collection": "f", "member": "a", "qty": "abc"}, "qty", "whole number"),
+        ({"collection": "f", "member": "a", "qty": "١٢"}, "qty", "whole number"),
+        (
+            {"collection": "f", "member": "a", "qty": "9223372036854775808"},
+            "qty",
+            "whole number",
+        ),
+        ({"collection": "f", "member": "a", "qty": "9" * 5000}, "qty", "whole number"),
+    ],
+)
+def test_invalid_form_field_is_shown_beside_it_and_stores_nothing(
+    client, stored, form, field, message
+):
+    response = client.post("/add-collection", data=form)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    start = page.index(f'<p class="error" id="{field}-error">')
+    assert message in page[start : page.index("</p>", start)]
+    assert stored() == {}
+
+
+@pytest.mark.parametrize(
+    ("qty", "stored_qty"),
+    [("0", 0), (" 7 ", 7), ("007", 7), ("9223372036854775807", 2**63 - 1)],
+)
+def test_form_accepts_decimal_quantities(client, stored, qty, stored_qty):
+    form = {"collection": "fruit", "member": "apple", "qty": qty}
+    assert client.post("/add-collection", data=form).status_code == 303
+    assert stored() == {"fruit": {"apple": stored_qty}}
+
+
+def test_invalid_form_keeps_what_was_typed_escaped(client):
+    form = {"collection": '"><b>x', "member": "", "qty": "1"}
+    page = client.post("/add-collection", data=form).get_data(as_text=True)
+    assert 'value="&#34;&gt;&lt;b&gt;x"' in page
