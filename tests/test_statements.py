@@ -48,6 +48,8 @@ def test_statement_count_does_not_grow_with_size(
         client.delete(f"/stock/{collection}")
     large = statements_for(client, seed, count_statements, name, 300)
     assert len(large) == len(small), (small, large)
+    # Nor is any statement sent twice: many rows go in one executemany.
+    assert len(set(large)) == len(large), large
 
 
 def test_list_stock_is_one_query(client, seed, count_statements):
