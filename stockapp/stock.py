@@ -383,8 +383,10 @@ def _record_movements(
     if not movements:
         return
     at = utcnow()
+    # render_nulls: rows with a null before/after join the others in one
+    # executemany instead of a batch of their own.
     db.session.execute(
-        insert(Movement),
+        insert(Movement).execution_options(render_nulls=True),
         [
             {
                 "collection": collection,
