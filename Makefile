@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench format clean
+.PHONY: run test test-postgres bench format clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stockapp needs Python 3.11+"'
@@ -28,6 +28,10 @@ test: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+## test-postgres: run the test suite against a throwaway PostgreSQL cluster of its own
+test-postgres: $(VENV)/.dev
+	$(BIN)/python tests/postgres_cluster.py
 
 ## bench: throughput and latency under gunicorn on loopback (not part of test)
 bench: $(VENV)/.dev

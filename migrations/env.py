@@ -5,6 +5,9 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import text
+
+from stockapp.database import MIGRATION_LOCK_KEY
 
 config = context.config
 fileConfig(config.config_file_name)
@@ -42,14 +45,21 @@ def run_migrations_online():
     conf_args.setdefault("process_revision_directives", skip_empty_autogenerate)
 
     with target_db.engine.connect() as connection:
-        # Take the database's write lock before reading the current revision,
-        # so that of several hosts upgrading at once only the first applies
-        # each migration and the others find it done (see stockapp/database.py).
+        # Take a lock before reading the current revision, so that of several
+        # hosts upgrading at once only the first applies each migration and the
+        # others find it done. SQLite: the write lock, by BEGIN IMMEDIATE (see
+        # stockapp/database.py). PostgreSQL: an advisory lock, held until the
+        # migration transaction ends.
         connection.execution_options(stockapp_write=True)
         context.configure(
             connection=connection, target_metadata=target_db.metadata, **conf_args
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": MIGRATION_LOCK_KEY},
+                )
             context.run_migrations()
 
 

@@ -12,7 +12,7 @@ from flask import Flask
 from config import CONFIGS
 
 from . import api, docs, pages
-from .database import configure_engine
+from .database import configure_engine, engine_options
 from .errors import register_error_handlers
 from .extensions import db, migrate
 from .guards import register_guards
@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # "/stock//apple" is an empty collection name, not a redirect to "/stock/apple".
     app.url_map.merge_slashes = False
 
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     with app.app_context():

@@ -1,15 +1,22 @@
-"""How stockapp uses its database: SQLite settings and the write transaction."""
+"""How stockapp uses its database: engine settings per backend, the write
+transaction, and the retry of a transaction the database aborted.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask
-from sqlalchemy import Engine, Insert, event
+from flask import Flask, current_app
+from sqlalchemy import Engine, Insert, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
+from .errors import Problem
 from .extensions import db
 
 # Set on the connection of a write transaction; SQLite then begins it with
@@ -17,9 +24,45 @@ from .extensions import db
 _WRITE_OPTION = "stockapp_write"
 _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
+# PostgreSQL's serialization_failure and deadlock_detected: the server rolled the
+# transaction back to let a concurrent one finish, and running it again succeeds.
+RETRYABLE_SQLSTATES = ("40001", "40P01")
+# How many times a unit of work runs before the client is told to come back.
+WRITE_ATTEMPTS = 3
+
+# The pg_advisory_xact_lock key migrations/env.py takes, so that of several hosts
+# running `flask db upgrade` at once one applies and the others wait; the
+# bytes spell "stockapp".
+MIGRATION_LOCK_KEY = 0x73746F636B617070
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine options for the configured database, overlaid with the app's own."""
+    backend = make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+    options: dict[str, Any] = {}
+    if backend != "sqlite":
+        options.update(
+            pool_size=int(config["DATABASE_POOL_SIZE"]),
+            max_overflow=int(config["DATABASE_MAX_OVERFLOW"]),
+            pool_timeout=float(config["DATABASE_POOL_TIMEOUT"]),
+            pool_pre_ping=bool(config["DATABASE_POOL_PRE_PING"]),
+        )
+    if backend == "postgresql":
+        # The units of work lock the collection row (FOR UPDATE) and then read
+        # its members: only READ COMMITTED lets that read see what the previous
+        # lock holder committed, whatever the server's default isolation.
+        options["isolation_level"] = "READ COMMITTED"
+    return {**options, **config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+
 
 def configure_engine(app: Flask, engine: Engine) -> None:
-    """Give every SQLite connection the settings concurrent workers need."""
+    """Give every SQLite connection the settings concurrent workers need.
+
+    PostgreSQL needs none: its row locks and unique indexes serialize the writers.
+    """
     if engine.dialect.name != "sqlite":
         return
     synchronous = str(app.config["SQLITE_SYNCHRONOUS"]).upper()
@@ -70,6 +113,49 @@ def write_transaction() -> Iterator[None]:
         raise
     finally:
         del session.info[_WRITE_OPTION]
+
+
+def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]:
+    """Run ``unit_of_work`` again when the database aborts its transaction to
+    resolve a conflict with another one; answer 503 after ``WRITE_ATTEMPTS`` runs.
+
+    The unit of work must be whole: its own ``write_transaction()`` rolled back,
+    so a run repeats nothing a failed one did. Called inside another write
+    transaction, it runs once: the database aborted that whole transaction, so
+    only the outer unit of work, which must be retried too, can run it again.
+    """
+
+    @functools.wraps(unit_of_work)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        if db.session().info.get(_WRITE_OPTION):
+            return unit_of_work(*args, **kwargs)
+        attempt = 1
+        while True:
+            try:
+                return unit_of_work(*args, **kwargs)
+            except DBAPIError as error:
+                sqlstate = getattr(error.orig, "sqlstate", None)
+                if sqlstate not in RETRYABLE_SQLSTATES:
+                    raise
+                if attempt == WRITE_ATTEMPTS:
+                    current_app.logger.warning(
+                        "%s aborted %d times (SQLSTATE %s); giving up",
+                        unit_of_work.__name__,
+                        attempt,
+                        sqlstate,
+                    )
+                    raise Problem(
+                        503,
+                        "Database busy",
+                        "Concurrent writes kept conflicting; nothing was stored."
+                        " Try again.",
+                        headers={"Retry-After": "1"},
+                    ) from error
+            # A random pause, so that the two sides of a deadlock do not meet again.
+            time.sleep(random.uniform(0, 0.01 * attempt))
+            attempt += 1
+
+    return run
 
 
 def insert_ignoring_conflict(model: type) -> Insert:

@@ -17,7 +17,11 @@ from typing import Any
 from flask import Response, current_app, request
 from sqlalchemy import delete, select, update
 
-from .database import insert_ignoring_conflict, write_transaction
+from .database import (
+    insert_ignoring_conflict,
+    retry_serialization_failures,
+    write_transaction,
+)
 from .errors import Problem
 from .extensions import db
 from .guards import request_body
@@ -38,44 +42,49 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         if raw_key is None:
             return view(**kwargs)
         key = idempotency_key(raw_key)
-        fingerprint = _fingerprint()
-        with write_transaction():
-            now = utcnow()
-            db.session.execute(
-                delete(IdempotencyKey).where(
-                    IdempotencyKey.created_at < now - KEY_LIFETIME
-                )
-            )
-            # Claim the key first: a concurrent request with the same key
-            # waits here (PostgreSQL) or already waited for the write lock
-            # (SQLite), and then finds the first one's response.
-            key_id = db.session.execute(
-                insert_ignoring_conflict(IdempotencyKey)
-                .values(key=key, fingerprint=fingerprint, created_at=now)
-                .returning(IdempotencyKey.id)
-            ).scalar_one_or_none()
-            if key_id is None:
-                return _replay(key, fingerprint)
-            # A failure raises and rolls the claim back with everything else:
-            # only successes are kept, and a failed request may be retried.
-            response = current_app.make_response(view(**kwargs))
-            headers = {
-                name: response.headers[name]
-                for name in _REPLAYED_HEADERS
-                if name in response.headers
-            }
-            db.session.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.id == key_id)
-                .values(
-                    status=response.status_code,
-                    body=response.get_data(as_text=True),
-                    headers=json.dumps(headers),
-                )
-            )
-        return response
+        return _apply_and_record(view, kwargs, key, _fingerprint())
 
     return apply_once
+
+
+@retry_serialization_failures
+def _apply_and_record(
+    view: Callable[..., Any], kwargs: dict[str, Any], key: str, fingerprint: str
+) -> Response:
+    """Claim ``key``, apply ``view`` and store its response, in one transaction."""
+    with write_transaction():
+        now = utcnow()
+        db.session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEY_LIFETIME)
+        )
+        # Claim the key first: a concurrent request with the same key
+        # waits here (PostgreSQL) or already waited for the write lock
+        # (SQLite), and then finds the first one's response.
+        key_id = db.session.execute(
+            insert_ignoring_conflict(IdempotencyKey)
+            .values(key=key, fingerprint=fingerprint, created_at=now)
+            .returning(IdempotencyKey.id)
+        ).scalar_one_or_none()
+        if key_id is None:
+            return _replay(key, fingerprint)
+        # A failure raises and rolls the claim back with everything else:
+        # only successes are kept, and a failed request may be retried.
+        response = current_app.make_response(view(**kwargs))
+        headers = {
+            name: response.headers[name]
+            for name in _REPLAYED_HEADERS
+            if name in response.headers
+        }
+        db.session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.id == key_id)
+            .values(
+                status=response.status_code,
+                body=response.get_data(as_text=True),
+                headers=json.dumps(headers),
+            )
+        )
+    return response
 
 
 def _fingerprint() -> str:

@@ -13,7 +13,11 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .conditions import Precondition
-from .database import insert_ignoring_conflict, write_transaction
+from .database import (
+    insert_ignoring_conflict,
+    retry_serialization_failures,
+    write_transaction,
+)
 from .errors import Problem
 from .extensions import db
 from .models import Collection, Member, Movement, new_version, utcnow
@@ -95,6 +99,7 @@ def member_quantity(collection: str, member: str) -> tuple[int, int] | None:
     return None if row is None else (row.quantity, row.version)
 
 
+@retry_serialization_failures
 def create_collection(name: str, members: Stock) -> Written | None:
     """Store a new collection with ``members``; None (nothing stored) if it exists."""
     try:
@@ -112,6 +117,7 @@ def create_collection(name: str, members: Stock) -> Written | None:
     return Written(True, version)
 
 
+@retry_serialization_failures
 def replace_collection(
     name: str, members: Stock, precondition: Precondition = NO_PRECONDITION
 ) -> Written:
@@ -125,6 +131,7 @@ def replace_collection(
     return Written(created, version)
 
 
+@retry_serialization_failures
 def update_collection(
     name: str,
     changes: dict[str, int | None],
@@ -138,6 +145,7 @@ def update_collection(
     return Written(created, version)
 
 
+@retry_serialization_failures
 def delete_collection(name: str, precondition: Precondition = NO_PRECONDITION) -> None:
     """Delete collection ``name`` and its members, or raise 404."""
     with write_transaction():
@@ -157,6 +165,7 @@ def delete_collection(name: str, precondition: Precondition = NO_PRECONDITION) -
         )
 
 
+@retry_serialization_failures
 def put_member(
     collection_name: str,
     member: str,
@@ -175,6 +184,7 @@ def put_member(
     return Written(stored is None, versions[member])
 
 
+@retry_serialization_failures
 def delete_member(
     collection_name: str, member: str, precondition: Precondition = NO_PRECONDITION
 ) -> None:
@@ -188,6 +198,7 @@ def delete_member(
         _apply_changes(collection, current, {member: None}, "delete")
 
 
+@retry_serialization_failures
 def adjust_member(
     collection_name: str,
     member: str,
@@ -266,23 +277,21 @@ def _lock_or_create_collection(
     name: str, precondition: Precondition
 ) -> tuple[_LockedCollection, bool]:
     """Collection ``name``, created if absent, and whether it was created."""
-    collection = _lock_collection(name)
-    precondition.check(None if collection is None else collection.version)
-    if collection is not None:
-        return collection, False
-    row = db.session.execute(
-        insert_ignoring_conflict(Collection)
-        .values(name=name, version=new_version())
-        .returning(Collection.id, Collection.version)
-    ).one_or_none()
-    if row is not None:
-        return _LockedCollection(row.id, name, row.version), True
-    # Another transaction created it between the two statements above; only a
-    # database without a global write lock (PostgreSQL) lets that happen.
-    collection = _lock_collection(name)
-    assert collection is not None
-    precondition.check(collection.version)
-    return collection, False
+    while True:
+        collection = _lock_collection(name)
+        precondition.check(None if collection is None else collection.version)
+        if collection is not None:
+            return collection, False
+        row = db.session.execute(
+            insert_ignoring_conflict(Collection)
+            .values(name=name, version=new_version())
+            .returning(Collection.id, Collection.version)
+        ).one_or_none()
+        if row is not None:
+            return _LockedCollection(row.id, name, row.version), True
+        # Another transaction created it between the two statements above (only
+        # a database without a global write lock, PostgreSQL, lets that happen):
+        # lock that one, unless yet another deleted it meanwhile.
 
 
 def _current_members(
@@ -378,8 +387,10 @@ def _record_movements(
     if not movements:
         return
     at = utcnow()
+    # render_nulls: rows with a null before/after join the others in one
+    # executemany instead of a batch of their own.
     db.session.execute(
-        insert(Movement),
+        insert(Movement).execution_options(render_nulls=True),
         [
             {
                 "collection": collection,

@@ -1,18 +1,30 @@
-"""Fixtures: each test gets its own app over its own migrated SQLite file."""
+"""Fixtures: each test gets its own app over its own migrated database.
+
+The backend comes from ``STOCKAPP_TEST_DATABASE_URL``: unset, each database is a
+SQLite file under ``tmp_path``; set to the URL of a PostgreSQL server where that
+user may CREATE DATABASE (``postgresql+psycopg://user:pass@host/postgres``), each
+is a database created there from a template migrated once, and dropped after.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
+import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import flask_migrate
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.pool import NullPool, Pool
 
 from stockapp import create_app
 from stockapp.extensions import db
@@ -20,28 +32,160 @@ from stockapp.extensions import db
 # Every app built in the tests uses the testing settings.
 os.environ["STOCKAPP_CONFIG"] = "testing"
 
+SERVER_URL = os.environ.get("STOCKAPP_TEST_DATABASE_URL") or None
+BACKEND = make_url(SERVER_URL).get_backend_name() if SERVER_URL else "sqlite"
+if BACKEND not in ("sqlite", "postgresql"):
+    raise pytest.UsageError("STOCKAPP_TEST_DATABASE_URL must be a PostgreSQL URL")
+
+# Tests of behaviour that only one backend has; elsewhere they are skipped.
+_ONLY_MARKERS = {"sqlite_only": "sqlite", "postgresql_only": "postgresql"}
+
+
+def pytest_report_header() -> str:
+    where = make_url(SERVER_URL).render_as_string() if SERVER_URL else "tmp_path"
+    return f"database backend: {BACKEND} ({where})"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker, backend in _ONLY_MARKERS.items():
+            if backend != BACKEND and item.get_closest_marker(marker):
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"{backend}-only behaviour; this run uses {BACKEND}"
+                    )
+                )
+
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+class SQLiteDatabases:
+    """Databases as files under the test's ``tmp_path``."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.template = tmp_path_factory.mktemp("template") / "stock.sqlite"
+
+    def create(self, tmp_path: Path, *, migrated: bool) -> str:
+        path = tmp_path / f"{uuid.uuid4().hex[:8]}.sqlite"
+        if migrated:
+            shutil.copyfile(self.template, path)
+        return sqlite_url(path)
+
+    def drop(self, url: str) -> None:
+        """Nothing: pytest removes ``tmp_path``."""
+
+    def drop_template(self) -> None:
+        """Nothing: pytest removes the template's directory."""
+
+    @property
+    def template_url(self) -> str:
+        return sqlite_url(self.template)
+
+
+class PostgreSQLDatabases:
+    """Databases on the server at ``SERVER_URL``, each with a unique name."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = make_url(server_url)
+        self.server: Engine = create_engine(
+            self.server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool
+        )
+        # Every connection the tests open, so that drop() can close those a test
+        # left in the pool of an app of its own.
+        self.opened: weakref.WeakSet[Any] = weakref.WeakSet()
+        event.listen(Pool, "connect", self._opened)
+        self.template = self._name("template")
+        # template0: the server's template1 may hold objects of its own.
+        self._execute(f"CREATE DATABASE {self.template} TEMPLATE template0")
+        # Copying the files of a small template is ten times faster than the
+        # default (WAL_LOG) of PostgreSQL 15 and later.
+        version = self.server.dialect.server_version_info or (0,)
+        self.strategy = " STRATEGY FILE_COPY" if version >= (15,) else ""
+
+    def create(self, tmp_path: Path, *, migrated: bool) -> str:
+        name = self._name("test")
+        template = self.template if migrated else "template0"
+        self._execute(f"CREATE DATABASE {name} TEMPLATE {template}{self.strategy}")
+        return self._url(name)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        for connection in list(self.opened):
+            if not connection.closed and connection.info.dbname == name:
+                connection.close()
+        # FORCE ends the sessions of other processes too (a gunicorn worker).
+        self._execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def drop_template(self) -> None:
+        self.drop(self.template_url)
+        self.server.dispose()
+        event.remove(Pool, "connect", self._opened)
+
+    def _opened(self, connection: Any, _record: Any) -> None:
+        # Only this server's connections (a test may open a SQLite app too).
+        if isinstance(connection, psycopg.Connection):
+            self.opened.add(connection)
+
+    @property
+    def template_url(self) -> str:
+        return self._url(self.template)
+
+    def _url(self, name: str) -> str:
+        return self.server_url.set(database=name).render_as_string(hide_password=False)
+
+    def _execute(self, statement: str) -> None:
+        with self.server.connect() as connection:
+            connection.execute(text(statement))
+
+    @staticmethod
+    def _name(kind: str) -> str:
+        # Unique on a shared server, so that several runs can use it at once.
+        return f"stockapp_{kind}_{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database file migrated to head once; each test starts from a copy."""
-    path = tmp_path_factory.mktemp("template") / "stock.sqlite"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_url(path)})
-    with app.app_context():
-        flask_migrate.upgrade()
-        db.engine.dispose()
-    return path
+def backend() -> str:
+    """The database backend of this run: ``sqlite`` or ``postgresql``."""
+    return BACKEND
+
+
+@pytest.fixture(scope="session")
+def databases(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[SQLiteDatabases | PostgreSQLDatabases]:
+    """Creates each test's database, from a template migrated to head once."""
+    if SERVER_URL:
+        databases: SQLiteDatabases | PostgreSQLDatabases = PostgreSQLDatabases(
+            SERVER_URL
+        )
+    else:
+        databases = SQLiteDatabases(tmp_path_factory)
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": databases.template_url})
+        with app.app_context():
+            flask_migrate.upgrade()
+            db.engine.dispose()
+        yield databases
+    finally:
+        databases.drop_template()
 
 
 @pytest.fixture
-def database_url(tmp_path: Path, migrated_template: Path) -> str:
+def database_url(tmp_path: Path, databases) -> Iterator[str]:
     """The URL of this test's own database, migrated to head."""
-    path = tmp_path / "stock.sqlite"
-    shutil.copyfile(migrated_template, path)
-    return sqlite_url(path)
+    url = databases.create(tmp_path, migrated=True)
+    yield url
+    databases.drop(url)
+
+
+@pytest.fixture
+def empty_database_url(tmp_path: Path, databases) -> Iterator[str]:
+    """The URL of a database of this test's own with no tables at all."""
+    url = databases.create(tmp_path, migrated=False)
+    yield url
+    databases.drop(url)
 
 
 @pytest.fixture
@@ -108,12 +252,54 @@ def count_statements(app: Flask):
         def record(conn, cursor, statement, parameters, context, executemany):
             statements.append(statement)
 
+        def record_begin(conn):
+            statements.append("BEGIN")
+
         with app.app_context():
             engine = db.engine
         event.listen(engine, "before_cursor_execute", record)
+        # SQLite's BEGIN goes through a cursor (stockapp/database.py sends it);
+        # psycopg sends its own, unseen by that event, so it is recorded here.
+        sends_own_begin = engine.dialect.name != "sqlite"
+        if sends_own_begin:
+            event.listen(engine, "begin", record_begin)
         try:
             yield statements
         finally:
             event.remove(engine, "before_cursor_execute", record)
+            if sends_own_begin:
+                event.remove(engine, "begin", record_begin)
 
     return counting
+
+
+@pytest.fixture
+def wait_for_lock_waiters():
+    """Wait until ``count`` sessions on the database at ``url`` wait for a lock.
+
+    SQLite cannot tell who waits for its write lock; there this sleeps ``settle``
+    seconds instead, and the test checks the outcome only.
+    """
+
+    def wait(url: str, count: int, *, settle: float = 0.3) -> None:
+        if BACKEND == "sqlite":
+            time.sleep(settle)
+            return
+        engine = create_engine(url, poolclass=NullPool)
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        deadline = time.monotonic() + 30
+        try:
+            while True:
+                with engine.connect() as connection:
+                    if connection.execute(query).scalar_one() >= count:
+                        return
+                if time.monotonic() > deadline:
+                    pytest.fail(f"fewer than {count} sessions ever waited for a lock")
+                time.sleep(0.02)
+        finally:
+            engine.dispose()
+
+    return wait

@@ -44,6 +44,7 @@ def test_default_database_is_a_sqlite_file_in_the_instance_folder():
         assert db.engine.url.database == str(expected)
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_connections_are_set_up_for_concurrent_workers(app):
     assert pragma(app, "journal_mode") == "wal"
     assert pragma(app, "foreign_keys") == 1
@@ -52,6 +53,7 @@ def test_sqlite_connections_are_set_up_for_concurrent_workers(app):
     assert pragma(app, "synchronous") == 0
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_is_fully_durable_by_default(monkeypatch, database_url):
     # ... while every other setting fsyncs each commit (synchronous=FULL is 2).
     monkeypatch.setenv("STOCKAPP_CONFIG", "development")
@@ -59,6 +61,7 @@ def test_sqlite_is_fully_durable_by_default(monkeypatch, database_url):
     assert pragma(app, "synchronous") == 2
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_durability_is_configurable(database_url):
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": database_url, "SQLITE_SYNCHRONOUS": "normal"}
@@ -66,6 +69,7 @@ def test_sqlite_durability_is_configurable(database_url):
     assert pragma(app, "synchronous") == 1
 
 
+@pytest.mark.sqlite_only
 def test_bad_durability_setting_is_refused(database_url):
     with pytest.raises(ValueError, match="SQLITE_SYNCHRONOUS must be one of"):
         create_app(
@@ -73,6 +77,7 @@ def test_bad_durability_setting_is_refused(database_url):
         )
 
 
+@pytest.mark.sqlite_only
 def test_writes_take_the_write_lock_up_front(app, client, count_statements):
     with count_statements() as statements:
         client.post("/stock/fruit", json={"apple": 1})

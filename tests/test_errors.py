@@ -75,9 +75,11 @@ def test_unexpected_exception_is_a_500_problem_without_traceback(
         ("PUT", "/stock/fruit/apple", 1),
     ],
 )
-def test_unmigrated_database_answers_503(tmp_path, method, path, body):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'new.db'}"})
+def test_unmigrated_database_answers_503(empty_database_url, method, path, body):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url})
     response = app.test_client().open(path, method=method, json=body)
+    with app.app_context():
+        db.engine.dispose()
     assert response.status_code == 503
     assert response.content_type == "application/problem+json"
     assert response.get_json() == {

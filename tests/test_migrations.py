@@ -1,15 +1,24 @@
 """The migrations own the schema: they build it, undo it, and match the models."""
 
-import pytest
-from sqlalchemy import inspect, text
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from stockapp import create_app
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.pool import NullPool
+
+from stockapp import MIGRATIONS, create_app
+from stockapp.database import MIGRATION_LOCK_KEY
 from stockapp.extensions import db
 
 
 @pytest.fixture
-def empty_app(tmp_path):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.db'}"})
+def empty_app(empty_database_url):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url})
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -109,3 +118,71 @@ def test_downgrade_to_the_previous_version_keeps_the_stock(empty_app):
             text("SELECT name, quantity FROM members ORDER BY id")
         ).all()
     assert [tuple(row) for row in rows] == [("apple", 30)]
+
+
+def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``flask db ...`` on the database at ``url`` as a deployment would."""
+    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi"}
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "db", *args],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def hold_migration_lock(url: str, backend: str):
+    """Take the lock `flask db upgrade` takes, on a connection left open."""
+    engine = create_engine(url, poolclass=NullPool)
+    connection = engine.connect()
+    if backend == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        )
+        connection.commit()
+    else:
+        # In WAL mode, as the app leaves a database it has opened once.
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return engine, connection
+
+
+def release_migration_lock(connection, backend: str) -> None:
+    if backend == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        )
+        connection.commit()
+    else:
+        connection.exec_driver_sql("ROLLBACK")
+
+
+@pytest.mark.slow
+def test_hosts_upgrading_at_once_apply_each_migration_once(
+    empty_app, empty_database_url, backend, wait_for_lock_waiters
+):
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    engine, connection = hold_migration_lock(empty_database_url, backend)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            upgrades = [
+                pool.submit(flask_db, empty_database_url, "upgrade") for _ in range(2)
+            ]
+            # Both hosts wait for the lock before either reads the revision.
+            wait_for_lock_waiters(empty_database_url, 2, settle=3)
+            assert not any(upgrade.done() for upgrade in upgrades)
+            release_migration_lock(connection, backend)
+            results = [upgrade.result() for upgrade in upgrades]
+    finally:
+        connection.close()
+        engine.dispose()
+    for result in results:
+        assert result.returncode == 0, result.stderr
+    logs = "".join(result.stderr for result in results)
+    for script in scripts.walk_revisions():
+        assert logs.count(f"-> {script.revision}, ") == 1
+    with empty_app.app_context():
+        revisions = db.session.execute(text("SELECT version_num FROM alembic_version"))
+        assert revisions.scalars().all() == scripts.get_heads()
