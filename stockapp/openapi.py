@@ -510,11 +510,11 @@ def _inventory_paths() -> dict[str, Schema]:
             # route, as for any member name.
             "put": _put_member(
                 "putHistoryMember",
-                "Set the quantity of the member named `history`",
+                "Set the quantity of the member named history",
                 {"GetCollection": _link("getCollection", collection=_COLLECTION)},
             ),
             "delete": _delete_member(
-                "deleteHistoryMember", "Delete the member named `history`"
+                "deleteHistoryMember", "Delete the member named history"
             ),
         },
     }

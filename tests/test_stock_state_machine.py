@@ -1018,7 +1018,7 @@ def test_random_call_sequences_follow_the_contract(app, client, stored):
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=150,
+            max_examples=300,
             stateful_step_count=40,
             derandomize=True,
             database=None,
