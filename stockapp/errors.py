@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -99,6 +100,16 @@ def _unexpected(error: Exception) -> Response:
                 " run `flask db upgrade`.",
             )
         )
+    if _database_is_busy(error):
+        current_app.logger.warning("Database busy: %s", error)
+        return problem_response(
+            Problem(
+                503,
+                "Database busy",
+                "The database is busy; nothing was stored. Try again.",
+                headers={"Retry-After": "1"},
+            )
+        )
     current_app.logger.exception("Unhandled exception", exc_info=error)
     return problem_response(
         Problem(
@@ -115,6 +126,17 @@ def _schema_is_missing(error: Exception) -> bool:
     sqlstate = getattr(error.orig, "sqlstate", None)
     return sqlstate in _MISSING_SCHEMA_SQLSTATES or any(
         text in str(error.orig) for text in _MISSING_SCHEMA_MESSAGES
+    )
+
+
+def _database_is_busy(error: Exception) -> bool:
+    # Every pooled connection stayed in use for the pool timeout, or SQLite's
+    # write lock stayed taken for the busy timeout: a capacity problem that
+    # passes, not a fault.
+    if isinstance(error, PoolTimeoutError):
+        return True
+    return isinstance(error, OperationalError) and "database is locked" in str(
+        error.orig
     )
 
 

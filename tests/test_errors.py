@@ -99,3 +99,47 @@ def test_database_with_a_missing_column_answers_503(app, client):
     response = client.get("/stock")
     assert response.status_code == 503
     assert response.get_json()["error"] == "Database not migrated"
+
+
+BUSY = {
+    "type": "about:blank",
+    "title": "Service Unavailable",
+    "status": 503,
+    "detail": "The database is busy; nothing was stored. Try again.",
+    "error": "Database busy",
+}
+
+
+def test_exhausted_connection_pool_is_a_503_to_retry(client, monkeypatch):
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    def exhausted(*args, **kwargs):
+        raise PoolTimeoutError("QueuePool limit of size 2 overflow 3 reached")
+
+    monkeypatch.setattr("stockapp.stock.all_stock", exhausted)
+    response = client.get("/stock")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.get_json() == BUSY
+
+
+@pytest.mark.sqlite_only
+def test_write_lock_held_past_the_busy_timeout_is_a_503(database_url, stored):
+    import sqlite3
+
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": database_url, "SQLITE_BUSY_TIMEOUT_MS": 50}
+    )
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+    holder.isolation_level = None
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        response = app.test_client().post("/stock/fruit", json={"apple": 1})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 503
+    assert response.get_json() == BUSY
+    assert stored() == {}
+    with app.app_context():
+        db.engine.dispose()
