@@ -90,6 +90,10 @@ def configure_engine(app: Flask, engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+def _in_write_transaction() -> bool:
+    return bool(db.session().info.get(_WRITE_OPTION))
+
+
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """Run the block as one write transaction: committed at its end or rolled back.
@@ -97,10 +101,10 @@ def write_transaction() -> Iterator[None]:
     Inside another write transaction the block joins it, and the outer one
     commits (an idempotent POST stores its response with the write it records).
     """
-    session = db.session()
-    if session.info.get(_WRITE_OPTION):
+    if _in_write_transaction():
         yield
         return
+    session = db.session()
     if session.in_transaction():
         raise RuntimeError("a write transaction must be the session's first")
     session.connection(execution_options={_WRITE_OPTION: True})
@@ -127,7 +131,7 @@ def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]
 
     @functools.wraps(unit_of_work)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        if db.session().info.get(_WRITE_OPTION):
+        if _in_write_transaction():
             return unit_of_work(*args, **kwargs)
         attempt = 1
         while True:

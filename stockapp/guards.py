@@ -6,11 +6,15 @@ from flask import Flask, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 
+def _too_large(limit: int) -> RequestEntityTooLarge:
+    return RequestEntityTooLarge(f"The body may be at most {limit} bytes.")
+
+
 def refuse_oversized_body() -> None:
     """Answer 413 from the declared Content-Length, before any of the body is read."""
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
-        raise RequestEntityTooLarge(f"The body may be at most {limit} bytes.")
+        raise _too_large(limit)
 
 
 def request_body() -> bytes:
@@ -21,7 +25,7 @@ def request_body() -> bytes:
         # Werkzeug stops reading a chunked body at the limit without a word;
         # one more byte waiting means the body was over it.
         if request.environ["wsgi.input"].read(1):
-            raise RequestEntityTooLarge(f"The body may be at most {limit} bytes.")
+            raise _too_large(limit)
     return body
 
 
