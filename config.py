@@ -1,6 +1,7 @@
 """Settings classes; ``STOCKAPP_CONFIG`` picks one (development by default)."""
 
 import os
+from datetime import timedelta
 
 
 class Config:
@@ -27,13 +28,46 @@ class Config:
     # failover, idle timeout) is replaced instead of failing a request.
     DATABASE_POOL_PRE_PING = os.environ.get("DATABASE_POOL_PRE_PING", "1") != "0"
 
+    # What a caller without credentials may do: none, read or write. Secure by
+    # default; development keeps the tutorial's open "write".
+    ANONYMOUS_ACCESS = os.environ.get("ANONYMOUS_ACCESS", "none")
+    # Browser sessions: a signed cookie the page's scripts cannot read, not sent
+    # on cross-site requests, kept for a working day.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") != "0"
+    PERMANENT_SESSION_LIFETIME = timedelta(
+        hours=int(os.environ.get("SESSION_LIFETIME_HOURS", 12))
+    )
+    # https adds HSTS to every response.
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host; 0 trusts
+    # none (rate limits then count the proxy's address).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
+    # Rate limits (the "limits" notation). memory:// counts per worker process;
+    # redis://host:port shares one count across workers and hosts.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Failed log-ins, per client address and per user name.
+    RATELIMIT_LOG_INS = os.environ.get("RATELIMIT_LOG_INS", "10 per 5 minutes")
+    # Invalid bearer tokens, per client address.
+    RATELIMIT_BAD_TOKENS = os.environ.get("RATELIMIT_BAD_TOKENS", "20 per 5 minutes")
+    # Requests per token (e.g. "600 per minute"); empty: no limit.
+    RATELIMIT_API = os.environ.get("RATELIMIT_API", "")
+
 
 class DevelopmentConfig(Config):
-    pass
+    # The tutorial's zero-setup behaviour, on loopback only; a warning says so.
+    ANONYMOUS_ACCESS = os.environ.get("ANONYMOUS_ACCESS", "write")
+    # make run serves plain http on 127.0.0.1.
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") != "0"
 
 
 class TestingConfig(Config):
     TESTING = True
+    # The contract's tests call the API the tutorial's way; the access tests
+    # set ANONYMOUS_ACCESS themselves.
+    ANONYMOUS_ACCESS = "write"
+    SESSION_COOKIE_SECURE = False
     # Each test has a throwaway database; durability is measured, not unit-tested.
     SQLITE_SYNCHRONOUS = "OFF"
 

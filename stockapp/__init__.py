@@ -8,14 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS
 
 from . import api, docs, pages
+from .access import init_access
 from .database import configure_engine, engine_options
 from .errors import register_error_handlers
-from .extensions import db, migrate
+from .extensions import csrf, db, migrate
 from .guards import register_guards
+from .headers import register_security_headers
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -44,9 +47,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         configure_engine(app, db.engine)
 
+    proxies = int(app.config["TRUSTED_PROXIES"])
+    if proxies:
+        # The client address (rate limits) and scheme as the proxies saw them.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
+
+    # Access control registers the first request hook: it decides before the guards.
+    init_access(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(docs.bp)
+    csrf.exempt(api.bp)
     register_guards(app)
+    register_security_headers(app)
     register_error_handlers(app)
     return app

@@ -7,16 +7,15 @@ from typing import Any
 from flask import Blueprint, jsonify, request, url_for
 
 from . import history, stock
+from .access.identity import actor, current_identity
+from .access.permissions import public, requires
 from .conditions import Precondition, etag, is_not_modified
 from .errors import Problem
-from .guards import request_body
+from .guards import json_body
 from .idempotency import idempotent
 from .validation import (
-    MalformedJSON,
-    ValidationError,
     adjustment_body,
     check_names,
-    parse_json,
     quantity_body,
     stock_body,
 )
@@ -26,20 +25,6 @@ bp = Blueprint("api", __name__)
 
 def _not_found(what: str) -> Problem:
     return Problem(404, "Not found", f"There is no {what}.")
-
-
-def _json_body() -> Any:
-    """The request body parsed as strict JSON; 415 unless it is declared JSON."""
-    if not request.is_json:
-        raise Problem(
-            415,
-            "Unsupported media type",
-            "The body must be JSON, sent with Content-Type: application/json.",
-        )
-    try:
-        return parse_json(request_body())
-    except MalformedJSON as error:
-        raise ValidationError({"body": str(error)}) from None
 
 
 def _tagged(body: Any, version: int) -> Any:
@@ -73,12 +58,14 @@ def _history(collection: str, member: str | None) -> Any:
 
 
 @bp.get("/stock")
+@requires("read")
 def list_stock() -> Any:
     """Every collection with its members and quantities."""
-    return stock.all_stock()
+    return stock.all_stock(current_identity().collections)
 
 
 @bp.get("/stock/<collection>")
+@requires("read")
 def get_collection(collection: str) -> Any:
     """The members of one collection with their quantities."""
     check_names(collection=collection)
@@ -90,6 +77,7 @@ def get_collection(collection: str) -> Any:
 
 
 @bp.get("/stock/<collection>/<member>")
+@requires("read")
 def get_member(collection: str, member: str) -> Any:
     """The quantity of one member, as a bare JSON integer."""
     check_names(collection=collection, member=member)
@@ -101,12 +89,13 @@ def get_member(collection: str, member: str) -> Any:
 
 
 @bp.post("/stock/<collection>")
+@requires("write", creates_collection=True)
 @idempotent
 def create_collection(collection: str) -> Any:
     """Create a collection with the members in the body; 400 if it already exists."""
     check_names(collection=collection)
-    members = stock_body(_json_body(), allow_null=False)
-    written = stock.create_collection(collection, members)
+    members = stock_body(json_body(), allow_null=False)
+    written = stock.create_collection(collection, members, by=actor())
     if written is None:
         raise Problem(
             400,
@@ -118,66 +107,77 @@ def create_collection(collection: str) -> Any:
 
 
 @bp.put("/stock/<collection>")
+@requires("write", creates_collection=True)
 def replace_collection(collection: str) -> Any:
     """Make the collection hold exactly the body's members, creating it if needed."""
     check_names(collection=collection)
-    members = stock_body(_json_body(), allow_null=False)
-    written = stock.replace_collection(collection, members, Precondition.from_request())
+    members = stock_body(json_body(), allow_null=False)
+    written = stock.replace_collection(
+        collection, members, Precondition.from_request(), by=actor()
+    )
     location = url_for(".get_collection", collection=collection)
     return _written(written, "Collection replaced", "Collection created", location)
 
 
 @bp.patch("/stock/<collection>")
+@requires("write", creates_collection=True)
 def update_collection(collection: str) -> Any:
     """Merge the body into the collection (RFC 7396): null removes a member."""
     check_names(collection=collection)
-    changes = stock_body(_json_body(), allow_null=True)
-    written = stock.update_collection(collection, changes, Precondition.from_request())
+    changes = stock_body(json_body(), allow_null=True)
+    written = stock.update_collection(
+        collection, changes, Precondition.from_request(), by=actor()
+    )
     location = url_for(".get_collection", collection=collection)
     return _written(written, "Collection updated", "Collection created", location)
 
 
 @bp.delete("/stock/<collection>")
+@requires("write")
 def delete_collection(collection: str) -> Any:
     """Delete the collection and all its members."""
     check_names(collection=collection)
-    stock.delete_collection(collection, Precondition.from_request())
+    stock.delete_collection(collection, Precondition.from_request(), by=actor())
     return "", 204
 
 
 @bp.put("/stock/<collection>/<member>")
+@requires("write")
 def put_member(collection: str, member: str) -> Any:
     """Set one member's quantity (the body is a bare integer), creating it if needed."""
     check_names(collection=collection, member=member)
-    quantity = quantity_body(_json_body())
+    quantity = quantity_body(json_body())
     written = stock.put_member(
-        collection, member, quantity, Precondition.from_request()
+        collection, member, quantity, Precondition.from_request(), by=actor()
     )
     location = url_for(".get_member", collection=collection, member=member)
     return _written(written, "Member replaced", "Member created", location)
 
 
 @bp.delete("/stock/<collection>/<member>")
+@requires("write")
 def delete_member(collection: str, member: str) -> Any:
     """Delete one member of a collection."""
     check_names(collection=collection, member=member)
-    stock.delete_member(collection, member, Precondition.from_request())
+    stock.delete_member(collection, member, Precondition.from_request(), by=actor())
     return "", 204
 
 
 @bp.post("/stock/<collection>/<member>/adjustments")
+@requires("write")
 @idempotent
 def adjust_member(collection: str, member: str) -> Any:
     """Change a member's quantity by a delta, atomically; 409 if it would go below 0."""
     check_names(collection=collection, member=member)
-    delta, reason = adjustment_body(_json_body())
+    delta, reason = adjustment_body(json_body())
     adjusted = stock.adjust_member(
-        collection, member, delta, reason, Precondition.from_request()
+        collection, member, delta, reason, Precondition.from_request(), by=actor()
     )
     return {"quantity": adjusted.quantity}, 200, {"ETag": etag(adjusted.version)}
 
 
 @bp.get("/stock/<collection>/history")
+@requires("read")
 def collection_history(collection: str) -> Any:
     """The movements of every member of a collection, newest first, paginated."""
     check_names(collection=collection)
@@ -185,6 +185,7 @@ def collection_history(collection: str) -> Any:
 
 
 @bp.get("/stock/<collection>/<member>/history")
+@requires("read")
 def member_history(collection: str, member: str) -> Any:
     """The movements of one member, newest first, paginated."""
     check_names(collection=collection, member=member)
@@ -192,12 +193,14 @@ def member_history(collection: str, member: str) -> Any:
 
 
 @bp.get("/get-text")
+@public
 def get_text() -> Any:
     """The tutorial's fixed text."""
     return "some text", {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.get("/qs")
+@public
 def query_string() -> Any:
     """Echo the query string as ``key: value`` pairs, or ``No query``."""
     pairs = [f"{key}: {value}" for key, value in request.args.items(multi=True)]

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, jsonify, render_template, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from .access.permissions import public
 from .openapi import openapi_document
 
 bp = Blueprint("docs", __name__)
@@ -17,18 +18,21 @@ _ASSET_MAX_AGE = 7 * 24 * 3600
 
 
 @bp.get("/openapi.json")
+@public
 def openapi_json() -> Any:
     """The OpenAPI 3.1 document of the JSON API."""
     return jsonify(openapi_document())
 
 
 @bp.get("/docs")
+@public
 def docs() -> Any:
     """Interactive documentation (Swagger UI) of the JSON API."""
     return render_template("docs.html")
 
 
 @bp.get("/docs/assets/<path:filename>")
+@public
 def docs_asset(filename: str) -> Any:
     """Swagger UI's scripts and styles, from the pinned package, never a CDN."""
     return send_from_directory(str(swagger_ui_path), filename, max_age=_ASSET_MAX_AGE)

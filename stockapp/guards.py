@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+from .errors import Problem
+from .validation import MalformedJSON, ValidationError, parse_json
 
 
 def _too_large(limit: int) -> RequestEntityTooLarge:
@@ -27,6 +32,20 @@ def request_body() -> bytes:
         if request.environ["wsgi.input"].read(1):
             raise _too_large(limit)
     return body
+
+
+def json_body() -> Any:
+    """The request body parsed as strict JSON; 415 unless it is declared JSON."""
+    if not request.is_json:
+        raise Problem(
+            415,
+            "Unsupported media type",
+            "The body must be JSON, sent with Content-Type: application/json.",
+        )
+    try:
+        return parse_json(request_body())
+    except MalformedJSON as error:
+        raise ValidationError({"body": str(error)}) from None
 
 
 def refuse_undecodable_path() -> None:

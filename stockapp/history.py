@@ -88,11 +88,12 @@ def _as_json(movement: Movement) -> dict[str, Any]:
         "before": movement.before,
         "after": movement.after,
         "reason": movement.reason,
-        "at": _utc_text(movement.at),
+        "by": movement.by,
+        "at": utc_text(movement.at),
     }
 
 
-def _utc_text(at: datetime) -> str:
+def utc_text(at: datetime) -> str:
     # SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones.
     if at.tzinfo is not None:
         at = at.astimezone(UTC).replace(tzinfo=None)

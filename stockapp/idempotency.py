@@ -17,6 +17,7 @@ from typing import Any
 from flask import Response, current_app, request
 from sqlalchemy import delete, select, update
 
+from .access.identity import current_identity
 from .database import (
     insert_ignoring_conflict,
     retry_serialization_failures,
@@ -42,14 +43,20 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         if raw_key is None:
             return view(**kwargs)
         key = idempotency_key(raw_key)
-        return _apply_and_record(view, kwargs, key, _fingerprint())
+        # Keys are per user; 0 stands for anonymous callers.
+        user_id = current_identity().user_id or 0
+        return _apply_and_record(view, kwargs, user_id, key, _fingerprint())
 
     return apply_once
 
 
 @retry_serialization_failures
 def _apply_and_record(
-    view: Callable[..., Any], kwargs: dict[str, Any], key: str, fingerprint: str
+    view: Callable[..., Any],
+    kwargs: dict[str, Any],
+    user_id: int,
+    key: str,
+    fingerprint: str,
 ) -> Response:
     """Claim ``key``, apply ``view`` and store its response, in one transaction."""
     with write_transaction():
@@ -62,11 +69,11 @@ def _apply_and_record(
         # (SQLite), and then finds the first one's response.
         key_id = db.session.execute(
             insert_ignoring_conflict(IdempotencyKey)
-            .values(key=key, fingerprint=fingerprint, created_at=now)
+            .values(user_id=user_id, key=key, fingerprint=fingerprint, created_at=now)
             .returning(IdempotencyKey.id)
         ).scalar_one_or_none()
         if key_id is None:
-            return _replay(key, fingerprint)
+            return _replay(user_id, key, fingerprint)
         # A failure raises and rolls the claim back with everything else:
         # only successes are kept, and a failed request may be retried.
         response = current_app.make_response(view(**kwargs))
@@ -95,9 +102,11 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _replay(key: str, fingerprint: str) -> Response:
+def _replay(user_id: int, key: str, fingerprint: str) -> Response:
     stored = db.session.execute(
-        select(IdempotencyKey).where(IdempotencyKey.key == key)
+        select(IdempotencyKey).where(
+            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
+        )
     ).scalar_one()
     if stored.fingerprint != fingerprint:
         raise Problem(

@@ -98,6 +98,9 @@ class Movement(db.Model):
     before: Mapped[int | None] = mapped_column(BigInteger)
     after: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(String(MAX_REASON_LENGTH))
+    # The user who made it, by name (null: anonymous); like the stock names, a
+    # name rather than a foreign key.
+    by: Mapped[str | None] = mapped_column(String(MAX_NAME_LENGTH))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -105,9 +108,14 @@ class IdempotencyKey(db.Model):
     """The first response to a POST that carried an ``Idempotency-Key``."""
 
     __tablename__ = "idempotency_keys"
+    # Keys are per user: the same key from two users is two keys.
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), unique=True)
+    # The user who sent it; 0 for anonymous callers (not a foreign key, so that
+    # anonymous keys are unique too: NULLs never collide in a unique key).
+    user_id: Mapped[int] = mapped_column(default=0, server_default="0")
+    key: Mapped[str] = mapped_column(String(255))
     # SHA-256 of method, path and body: a retry must send the same request.
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[int | None] = mapped_column(Integer)

@@ -57,13 +57,17 @@ def _member_not_found(collection: str, member: str) -> Problem:
     )
 
 
-def all_stock() -> dict[str, Stock]:
-    """Every collection with its members, in the order they were created."""
-    rows = db.session.execute(
+def all_stock(only: frozenset[str] | None = None) -> dict[str, Stock]:
+    """Every collection (or those named in ``only``) with its members, in the
+    order they were created."""
+    query = (
         select(Collection.name, Member.name, Member.quantity)
         .outerjoin(Member, Member.collection_id == Collection.id)
         .order_by(Collection.id, Member.id)
     )
+    if only is not None:
+        query = query.where(Collection.name.in_(only))
+    rows = db.session.execute(query)
     stock: dict[str, Stock] = {}
     for collection, member, quantity in rows:
         members = stock.setdefault(collection, {})
@@ -100,7 +104,9 @@ def member_quantity(collection: str, member: str) -> tuple[int, int] | None:
 
 
 @retry_serialization_failures
-def create_collection(name: str, members: Stock) -> Written | None:
+def create_collection(
+    name: str, members: Stock, *, by: str | None = None
+) -> Written | None:
     """Store a new collection with ``members``; None (nothing stored) if it exists."""
     try:
         with write_transaction():
@@ -110,7 +116,7 @@ def create_collection(name: str, members: Stock) -> Written | None:
                 .returning(Collection.id, Collection.version)
             ).one()
             collection = _LockedCollection(row.id, name, row.version)
-            version, _ = _apply_changes(collection, {}, members, "create")
+            version, _ = _apply_changes(collection, {}, members, "create", by)
     except IntegrityError:
         # The name is taken (the only unique key this INSERT can break).
         return None
@@ -119,7 +125,11 @@ def create_collection(name: str, members: Stock) -> Written | None:
 
 @retry_serialization_failures
 def replace_collection(
-    name: str, members: Stock, precondition: Precondition = NO_PRECONDITION
+    name: str,
+    members: Stock,
+    precondition: Precondition = NO_PRECONDITION,
+    *,
+    by: str | None = None,
 ) -> Written:
     """Make collection ``name`` hold exactly ``members``, creating it if needed."""
     with write_transaction():
@@ -127,7 +137,7 @@ def replace_collection(
         current = _current_members(collection.id)
         gone = {member: None for member in current if member not in members}
         changes = {**gone, **members}
-        version, _ = _apply_changes(collection, current, changes, "replace")
+        version, _ = _apply_changes(collection, current, changes, "replace", by)
     return Written(created, version)
 
 
@@ -136,17 +146,21 @@ def update_collection(
     name: str,
     changes: dict[str, int | None],
     precondition: Precondition = NO_PRECONDITION,
+    *,
+    by: str | None = None,
 ) -> Written:
     """Merge ``changes`` into collection ``name`` (None removes); create if needed."""
     with write_transaction():
         collection, created = _lock_or_create_collection(name, precondition)
         current = _current_members(collection.id)
-        version, _ = _apply_changes(collection, current, changes, "update")
+        version, _ = _apply_changes(collection, current, changes, "update", by)
     return Written(created, version)
 
 
 @retry_serialization_failures
-def delete_collection(name: str, precondition: Precondition = NO_PRECONDITION) -> None:
+def delete_collection(
+    name: str, precondition: Precondition = NO_PRECONDITION, *, by: str | None = None
+) -> None:
     """Delete collection ``name`` and its members, or raise 404."""
     with write_transaction():
         collection = _lock_existing_collection(name)
@@ -156,6 +170,7 @@ def delete_collection(name: str, precondition: Precondition = NO_PRECONDITION) -
             name,
             [(member, stored.quantity, None) for member, stored in current.items()],
             "delete",
+            by=by,
         )
         # The members go with it: ON DELETE CASCADE.
         db.session.execute(
@@ -171,6 +186,8 @@ def put_member(
     member: str,
     quantity: int,
     precondition: Precondition = NO_PRECONDITION,
+    *,
+    by: str | None = None,
 ) -> Written:
     """Set ``member`` of an existing collection to ``quantity``; create if needed."""
     with write_transaction():
@@ -178,7 +195,9 @@ def put_member(
         current = _current_members(collection.id, only=member)
         stored = current.get(member)
         precondition.check(None if stored is None else stored.version)
-        _, versions = _apply_changes(collection, current, {member: quantity}, "replace")
+        _, versions = _apply_changes(
+            collection, current, {member: quantity}, "replace", by
+        )
     if stored is not None and member not in versions:
         return Written(False, stored.version)  # the same quantity again: no change
     return Written(stored is None, versions[member])
@@ -186,7 +205,11 @@ def put_member(
 
 @retry_serialization_failures
 def delete_member(
-    collection_name: str, member: str, precondition: Precondition = NO_PRECONDITION
+    collection_name: str,
+    member: str,
+    precondition: Precondition = NO_PRECONDITION,
+    *,
+    by: str | None = None,
 ) -> None:
     """Delete ``member`` of a collection, or raise 404 naming what is missing."""
     with write_transaction():
@@ -195,7 +218,7 @@ def delete_member(
         if member not in current:
             raise _member_not_found(collection_name, member)
         precondition.check(current[member].version)
-        _apply_changes(collection, current, {member: None}, "delete")
+        _apply_changes(collection, current, {member: None}, "delete", by)
 
 
 @retry_serialization_failures
@@ -205,6 +228,8 @@ def adjust_member(
     delta: int,
     reason: str | None,
     precondition: Precondition = NO_PRECONDITION,
+    *,
+    by: str | None = None,
 ) -> Adjusted:
     """Add ``delta`` to a member's quantity, refusing (409) to leave 0..2^63-1."""
     with write_transaction():
@@ -235,6 +260,7 @@ def adjust_member(
             [(member, stored.quantity, adjusted.quantity)],
             "adjust",
             reason,
+            by,
         )
     return Adjusted(adjusted.quantity, adjusted.version)
 
@@ -318,6 +344,7 @@ def _apply_changes(
     current: dict[str, _StoredMember],
     changes: dict[str, int | None],
     kind: str,
+    by: str | None,
 ) -> tuple[int, dict[str, int]]:
     """Write ``changes`` (None deletes) over ``current`` and log them.
 
@@ -361,7 +388,7 @@ def _apply_changes(
         )
     if not movements:
         return collection.version, versions
-    _record_movements(collection.name, movements, kind)
+    _record_movements(collection.name, movements, kind, by=by)
     return _bump_collection(collection), versions
 
 
@@ -382,8 +409,9 @@ def _record_movements(
     movements: list[tuple[str, int | None, int | None]],
     kind: str,
     reason: str | None = None,
+    by: str | None = None,
 ) -> None:
-    """Log each (member, before, after) in one statement."""
+    """Log each (member, before, after), made by user ``by``, in one statement."""
     if not movements:
         return
     at = utcnow()
@@ -399,6 +427,7 @@ def _record_movements(
                 "before": before,
                 "after": after,
                 "reason": reason,
+                "by": by,
                 "at": at,
             }
             for member, before, after in movements

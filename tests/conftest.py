@@ -9,6 +9,7 @@ is a database created there from a template migrated once, and dropped after.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 import uuid
@@ -303,3 +304,24 @@ def wait_for_lock_waiters():
             engine.dispose()
 
     return wait
+
+
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token_of(page: str) -> str:
+    """The CSRF token a page's form carries."""
+    found = _CSRF_FIELD.search(page)
+    assert found is not None, "the page has no CSRF token"
+    return found.group(1)
+
+
+@pytest.fixture
+def submit(client: FlaskClient):
+    """Post a form as a browser does: with the CSRF token the log-in page gives."""
+
+    def post(url: str, data: dict[str, str], **kwargs: Any):
+        token = csrf_token_of(client.get("/log-in").get_data(as_text=True))
+        return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+    return post

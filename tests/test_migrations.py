@@ -1,5 +1,6 @@
 """The migrations own the schema: they build it, undo it, and match the models."""
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from sqlalchemy.pool import NullPool
 from stockapp import MIGRATIONS, create_app
 from stockapp.database import MIGRATION_LOCK_KEY
 from stockapp.extensions import db
+from stockapp.models import utcnow
 
 
 @pytest.fixture
@@ -43,6 +45,8 @@ def test_upgrade_builds_the_schema_on_an_empty_database(empty_app):
         "members",
         "movements",
         "idempotency_keys",
+        "users",
+        "api_tokens",
     }
     assert (
         empty_app.test_client().post("/stock/fruit", json={"a": 1}).status_code == 201
@@ -118,6 +122,73 @@ def test_downgrade_to_the_previous_version_keeps_the_stock(empty_app):
             text("SELECT name, quantity FROM members ORDER BY id")
         ).all()
     assert [tuple(row) for row in rows] == [("apple", 30)]
+
+
+def rows_of(app, query):
+    with app.app_context():
+        return [tuple(row) for row in db.session.execute(text(query))]
+
+
+MOVEMENTS = "SELECT collection, member, kind, before, after FROM movements ORDER BY id"
+KEYS = "SELECT key, status FROM idempotency_keys ORDER BY id"
+
+
+KEY_HEADERS = {"Idempotency-Key": "k1", "Content-Type": "application/json"}
+
+
+def fingerprint_of(path: str) -> str:
+    """The fingerprint stockapp/idempotency.py gives a POST of ``{"apple": 30}``."""
+    digest = hashlib.sha256()
+    for part in ("POST", path):
+        digest.update(part.encode() + b"\0")
+    digest.update(b'{"apple": 30}')
+    return digest.hexdigest()
+
+
+def test_upgrade_to_access_control_keeps_movements_and_keys(empty_app):
+    db_command(empty_app, "upgrade", "0002")
+    # Rows as version 0002 wrote them (the app's models are of the head version).
+    with empty_app.app_context():
+        for statement in (
+            "INSERT INTO collections (id, name, version) VALUES (1, 'fruit', 2)",
+            "INSERT INTO members (collection_id, name, quantity, version)"
+            " VALUES (1, 'apple', 25, 2)",
+            "INSERT INTO movements (collection, member, kind, before, after, at)"
+            " VALUES ('fruit', 'apple', 'create', NULL, 30, '2026-11-24 10:00:00'),"
+            " ('fruit', 'apple', 'adjust', 30, 25, '2026-11-24 10:01:00')",
+            "INSERT INTO idempotency_keys (key, fingerprint, status, body, headers,"
+            " created_at) VALUES ('k1', :fingerprint, 201,"
+            " '{\"message\": \"Collection created\"}', '{}', :now)",
+        ):
+            db.session.execute(
+                text(statement),
+                {"fingerprint": fingerprint_of("/stock/fruit"), "now": utcnow()},
+            )
+        db.session.commit()
+    movements = rows_of(empty_app, MOVEMENTS)
+    keys = rows_of(empty_app, KEYS)
+    db_command(empty_app, "upgrade")
+    client = empty_app.test_client()
+    assert rows_of(empty_app, MOVEMENTS) == movements
+    assert rows_of(empty_app, KEYS) == keys
+    # Made before users existed: anonymous, and the key is anonymous's.
+    history = client.get("/stock/fruit/apple/history").get_json()["movements"]
+    assert [movement["by"] for movement in history] == [None, None]
+    replay = client.post("/stock/fruit", data=b'{"apple": 30}', headers=KEY_HEADERS)
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+
+
+def test_downgrade_from_access_control_keeps_the_stock_and_the_log(empty_app):
+    db_command(empty_app, "upgrade")
+    client = empty_app.test_client()
+    client.post("/stock/fruit", json={"apple": 30}, headers={"Idempotency-Key": "k1"})
+    movements = rows_of(empty_app, MOVEMENTS)
+    db_command(empty_app, "downgrade", "0002")
+    assert "users" not in tables(empty_app)
+    assert rows_of(empty_app, MOVEMENTS) == movements
+    assert rows_of(empty_app, KEYS) == [("k1", 201)]
+    assert client.get("/stock").get_json() == {"fruit": {"apple": 30}}
 
 
 def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:

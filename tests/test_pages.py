@@ -37,9 +37,9 @@ def test_form_page_shows_the_form_and_the_stock(client, seed):
     assert "<td>apple</td>" in page
 
 
-def test_form_creates_a_collection_and_redirects(client, stored):
+def test_form_creates_a_collection_and_redirects(client, stored, submit):
     form = {"collection": "fruit", "member": "apple", "qty": "30"}
-    response = client.post("/add-collection", data=form)
+    response = submit("/add-collection", data=form)
     assert response.status_code == 303
     assert response.headers["Location"] == "/add-collection"
     assert stored() == {"fruit": {"apple": 30}}
@@ -52,11 +52,11 @@ def test_form_creates_a_collection_and_redirects(client, stored):
 
 
 def test_form_for_an_existing_collection_says_so_and_changes_nothing(
-    client, seed, stored
+    client, seed, stored, submit
 ):
     seed(fruit={"apple": 30})
     form = {"collection": "fruit", "member": "kiwi", "qty": "1"}
-    response = client.post("/add-collection", data=form, follow_redirects=True)
+    response = submit("/add-collection", data=form, follow_redirects=True)
     assert response.status_code == 200
     assert "Collection already exists" in response.get_data(as_text=True)
     assert stored() == {"fruit": {"apple": 30}}
@@ -86,9 +86,9 @@ def test_form_for_an_existing_collection_says_so_and_changes_nothing(
     ],
 )
 def test_invalid_form_field_is_shown_beside_it_and_stores_nothing(
-    client, stored, form, field, message
+    client, stored, form, field, message, submit
 ):
-    response = client.post("/add-collection", data=form)
+    response = submit("/add-collection", data=form)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     start = page.index(f'<p class="error" id="{field}-error">')
@@ -100,13 +100,13 @@ def test_invalid_form_field_is_shown_beside_it_and_stores_nothing(
     ("qty", "stored_qty"),
     [("0", 0), (" 7 ", 7), ("007", 7), ("9223372036854775807", 2**63 - 1)],
 )
-def test_form_accepts_decimal_quantities(client, stored, qty, stored_qty):
+def test_form_accepts_decimal_quantities(client, stored, qty, stored_qty, submit):
     form = {"collection": "fruit", "member": "apple", "qty": qty}
-    assert client.post("/add-collection", data=form).status_code == 303
+    assert submit("/add-collection", data=form).status_code == 303
     assert stored() == {"fruit": {"apple": stored_qty}}
 
 
-def test_invalid_form_keeps_what_was_typed_escaped(client):
+def test_invalid_form_keeps_what_was_typed_escaped(client, submit):
     form = {"collection": '"><b>x', "member": "", "qty": "1"}
-    page = client.post("/add-collection", data=form).get_data(as_text=True)
+    page = submit("/add-collection", data=form).get_data(as_text=True)
     assert 'value="&#34;&gt;&lt;b&gt;x"' in page

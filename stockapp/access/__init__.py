@@ -1,0 +1,38 @@
+"""Access control: users, API tokens, browser sessions, CSRF and rate limits."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..extensions import csrf, limiter, login_manager
+from . import api, cli, pages
+from .permissions import authorize
+from .scopes import ANONYMOUS_ACCESS_LEVELS
+
+
+def init_access(app: Flask) -> None:
+    """Bind the access extensions to ``app`` and check every request first."""
+    level = app.config["ANONYMOUS_ACCESS"]
+    if level not in ANONYMOUS_ACCESS_LEVELS:
+        raise RuntimeError(
+            f"ANONYMOUS_ACCESS must be one of {', '.join(ANONYMOUS_ACCESS_LEVELS)}"
+        )
+    if level != "none":
+        app.logger.warning(
+            "ANONYMOUS_ACCESS=%s: anyone who can reach the server may %s the stock"
+            " without logging in; set ANONYMOUS_ACCESS=none on a network.",
+            level,
+            "read and change" if level == "write" else "read",
+        )
+    # First of all the request hooks: authentication comes before anything else.
+    app.before_request(authorize)
+    login_manager.init_app(app)
+    login_manager.login_view = "access_pages.log_in"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    # The JSON API takes bearer tokens, never the session cookie: no CSRF there.
+    csrf.exempt(api.bp)
+    app.cli.add_command(cli.users)
+    app.cli.add_command(cli.tokens)

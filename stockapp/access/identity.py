@@ -1,0 +1,197 @@
+"""Who is calling: loaded once per request, from a bearer token, a session or none."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app, g, request
+from flask_login import UserMixin, current_user
+from sqlalchemy import and_, or_, select, update
+
+from ..database import write_transaction
+from ..errors import Problem
+from ..extensions import db, login_manager
+from ..models import utcnow
+from . import limits
+from .models import ApiToken, User
+from .scopes import ROLE_SCOPE, includes, narrower
+from .token_secrets import digest, looks_like_a_token
+
+REALM = 'Bearer realm="stockapp"'
+# last_used_at is written at most this often per token, so reads stay reads.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller of this request: a user (by token or session) or anonymous."""
+
+    user_id: int | None
+    name: str | None
+    role: str | None
+    # The widest scope this request may use; None: none at all.
+    scope: str | None
+    token_id: int | None = None
+    # The collections a limited token may see; None: every collection.
+    collections: frozenset[str] | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user_id is None
+
+    def allows(self, scope: str) -> bool:
+        return includes(self.scope, scope)
+
+    def sees(self, collection: str) -> bool:
+        return self.collections is None or collection in self.collections
+
+
+@dataclass(frozen=True)
+class SessionUser(UserMixin):
+    """What Flask-Login keeps for a logged-in browser: a plain copy, not a row."""
+
+    id: int
+    name: str
+    role: str
+
+
+def current_identity() -> Identity:
+    """The identity ``load_identity`` found for this request."""
+    return g.identity
+
+
+def actor() -> str | None:
+    """The name the movement log records for this request (None: anonymous)."""
+    return current_identity().name
+
+
+def anonymous() -> Identity:
+    level = current_app.config["ANONYMOUS_ACCESS"]
+    return Identity(None, None, None, None if level == "none" else level)
+
+
+def invalid_token() -> Problem:
+    """The one answer to every token that cannot be used, whatever the reason."""
+    return Problem(
+        401,
+        "Invalid token",
+        "The bearer token is not valid (unknown, expired or revoked, or its user"
+        " is disabled).",
+        headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
+    )
+
+
+def load_identity(*, accepts_session: bool) -> Identity:
+    """The caller: a presented token is always checked; else the session; else none.
+
+    Ends the read transaction it used, so that the view starts its own.
+    """
+    header = request.headers.get("Authorization")
+    try:
+        if header is not None:
+            return _from_token(header)
+        if accepts_session and current_user.is_authenticated:
+            return _from_session(current_user)
+        return anonymous()
+    finally:
+        db.session.rollback()
+
+
+def _from_token(header: str) -> Identity:
+    address = ("bad-token", limits.client_address())
+    limits.refuse_if_exhausted("RATELIMIT_BAD_TOKENS", address)
+    scheme, _, secret = header.partition(" ")
+    row = None
+    if scheme.lower() == "bearer" and looks_like_a_token(secret.strip()):
+        row = _token_row(digest(secret.strip()))
+    if row is None or not _usable(row):
+        limits.count_failure("RATELIMIT_BAD_TOKENS", address)
+        raise invalid_token()
+    _touch(row)
+    identity = Identity(
+        row.user_id,
+        row.name,
+        row.role,
+        # A token never does more than its user's role allows now.
+        narrower(row.scope, ROLE_SCOPE[row.role]),
+        row.id,
+        None if row.collections is None else frozenset(row.collections),
+    )
+    if current_app.config["RATELIMIT_API"]:
+        limits.take_one("RATELIMIT_API", "api", str(row.id))
+    return identity
+
+
+def _token_row(token_digest: str) -> Any:
+    return db.session.execute(
+        select(
+            ApiToken.id,
+            ApiToken.scope,
+            ApiToken.collections,
+            ApiToken.expires_at,
+            ApiToken.revoked_at,
+            ApiToken.last_used_at,
+            User.id.label("user_id"),
+            User.name,
+            User.role,
+            User.disabled,
+        )
+        .join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.digest == token_digest)
+    ).one_or_none()
+
+
+def as_utc(at: datetime | None) -> datetime | None:
+    """``at`` as an aware UTC datetime (SQLite hands back naive UTC ones)."""
+    if at is None or at.tzinfo is not None:
+        return at
+    return at.replace(tzinfo=UTC)
+
+
+def _usable(row: Any) -> bool:
+    expires_at = as_utc(row.expires_at)
+    return (
+        not row.disabled
+        and row.revoked_at is None
+        and (expires_at is None or expires_at > utcnow())
+    )
+
+
+def _touch(row: Any) -> None:
+    """Record the token's use, at most once a minute (one guarded UPDATE)."""
+    now = utcnow()
+    last_used_at = as_utc(row.last_used_at)
+    if last_used_at is not None and now - last_used_at < LAST_USED_PRECISION:
+        return
+    db.session.rollback()
+    with write_transaction():
+        db.session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == row.id,
+                or_(
+                    ApiToken.last_used_at.is_(None),
+                    ApiToken.last_used_at < now - LAST_USED_PRECISION,
+                ),
+            )
+            .values(last_used_at=now)
+        )
+
+
+def _from_session(user: SessionUser) -> Identity:
+    return Identity(user.id, user.name, user.role, ROLE_SCOPE[user.role])
+
+
+@login_manager.user_loader
+def _load_session_user(user_id: str) -> SessionUser | None:
+    """The session's user, unless it has been disabled (then the session ends)."""
+    if not user_id.isdigit():
+        return None
+    row = db.session.execute(
+        select(User.id, User.name, User.role).where(
+            and_(User.id == int(user_id), User.disabled.is_(False))
+        )
+    ).one_or_none()
+    return None if row is None else SessionUser(row.id, row.name, row.role)

@@ -1,0 +1,95 @@
+"""Browser sessions: the tutorial's log-in form, and log-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import login_user, logout_user
+from sqlalchemy import select
+
+from ..extensions import db
+from . import limits
+from .identity import SessionUser
+from .models import User
+from .passwords import MAX_PASSWORD_LENGTH, verify_password
+from .permissions import public_page, safe_next
+
+bp = Blueprint("access_pages", __name__)
+
+_FAILED = "Invalid name or password."
+
+
+def _form(errors: dict[str, str], status: int = 200) -> Any:
+    page = render_template(
+        "log_in.html",
+        errors=errors,
+        name=request.form.get("name", ""),
+        next=safe_next(request.values.get("next")) or "",
+    )
+    return page, status
+
+
+@bp.get("/log-in")
+@public_page
+def log_in() -> Any:
+    """The log-in form."""
+    return _form({})
+
+
+@bp.post("/log-in")
+@public_page
+def submit_log_in() -> Any:
+    """Check the name and password; on success start a fresh session."""
+    name = request.form.get("name", "")
+    password = request.form.get("password", "")
+    errors = {
+        field: "is required"
+        for field, value in (("name", name), ("password", password))
+        if not value
+    }
+    if errors:
+        return _form(errors, 400)
+    keys = (("log-in", "address", limits.client_address()), ("log-in", "name", name))
+    limits.refuse_if_exhausted("RATELIMIT_LOG_INS", *keys)
+    user = _check_password(name, password)
+    if user is None:
+        limits.count_failure("RATELIMIT_LOG_INS", *keys)
+        return _form({"form": _FAILED}, 400)
+    # A new session: nothing from before the log-in (a planted cookie, its
+    # CSRF token) carries over into the logged-in one.
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    flash(f"Logged in as {user.name} ({user.role}).", "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("pages.index"), 303)
+
+
+def _check_password(name: str, password: str) -> SessionUser | None:
+    """The user ``name`` if ``password`` is theirs and they are enabled; else None.
+
+    Takes as long whether or not the user exists (a dummy hash is checked).
+    """
+    row = db.session.execute(
+        select(User.id, User.name, User.role, User.password_hash, User.disabled).where(
+            User.name == name
+        )
+    ).one_or_none()
+    db.session.rollback()
+    stored_hash = None if row is None else row.password_hash
+    password_ok = len(password) <= MAX_PASSWORD_LENGTH and verify_password(
+        stored_hash, password
+    )
+    if row is None or row.disabled or not password_ok:
+        return None
+    return SessionUser(row.id, row.name, row.role)
+
+
+@bp.post("/log-out")
+@public_page
+def log_out() -> Any:
+    """End the browser session."""
+    logout_user()
+    session.clear()
+    flash("Logged out.", "success")
+    return redirect(url_for(".log_in"), 303)

@@ -1,0 +1,41 @@
+"""Security headers on every response."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g, request
+
+# No inline script or style, no framing, nothing from other origins.
+CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'"
+# Swagger UI sets inline styles and shows data: images (its icons).
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline';"
+    " frame-ancestors 'none'"
+)
+_HSTS = "max-age=31536000; includeSubDomains"
+
+
+def add_security_headers(response: Response) -> Response:
+    """Set the headers that keep browsers and caches from misusing a response."""
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    policy = (
+        DOCS_CONTENT_SECURITY_POLICY
+        if request.endpoint == "docs.docs"
+        else CONTENT_SECURITY_POLICY
+    )
+    headers.setdefault("Content-Security-Policy", policy)
+    identity = g.get("identity")
+    if identity is not None and not identity.is_anonymous:
+        # Never kept by a shared cache; the browser's own may revalidate (ETag).
+        headers["Cache-Control"] = "private, no-cache"
+    # What the caller sees depends on who it is.
+    response.vary.add("Authorization")
+    response.vary.add("Cookie")
+    if current_app.config["PREFERRED_URL_SCHEME"] == "https":
+        headers.setdefault("Strict-Transport-Security", _HSTS)
+    return response
+
+
+def register_security_headers(app: Flask) -> None:
+    app.after_request(add_security_headers)
