@@ -9,6 +9,7 @@ from flask_login import login_user, logout_user
 from sqlalchemy import select
 
 from ..extensions import db
+from ..validation import MAX_NAME_LENGTH
 from . import limits
 from .identity import SessionUser
 from .models import User
@@ -50,7 +51,12 @@ def submit_log_in() -> Any:
     }
     if errors:
         return _form(errors, 400)
-    keys = (("log-in", "address", limits.client_address()), ("log-in", "name", name))
+    # No name is longer than MAX_NAME_LENGTH: a longer one is counted by its
+    # start, so a megabyte of name is not a megabyte of rate-limit key.
+    keys = (
+        ("log-in", "address", limits.client_address()),
+        ("log-in", "name", name[: MAX_NAME_LENGTH + 1]),
+    )
     limits.refuse_if_exhausted("RATELIMIT_LOG_INS", *keys)
     user = _check_password(name, password)
     if user is None:
