@@ -39,6 +39,9 @@ class Config:
     PERMANENT_SESSION_LIFETIME = timedelta(
         hours=int(os.environ.get("SESSION_LIFETIME_HOURS", 12))
     )
+    # A form's CSRF token lasts as long as its session: a clerk's page left open
+    # for hours still submits.
+    WTF_CSRF_TIME_LIMIT = None
     # https adds HSTS to every response.
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
     # How many reverse proxies in front set X-Forwarded-For/-Proto/-Host; 0 trusts
