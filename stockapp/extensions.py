@@ -1,7 +1,5 @@
 """The extension objects, created unbound and bound to an app in ``create_app``."""
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -30,6 +28,3 @@ migrate = Migrate(render_as_batch=True, transactional_ddl=True)
 # Browser sessions (the HTML pages); the JSON API takes bearer tokens instead.
 login_manager = LoginManager()
 csrf = CSRFProtect()
-# Its storage and strategy count failed log-ins and invalid tokens
-# (stockapp/access/limits.py); no limit applies to a route by default.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ..extensions import csrf, limiter, login_manager
+from ..extensions import csrf, login_manager
 from . import api, cli, pages
+from .limits import init_limits
 from .permissions import authorize
 from .scopes import ANONYMOUS_ACCESS_LEVELS
 
@@ -29,7 +30,7 @@ def init_access(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "access_pages.log_in"
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_limits(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     # The JSON API takes bearer tokens, never the session cookie: no CSRF there.

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import current_app, g, request
 from flask_login import UserMixin, current_user
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from ..database import write_transaction
 from ..errors import Problem
@@ -22,6 +22,25 @@ from .token_secrets import digest, looks_like_a_token
 REALM = 'Bearer realm="stockapp"'
 # last_used_at is written at most this often per token, so reads stay reads.
 LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+# Built once: every request with a token runs it (a hot path).
+_TOKEN_BY_DIGEST = (
+    select(
+        ApiToken.id,
+        ApiToken.scope,
+        ApiToken.collections,
+        ApiToken.expires_at,
+        ApiToken.revoked_at,
+        ApiToken.last_used_at,
+        User.id.label("user_id"),
+        User.name,
+        User.role,
+        User.disabled,
+    )
+    .join(User, ApiToken.user_id == User.id)
+    .where(ApiToken.digest == bindparam("digest"))
+)
 
 
 @dataclass(frozen=True)
@@ -125,22 +144,7 @@ def _from_token(header: str) -> Identity:
 
 
 def _token_row(token_digest: str) -> Any:
-    return db.session.execute(
-        select(
-            ApiToken.id,
-            ApiToken.scope,
-            ApiToken.collections,
-            ApiToken.expires_at,
-            ApiToken.revoked_at,
-            ApiToken.last_used_at,
-            User.id.label("user_id"),
-            User.name,
-            User.role,
-            User.disabled,
-        )
-        .join(User, ApiToken.user_id == User.id)
-        .where(ApiToken.digest == token_digest)
-    ).one_or_none()
+    return db.session.execute(_TOKEN_BY_DIGEST, {"digest": token_digest}).one_or_none()
 
 
 def as_utc(at: datetime | None) -> datetime | None:
