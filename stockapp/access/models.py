@@ -52,8 +52,9 @@ class ApiToken(db.Model):
     scope: Mapped[str] = mapped_column(String(10))
     # SHA-256 of the secret, hex: a leaked table gives no usable token.
     digest: Mapped[str] = mapped_column(String(64), unique=True)
-    # The collections the token is limited to; null for every collection.
-    collections: Mapped[list[str] | None] = mapped_column(JSON)
+    # The collections the token is limited to; SQL NULL (not JSON null) for
+    # every collection, so that "collections IS NULL" finds the unlimited ones.
+    collections: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow
     )
