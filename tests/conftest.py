@@ -325,3 +325,98 @@ def submit(client: FlaskClient):
         return client.post(url, data={**data, "csrf_token": token}, **kwargs)
 
     return post
+
+
+# --- Access control: users, tokens and sessions (tests/test_access_*.py,
+# test_tokens_api.py, test_sessions.py, test_security_headers.py,
+# test_rate_limits.py) ------------------------------------------------------
+
+# (Imported here, not at the top, so that this block stays in one piece.)
+from stockapp.access import accounts  # noqa: E402
+from stockapp.access.validation import TokenRequest  # noqa: E402
+
+# Passwords must be 12 to 1024 characters long.
+PASSWORD = "correct horse battery staple"
+# A stored timestamp as the API writes it: UTC, microseconds, "Z".
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+@pytest.fixture
+def make_app(database_url: str):
+    """Another app over this test's database: ``make_app(ANONYMOUS_ACCESS="none")``."""
+    made: list[Flask] = []
+
+    def make(**config: Any) -> Flask:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, **config})
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    """Store a user (Argon2id: about 50 ms each): ``make_user("alice", "clerk")``."""
+
+    def make(name: str, role: str = "clerk", password: str = PASSWORD) -> None:
+        with app.app_context():
+            accounts.create_user(name, role, password)
+
+    return make
+
+
+@pytest.fixture
+def make_token(app: Flask):
+    """Give user ``name`` a token and return its secret."""
+
+    def make(
+        name: str,
+        scope: str,
+        collections: list[str] | None = None,
+        expires_in_days: int | None = None,
+        label: str = "test",
+    ) -> str:
+        limited = None if collections is None else tuple(collections)
+        request = TokenRequest(label, scope, expires_in_days, limited)
+        with app.app_context():
+            return accounts.create_token(request, name).secret
+
+    return make
+
+
+@pytest.fixture
+def rows(app: Flask):
+    """Run raw SQL straight on the tables, committed; the rows it returns, as dicts."""
+
+    def read(query: str, **params: Any) -> list[dict[str, Any]]:
+        with app.app_context():
+            result = db.session.execute(text(query), params)
+            found = (
+                [dict(row) for row in result.mappings()] if result.returns_rows else []
+            )
+            db.session.commit()
+        return found
+
+    return read
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The headers that present ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(
+    client: FlaskClient, name: str, password: str = PASSWORD, next: str | None = None
+):
+    """Log ``client`` in through the form (with its CSRF token); the response."""
+    token = csrf_token_of(client.get("/log-in").get_data(as_text=True))
+    form = {"name": name, "password": password, "csrf_token": token}
+    if next is not None:
+        form["next"] = next
+    return client.post("/log-in", data=form)
+
+
+# --- End of access control ------------------------------------------------
