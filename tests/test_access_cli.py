@@ -367,6 +367,12 @@ def test_tokens_list_for_one_user(runner, make_user):
     assert result.stdout == "2\tbob\tphone\tread\t*\tnever\tactive\n"
 
 
+def test_tokens_list_for_an_unknown_user_says_so(runner):
+    result = invoke(runner, "tokens", "list", "--user", "nobody")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == 'Error: There is no user "nobody".\n'
+
+
 def test_tokens_revoke_stops_the_token_at_once(client, runner, rows, make_user):
     make_user("alice", "clerk")
     secret = new_token(runner, "--user", "alice", "--label", "ci", "--scope", "write")

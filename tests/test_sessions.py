@@ -155,6 +155,22 @@ def test_disabling_a_user_ends_their_session_at_once(browser, runner, make_user)
     assert sent_to_log_in(browser.get("/add-collection"), "/add-collection")
 
 
+def test_enabling_a_user_again_does_not_revive_an_old_session(
+    browser, runner, make_user
+):
+    make_user("alice", "clerk")
+    assert login(browser, "alice").status_code == 303
+    # A copy of the logged-in cookie, as a thief would keep it.
+    stolen = browser.get_cookie("session").value
+    assert runner.invoke(args=["users", "disable", "alice"]).exit_code == 0
+    assert runner.invoke(args=["users", "enable", "alice"]).exit_code == 0
+    browser.set_cookie("session", stolen)
+    assert sent_to_log_in(browser.get("/"))
+    # Logging in again works, in a new session.
+    assert login(browser, "alice").status_code == 303
+    assert browser.get("/").status_code == 200
+
+
 def test_demoting_a_user_narrows_their_session_at_once(browser, runner, make_user):
     make_user("alice", "clerk")
     assert login(browser, "alice").status_code == 303

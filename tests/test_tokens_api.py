@@ -477,6 +477,32 @@ def test_limited_token_makes_only_tokens_limited_to_a_subset(
         assert token_rows(rows)[1]["collections"] == json.dumps(collections)
 
 
+@pytest.mark.parametrize(
+    ("expires_in_days", "status"), [(1, 201), (29, 201), (30, 403), (None, 403)]
+)
+def test_expiring_token_makes_only_tokens_that_expire_no_later(
+    client, rows, make_user, make_token, expires_in_days, status
+):
+    make_user("alice", "clerk")
+    # It expires in 30 days less the moment since it was made: 30 more is later.
+    caller = make_token("alice", "write", expires_in_days=30)
+    body = {"label": "sub", "scope": "read", "expires_in_days": expires_in_days}
+    response = client.post("/tokens", json=body, headers=bearer(caller))
+    assert response.status_code == status
+    if status == 403:
+        [caller_row] = token_rows(rows)
+        expires_at = client.get("/tokens/1", headers=bearer(caller)).get_json()[
+            "expires_at"
+        ]
+        assert response.get_json() == forbidden(
+            "A token that expires can only make tokens that expire no later"
+            f" (at {expires_at})."
+        )
+        assert caller_row["id"] == 1
+    else:
+        assert len(token_rows(rows)) == 2
+
+
 _LABEL_RULE = "must be 1 to 100 characters, not only whitespace"
 _COLLECTIONS_RULE = (
     "must be a list of 1 to 100 collection names, or null for every collection"

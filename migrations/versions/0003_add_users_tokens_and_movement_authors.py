@@ -29,6 +29,7 @@ def upgrade():
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("role", sa.String(length=10), nullable=False),
         sa.Column("disabled", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("session_epoch", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "role IN ('viewer', 'clerk', 'admin')", name=op.f("ck_users_role_known")

@@ -88,8 +88,15 @@ def set_role(name: str, role: str) -> None:
 
 
 def set_disabled(name: str, disabled: bool) -> None:
-    """Disable (or enable again) user ``name``: its tokens and sessions stop at once."""
-    _update_user(name, disabled=disabled)
+    """Disable (or enable again) user ``name``: its tokens and sessions stop at once.
+
+    Disabling also ends its sessions for good: enabling it again does not bring
+    back a session cookie from before.
+    """
+    if disabled:
+        _update_user(name, disabled=True, session_epoch=User.session_epoch + 1)
+    else:
+        _update_user(name, disabled=False)
 
 
 def create_token(request: TokenRequest, owner: str) -> NewToken:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, url_for
 
 from ..guards import json_body
+from ..history import utc_text
+from ..models import utcnow
 from . import accounts
 from .identity import Identity, current_identity
 from .permissions import insufficient_scope, requires_user
@@ -79,6 +82,16 @@ def _refuse_wider_than_caller(identity: Identity, wanted: TokenRequest) -> None:
             wanted.scope,
             "A token limited to some collections can only make tokens limited to"
             " some of the same.",
+        )
+    if identity.expires_at is not None and (
+        wanted.expires_in_days is None
+        or utcnow() + timedelta(days=wanted.expires_in_days) > identity.expires_at
+    ):
+        raise insufficient_scope(
+            identity,
+            wanted.scope,
+            "A token that expires can only make tokens that expire no later"
+            f" (at {utc_text(identity.expires_at)}).",
         )
 
 

@@ -125,6 +125,8 @@ def create_token(
 @click.option("--user", "owner", help="Only this user's tokens.")
 def list_tokens(owner: str | None) -> None:
     """List tokens (never their secrets): id, user, label, scope, state."""
+    if owner is not None and owner not in {u["name"] for u in accounts.list_users()}:
+        raise click.ClickException(f'There is no user "{owner}".')
     for token in accounts.list_tokens():
         if owner is not None and token["user"] != owner:
             continue

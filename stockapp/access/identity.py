@@ -55,6 +55,8 @@ class Identity:
     token_id: int | None = None
     # The collections a limited token may see; None: every collection.
     collections: frozenset[str] | None = None
+    # When the token stops working; None: never (or not a token).
+    expires_at: datetime | None = None
 
     @property
     def is_anonymous(self) -> bool:
@@ -74,6 +76,11 @@ class SessionUser(UserMixin):
     id: int
     name: str
     role: str
+    session_epoch: int
+
+    def get_id(self) -> str:
+        # What the session cookie keeps: the user and the epoch it was made in.
+        return f"{self.id}.{self.session_epoch}"
 
 
 def current_identity() -> Identity:
@@ -137,6 +144,7 @@ def _from_token(header: str) -> Identity:
         narrower(row.scope, ROLE_SCOPE[row.role]),
         row.id,
         None if row.collections is None else frozenset(row.collections),
+        as_utc(row.expires_at),
     )
     if current_app.config["RATELIMIT_API"]:
         limits.take_one("RATELIMIT_API", "api", str(row.id))
@@ -189,13 +197,18 @@ def _from_session(user: SessionUser) -> Identity:
 
 
 @login_manager.user_loader
-def _load_session_user(user_id: str) -> SessionUser | None:
-    """The session's user, unless it has been disabled (then the session ends)."""
-    if not user_id.isdigit():
+def _load_session_user(session_id: str) -> SessionUser | None:
+    """The session's user, unless it was disabled since (then the session ends)."""
+    user_id, _, epoch = session_id.partition(".")
+    if not (user_id.isdigit() and epoch.isdigit()):
         return None
     row = db.session.execute(
-        select(User.id, User.name, User.role).where(
-            and_(User.id == int(user_id), User.disabled.is_(False))
+        select(User.id, User.name, User.role, User.session_epoch).where(
+            and_(
+                User.id == int(user_id),
+                User.session_epoch == int(epoch),
+                User.disabled.is_(False),
+            )
         )
     ).one_or_none()
-    return None if row is None else SessionUser(row.id, row.name, row.role)
+    return None if row is None else SessionUser(*row)

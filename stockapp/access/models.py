@@ -35,6 +35,9 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10))
     disabled: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # Part of every session's id: bumped when the user is disabled, so that no
+    # session cookie from before, even a copied one, works again after.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow
     )

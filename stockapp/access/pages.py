@@ -77,9 +77,14 @@ def _check_password(name: str, password: str) -> SessionUser | None:
     Takes as long whether or not the user exists (a dummy hash is checked).
     """
     row = db.session.execute(
-        select(User.id, User.name, User.role, User.password_hash, User.disabled).where(
-            User.name == name
-        )
+        select(
+            User.id,
+            User.name,
+            User.role,
+            User.session_epoch,
+            User.password_hash,
+            User.disabled,
+        ).where(User.name == name)
     ).one_or_none()
     db.session.rollback()
     stored_hash = None if row is None else row.password_hash
@@ -88,7 +93,7 @@ def _check_password(name: str, password: str) -> SessionUser | None:
     )
     if row is None or row.disabled or not password_ok:
         return None
-    return SessionUser(row.id, row.name, row.role)
+    return SessionUser(row.id, row.name, row.role, row.session_epoch)
 
 
 @bp.post("/log-out")
