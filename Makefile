@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres bench format clean
+.PHONY: run test test-postgres bench format clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stockapp needs Python 3.11+"'
@@ -23,14 +23,25 @@ run: $(VENV)/.runtime
 	$(BIN)/flask db upgrade
 	$(BIN)/gunicorn wsgi:app
 
+# Programs the tests start beside Python: redis-server (rate limits shared across
+# gunicorn workers). Installed from Debian's packages where we may (root with
+# apt-get); otherwise named, and the tests that need it are skipped saying so.
+system-packages:
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	  else \
+	    echo "redis-server is missing (apt-get install redis-server): its tests will be skipped"; \
+	  fi; }
+
 ## test: run the whole test suite and the linter
-test: $(VENV)/.dev
+test: $(VENV)/.dev system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 ## test-postgres: run the test suite against a throwaway PostgreSQL cluster of its own
-test-postgres: $(VENV)/.dev
+test-postgres: $(VENV)/.dev system-packages
 	$(BIN)/python tests/postgres_cluster.py
 
 ## bench: throughput and latency under gunicorn on loopback (not part of test)

@@ -29,10 +29,18 @@ class Reply:
 class Server:
     """A gunicorn process serving wsgi:app on 127.0.0.1."""
 
-    def __init__(self, database_url: str, log: Path, workers: int = 4) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        log: Path,
+        workers: int = 4,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.database_url = database_url
         self.log = log
         self.workers = workers
+        # Settings of this server's own, over the development ones.
+        self.env = env or {}
         self.port = 0
         self.process: subprocess.Popen | None = None
 
@@ -42,6 +50,7 @@ class Server:
             **os.environ,
             "DATABASE_URL": self.database_url,
             "STOCKAPP_CONFIG": "development",
+            **self.env,
         }
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(

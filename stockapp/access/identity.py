@@ -126,15 +126,16 @@ def load_identity(*, accepts_session: bool) -> Identity:
 
 
 def _from_token(header: str) -> Identity:
-    address = ("bad-token", limits.client_address())
-    limits.refuse_if_exhausted("RATELIMIT_BAD_TOKENS", address)
+    attempt = limits.Attempt(
+        "RATELIMIT_BAD_TOKENS", ("bad-token", limits.client_address())
+    )
     scheme, _, secret = header.partition(" ")
     row = None
     if scheme.lower() == "bearer" and looks_like_a_token(secret.strip()):
         row = _token_row(digest(secret.strip()))
     if row is None or not _usable(row):
-        limits.count_failure("RATELIMIT_BAD_TOKENS", address)
         raise invalid_token()
+    attempt.succeeded()
     _touch(row)
     identity = Identity(
         row.user_id,

@@ -48,19 +48,28 @@ def _parsed(limit: str) -> RateLimitItem:
     return parse(limit)
 
 
-def refuse_if_exhausted(setting: str, *keys: tuple[str, ...]) -> None:
-    """Answer 429 if any of ``keys`` has used up the limit named by ``setting``."""
-    limit = _limit(setting)
-    for key in keys:
-        if not _counters().test(limit, *key):
-            raise _too_many(limit, key)
+class Attempt:
+    """An attempt counted in advance against each of its keys; given back if it
+    succeeds, so that in the end only failures count.
 
+    Counting before the check makes the limit exact under concurrency: of many
+    simultaneous attempts, only as many as the limit has left are checked at
+    all, whichever worker or host serves them.
+    """
 
-def count_failure(setting: str, *keys: tuple[str, ...]) -> None:
-    """Count one failure against each of ``keys`` under the limit ``setting``."""
-    limit = _limit(setting)
-    for key in keys:
-        _counters().hit(limit, *key)
+    def __init__(self, setting: str, *keys: tuple[str, ...]) -> None:
+        self.limit = _limit(setting)
+        self.keys = keys
+        for key in keys:
+            # One atomic increment each (INCR in Redis).
+            if not _counters().hit(self.limit, *key):
+                raise _too_many(self.limit, key)
+
+    def succeeded(self) -> None:
+        """Give the attempt back: it was not a failure."""
+        storage = _counters().storage
+        for key in self.keys:
+            storage.incr(self.limit.key_for(*key), self.limit.get_expiry(), amount=-1)
 
 
 def take_one(setting: str, *key: str) -> None:

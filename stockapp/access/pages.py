@@ -57,11 +57,11 @@ def submit_log_in() -> Any:
         ("log-in", "address", limits.client_address()),
         ("log-in", "name", name[: MAX_NAME_LENGTH + 1]),
     )
-    limits.refuse_if_exhausted("RATELIMIT_LOG_INS", *keys)
+    attempt = limits.Attempt("RATELIMIT_LOG_INS", *keys)
     user = _check_password(name, password)
     if user is None:
-        limits.count_failure("RATELIMIT_LOG_INS", *keys)
         return _form({"form": _FAILED}, 400)
+    attempt.succeeded()
     # A new session: nothing from before the log-in (a planted cookie, its
     # CSRF token) carries over into the logged-in one.
     session.clear()
