@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, send_from_directory
+from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from .access.openapi import (
+    access_parameters,
+    access_paths,
+    access_schemas,
+    describe_access,
+)
 from .access.permissions import public
 from .openapi import openapi_document
 
@@ -15,13 +22,28 @@ bp = Blueprint("docs", __name__)
 # A week: the files only change with the pinned package, and their URLs then stay
 # the same, so browsers must still revalidate now and then.
 _ASSET_MAX_AGE = 7 * 24 * 3600
+_DOCUMENT = "stockapp.openapi"
+
+
+def api_document() -> dict[str, Any]:
+    """The whole OpenAPI document of this app, assembled once: the stock API's
+    part, the access part, and who may call each operation."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if _DOCUMENT not in app.extensions:
+        document = copy.deepcopy(openapi_document())
+        document["paths"].update(access_paths())
+        document["components"]["schemas"].update(access_schemas())
+        document["components"]["parameters"].update(access_parameters())
+        describe_access(document, app)
+        app.extensions[_DOCUMENT] = document
+    return app.extensions[_DOCUMENT]
 
 
 @bp.get("/openapi.json")
 @public
 def openapi_json() -> Any:
     """The OpenAPI 3.1 document of the JSON API."""
-    return jsonify(openapi_document())
+    return jsonify(api_document())
 
 
 @bp.get("/docs")

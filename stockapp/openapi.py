@@ -32,22 +32,30 @@ _SPACES = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 NAME_PATTERN = f"^[^/{_CONTROLS}]*[^/{_CONTROLS}{_SPACES}][^/{_CONTROLS}]*$"
 REASON_PATTERN = f"^[^{_CONTROLS}]*$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\u0021-\u007e]{1,255}$"
+# A UTC timestamp as every answer writes one.
+TIMESTAMP: dict[str, Any] = {
+    "type": "string",
+    "format": "date-time",
+    "description": "UTC, to the microsecond.",
+    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$",
+    "examples": ["2026-11-23T20:55:09.123456Z"],
+}
 
 Schema = dict[str, Any]
 
 
-def _ref(kind: str, name: str) -> Schema:
+def ref(kind: str, name: str) -> Schema:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _content(schema: Schema, *media_types: str, example: Any = None) -> Schema:
+def media(schema: Schema, *media_types: str, example: Any = None) -> Schema:
     media: Schema = {"schema": schema}
     if example is not None:
         media["example"] = example
     return {media_type: dict(media) for media_type in media_types or (JSON,)}
 
 
-def _message(text: str) -> Schema:
+def message_schema(text: str) -> Schema:
     """A success body ``{"message": text}``."""
     return {
         "type": "object",
@@ -58,16 +66,16 @@ def _message(text: str) -> Schema:
 
 
 def _headers(*names: str) -> Schema:
-    return {name: _ref("headers", name) for name in names}
+    return {name: ref("headers", name) for name in names}
 
 
-def _ok(
+def ok_response(
     description: str,
     schema: Schema,
     *headers: str,
     links: dict[str, Schema] | None = None,
 ) -> Schema:
-    response = {"description": description, "content": _content(schema)}
+    response = {"description": description, "content": media(schema)}
     if headers:
         response["headers"] = _headers(*headers)
     if links:
@@ -78,9 +86,9 @@ def _ok(
 def _created(
     message: str, target: str, links: dict[str, Schema], *headers: str
 ) -> Schema:
-    return _ok(
+    return ok_response(
         f"{message}; `Location` is the URL of the new {target}, `ETag` its tag.",
-        _message(message),
+        message_schema(message),
         "Location",
         "ETag",
         *headers,
@@ -88,19 +96,19 @@ def _created(
     )
 
 
-def _problem(description: str, *errors: str, **extra: Any) -> Schema:
+def problem_response(description: str, *errors: str, **extra: Any) -> Schema:
     """A problem+json response whose ``error`` is one of ``errors``."""
-    schema: Schema = _ref("schemas", "Problem")
+    schema: Schema = ref("schemas", "Problem")
     if errors:
         schema = {"allOf": [schema, {"properties": {"error": {"enum": list(errors)}}}]}
     return {
         "description": description,
-        "content": _content(schema, PROBLEM_MEDIA_TYPE),
+        "content": media(schema, PROBLEM_MEDIA_TYPE),
         **extra,
     }
 
 
-def _responses(
+def operation_responses(
     success: dict[str, Schema],
     *,
     bad_request: tuple[str, ...] = (),
@@ -115,7 +123,7 @@ def _responses(
     """The operation's responses: ``success`` and the errors that can reach it."""
     responses = {**success, **(extra or {})}
     if bad_request:
-        responses["400"] = _problem(
+        responses["400"] = problem_response(
             "The input broke a rule (`errors` names each bad key), or "
             + ", or ".join(f"`{error}`" for error in bad_request)
             + ".",
@@ -124,28 +132,28 @@ def _responses(
             *bad_request,
         )
     elif names or body or idempotent:
-        responses["400"] = _ref("responses", "BadRequest")
+        responses["400"] = ref("responses", "BadRequest")
     if names and "Not found" not in not_found:
         # An empty name, or one holding "/", makes a URL that routes elsewhere.
         not_found = (*not_found, "Not found")
     if not_found:
-        responses["404"] = _problem(
+        responses["404"] = problem_response(
             "The collection or member is not there; `Not found` also when a name"
             " is empty or holds a `/`, which routes the URL elsewhere.",
             *not_found,
         )
     if names:
-        responses["405"] = _ref("responses", "MethodNotAllowed")
+        responses["405"] = ref("responses", "MethodNotAllowed")
     if conditional:
-        responses["412"] = _ref("responses", "PreconditionFailed")
+        responses["412"] = ref("responses", "PreconditionFailed")
     if body:
-        responses["413"] = _ref("responses", "TooLarge")
-        responses["415"] = _ref("responses", "UnsupportedMediaType")
+        responses["413"] = ref("responses", "TooLarge")
+        responses["415"] = ref("responses", "UnsupportedMediaType")
     if idempotent:
-        responses["422"] = _ref("responses", "IdempotencyKeyReused")
-    responses["500"] = _ref("responses", "ServerError")
+        responses["422"] = ref("responses", "IdempotencyKeyReused")
+    responses["500"] = ref("responses", "ServerError")
     if database:
-        responses["503"] = _ref("responses", "NotMigrated")
+        responses["503"] = ref("responses", "NotMigrated")
     return dict(sorted(responses.items()))
 
 
@@ -208,8 +216,8 @@ def _tagged_member_links() -> dict[str, Schema]:
 
 
 _WRITE_PRECONDITIONS = [
-    _ref("parameters", "IfMatch"),
-    _ref("parameters", "IfNoneMatch"),
+    ref("parameters", "IfMatch"),
+    ref("parameters", "IfNoneMatch"),
 ]
 
 
@@ -222,13 +230,13 @@ def _put_member(operation: str, summary: str, links: dict[str, Schema]) -> Schem
         "parameters": _WRITE_PRECONDITIONS,
         "requestBody": {
             "required": True,
-            "content": _content(_ref("schemas", "Quantity"), example=12),
+            "content": media(ref("schemas", "Quantity"), example=12),
         },
-        "responses": _responses(
+        "responses": operation_responses(
             {
-                "200": _ok(
+                "200": ok_response(
                     "The member's quantity was replaced.",
-                    _message("Member replaced"),
+                    message_schema("Member replaced"),
                     "ETag",
                 ),
                 "201": _created("Member created", "member", links),
@@ -246,7 +254,7 @@ def _delete_member(operation: str, summary: str) -> Schema:
         "summary": summary,
         "tags": ["stock"],
         "parameters": _WRITE_PRECONDITIONS,
-        "responses": _responses(
+        "responses": operation_responses(
             {"204": {"description": "Deleted; no body."}},
             not_found=("Collection not found", "Member not found"),
             conditional=True,
@@ -257,9 +265,7 @@ def _delete_member(operation: str, summary: str) -> Schema:
 def _stock_paths() -> dict[str, Schema]:
     members_body = {
         "required": True,
-        "content": _content(
-            _ref("schemas", "Members"), example={"apple": 30, "pear": 0}
-        ),
+        "content": media(ref("schemas", "Members"), example={"apple": 30, "pear": 0}),
     }
     created_collection = _created(
         "Collection created", "collection", _collection_links()
@@ -272,11 +278,11 @@ def _stock_paths() -> dict[str, Schema]:
                 "description": "Collections and members are listed in the order"
                 " they were created.",
                 "tags": ["stock"],
-                "responses": _responses(
+                "responses": operation_responses(
                     {
-                        "200": _ok(
+                        "200": ok_response(
                             "Each collection's members and quantities.",
-                            _ref("schemas", "Stock"),
+                            ref("schemas", "Stock"),
                         )
                     },
                     names=False,
@@ -284,22 +290,22 @@ def _stock_paths() -> dict[str, Schema]:
             }
         },
         "/stock/{collection}": {
-            "parameters": [_ref("parameters", "Collection")],
+            "parameters": [ref("parameters", "Collection")],
             "get": {
                 "operationId": "getCollection",
                 "summary": "One collection's members",
                 "tags": ["stock"],
-                "parameters": [_ref("parameters", "IfNoneMatchRead")],
-                "responses": _responses(
+                "parameters": [ref("parameters", "IfNoneMatchRead")],
+                "responses": operation_responses(
                     {
-                        "200": _ok(
+                        "200": ok_response(
                             "The collection's members and quantities, in creation"
                             " order; `ETag` changes whenever any of them does.",
-                            _ref("schemas", "Members"),
+                            ref("schemas", "Members"),
                             "ETag",
                             links=_tagged_collection_links(),
                         ),
-                        "304": _ref("responses", "NotModified"),
+                        "304": ref("responses", "NotModified"),
                     },
                     not_found=("Not found",),
                 ),
@@ -310,9 +316,9 @@ def _stock_paths() -> dict[str, Schema]:
                 "description": "Refused with 400 `Collection already exists` if the"
                 " name is taken; nothing is changed then.",
                 "tags": ["stock"],
-                "parameters": [_ref("parameters", "IdempotencyKey")],
+                "parameters": [ref("parameters", "IdempotencyKey")],
                 "requestBody": members_body,
-                "responses": _responses(
+                "responses": operation_responses(
                     {
                         "201": _created(
                             "Collection created",
@@ -333,11 +339,11 @@ def _stock_paths() -> dict[str, Schema]:
                 "tags": ["stock"],
                 "parameters": _WRITE_PRECONDITIONS,
                 "requestBody": members_body,
-                "responses": _responses(
+                "responses": operation_responses(
                     {
-                        "200": _ok(
+                        "200": ok_response(
                             "The collection now holds exactly the body's members.",
-                            _message("Collection replaced"),
+                            message_schema("Collection replaced"),
                             "ETag",
                         ),
                         "201": created_collection,
@@ -355,18 +361,18 @@ def _stock_paths() -> dict[str, Schema]:
                 "parameters": _WRITE_PRECONDITIONS,
                 "requestBody": {
                     "required": True,
-                    "content": _content(
-                        _ref("schemas", "MembersPatch"),
+                    "content": media(
+                        ref("schemas", "MembersPatch"),
                         JSON,
                         MERGE_PATCH,
                         example={"apple": 12, "pear": None},
                     ),
                 },
-                "responses": _responses(
+                "responses": operation_responses(
                     {
-                        "200": _ok(
+                        "200": ok_response(
                             "The changes were merged.",
-                            _message("Collection updated"),
+                            message_schema("Collection updated"),
                             "ETag",
                         ),
                         "201": created_collection,
@@ -380,7 +386,7 @@ def _stock_paths() -> dict[str, Schema]:
                 "summary": "Delete a collection and all its members",
                 "tags": ["stock"],
                 "parameters": _WRITE_PRECONDITIONS,
-                "responses": _responses(
+                "responses": operation_responses(
                     {"204": {"description": "Deleted; no body."}},
                     not_found=("Collection not found",),
                     conditional=True,
@@ -389,8 +395,8 @@ def _stock_paths() -> dict[str, Schema]:
         },
         "/stock/{collection}/{member}": {
             "parameters": [
-                _ref("parameters", "Collection"),
-                _ref("parameters", "Member"),
+                ref("parameters", "Collection"),
+                ref("parameters", "Member"),
             ],
             "get": {
                 "operationId": "getMember",
@@ -399,16 +405,16 @@ def _stock_paths() -> dict[str, Schema]:
                 " `GET /stock/{collection}`: this URL is then the collection's"
                 " history.",
                 "tags": ["stock"],
-                "parameters": [_ref("parameters", "IfNoneMatchRead")],
-                "responses": _responses(
+                "parameters": [ref("parameters", "IfNoneMatchRead")],
+                "responses": operation_responses(
                     {
-                        "200": _ok(
+                        "200": ok_response(
                             "The quantity, as a bare JSON integer.",
-                            _ref("schemas", "Quantity"),
+                            ref("schemas", "Quantity"),
                             "ETag",
                             links=_tagged_member_links(),
                         ),
-                        "304": _ref("responses", "NotModified"),
+                        "304": ref("responses", "NotModified"),
                     },
                     not_found=("Not found",),
                 ),
@@ -426,17 +432,17 @@ def _stock_paths() -> dict[str, Schema]:
 
 
 def _inventory_paths() -> dict[str, Schema]:
-    history_parameters = [_ref("parameters", "Limit"), _ref("parameters", "Cursor")]
-    history = _ok(
+    history_parameters = [ref("parameters", "Limit"), ref("parameters", "Cursor")]
+    history = ok_response(
         "One page of movements, newest first; `Link` names the next page, if any.",
-        _ref("schemas", "History"),
+        ref("schemas", "History"),
         "Link",
     )
     return {
         "/stock/{collection}/{member}/adjustments": {
             "parameters": [
-                _ref("parameters", "Collection"),
-                _ref("parameters", "Member"),
+                ref("parameters", "Collection"),
+                ref("parameters", "Member"),
             ],
             "post": {
                 "operationId": "adjustMember",
@@ -447,20 +453,20 @@ def _inventory_paths() -> dict[str, Schema]:
                 "tags": ["inventory"],
                 "parameters": [
                     *_WRITE_PRECONDITIONS,
-                    _ref("parameters", "IdempotencyKey"),
+                    ref("parameters", "IdempotencyKey"),
                 ],
                 "requestBody": {
                     "required": True,
-                    "content": _content(
-                        _ref("schemas", "Adjustment"),
+                    "content": media(
+                        ref("schemas", "Adjustment"),
                         example={"delta": -3, "reason": "sold"},
                     ),
                 },
-                "responses": _responses(
+                "responses": operation_responses(
                     {
-                        "200": _ok(
+                        "200": ok_response(
                             "The new quantity, and the member's new `ETag`.",
-                            _ref("schemas", "Adjusted"),
+                            ref("schemas", "Adjusted"),
                             "ETag",
                             "Idempotent-Replayed",
                             links=_member_links(),
@@ -474,8 +480,8 @@ def _inventory_paths() -> dict[str, Schema]:
                         "409": {
                             "description": "The quantity would go below 0 or above"
                             " 2^63-1; nothing was changed.",
-                            "content": _content(
-                                _ref("schemas", "RefusedAdjustment"),
+                            "content": media(
+                                ref("schemas", "RefusedAdjustment"),
                                 PROBLEM_MEDIA_TYPE,
                             ),
                         }
@@ -485,8 +491,8 @@ def _inventory_paths() -> dict[str, Schema]:
         },
         "/stock/{collection}/{member}/history": {
             "parameters": [
-                _ref("parameters", "Collection"),
-                _ref("parameters", "Member"),
+                ref("parameters", "Collection"),
+                ref("parameters", "Member"),
             ],
             "get": {
                 "operationId": "memberHistory",
@@ -494,17 +500,17 @@ def _inventory_paths() -> dict[str, Schema]:
                 "description": "The log outlives deleted members and collections.",
                 "tags": ["inventory"],
                 "parameters": history_parameters,
-                "responses": _responses({"200": history}),
+                "responses": operation_responses({"200": history}),
             },
         },
         "/stock/{collection}/history": {
-            "parameters": [_ref("parameters", "Collection")],
+            "parameters": [ref("parameters", "Collection")],
             "get": {
                 "operationId": "collectionHistory",
                 "summary": "The movements of every member of a collection",
                 "tags": ["inventory"],
                 "parameters": history_parameters,
-                "responses": _responses({"200": history}),
+                "responses": operation_responses({"200": history}),
             },
             # GET is the history; the other methods of the URL reach the member
             # route, as for any member name.
@@ -527,7 +533,7 @@ def _text_paths() -> dict[str, Schema]:
                 "operationId": "getText",
                 "summary": "The tutorial's fixed text",
                 "tags": ["text"],
-                "responses": _responses(
+                "responses": operation_responses(
                     {
                         "200": {
                             "description": "The text `some text`.",
@@ -559,7 +565,7 @@ def _text_paths() -> dict[str, Schema]:
                         "example": {"colour": "red"},
                     }
                 ],
-                "responses": _responses(
+                "responses": operation_responses(
                     {
                         "200": {
                             "description": "The pairs as text.",
@@ -575,8 +581,8 @@ def _text_paths() -> dict[str, Schema]:
 
 
 def _schemas() -> dict[str, Schema]:
-    name = _ref("schemas", "Name")
-    quantity = _ref("schemas", "Quantity")
+    name = ref("schemas", "Name")
+    quantity = ref("schemas", "Quantity")
     nullable_quantity = {"oneOf": [quantity, {"type": "null"}]}
     return {
         "Name": {
@@ -617,7 +623,7 @@ def _schemas() -> dict[str, Schema]:
             "type": "object",
             "description": "Collection name to its members, in creation order.",
             "propertyNames": name,
-            "additionalProperties": _ref("schemas", "Members"),
+            "additionalProperties": ref("schemas", "Members"),
             "examples": [{"fruit": {"apple": 30, "pear": 0}, "veg": {}}],
         },
         "Adjustment": {
@@ -660,6 +666,7 @@ def _schemas() -> dict[str, Schema]:
                 "before",
                 "after",
                 "reason",
+                "by",
                 "at",
             ],
             "properties": {
@@ -670,13 +677,12 @@ def _schemas() -> dict[str, Schema]:
                 "before": nullable_quantity,
                 "after": nullable_quantity,
                 "reason": {"type": ["string", "null"], "maxLength": MAX_REASON_LENGTH},
-                "at": {
-                    "type": "string",
-                    "format": "date-time",
-                    "description": "UTC, to the microsecond.",
-                    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$",
-                    "examples": ["2026-11-23T20:55:09.123456Z"],
+                "by": {
+                    "oneOf": [name, {"type": "null"}],
+                    "description": "The user who made it; null for an anonymous"
+                    " caller.",
                 },
+                "at": TIMESTAMP,
             },
             "additionalProperties": False,
         },
@@ -684,7 +690,7 @@ def _schemas() -> dict[str, Schema]:
             "type": "object",
             "required": ["movements"],
             "properties": {
-                "movements": {"type": "array", "items": _ref("schemas", "Movement")}
+                "movements": {"type": "array", "items": ref("schemas", "Movement")}
             },
             "additionalProperties": False,
         },
@@ -718,7 +724,7 @@ def _schemas() -> dict[str, Schema]:
         },
         "RefusedAdjustment": {
             "allOf": [
-                _ref("schemas", "Problem"),
+                ref("schemas", "Problem"),
                 {
                     "required": ["quantity"],
                     "properties": {
@@ -748,7 +754,7 @@ def _parameters() -> dict[str, Schema]:
             "in": "path",
             "required": True,
             "description": "The collection's name, percent-encoded.",
-            "schema": _ref("schemas", "Name"),
+            "schema": ref("schemas", "Name"),
             "example": "fruit",
         },
         "Member": {
@@ -756,7 +762,7 @@ def _parameters() -> dict[str, Schema]:
             "in": "path",
             "required": True,
             "description": "The member's name, percent-encoded.",
-            "schema": _ref("schemas", "Name"),
+            "schema": ref("schemas", "Name"),
             "example": "apple",
         },
         # Any value is taken: one that names no current tag simply does not match.
@@ -839,12 +845,23 @@ def _response_headers() -> dict[str, Schema]:
             "required": True,
             "schema": {"type": "string"},
         },
+        "WWW-Authenticate": {
+            "description": 'The bearer challenge (RFC 6750): `Bearer realm="stockapp"`,'
+            ' with `error="invalid_token"` for a token that cannot be used and'
+            ' `error="insufficient_scope"` for one that may not do this.',
+            "schema": {"type": "string", "pattern": '^Bearer realm="stockapp"'},
+        },
+        "Retry-After": {
+            "description": "Seconds until the limit allows another attempt.",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+        },
     }
 
 
 def _shared_responses() -> dict[str, Schema]:
     return {
-        "BadRequest": _problem(
+        "BadRequest": problem_response(
             "The input broke a rule (`errors` names each bad key), or the URL is"
             " not UTF-8 once percent-decoded (`Bad request`).",
             "Invalid input",
@@ -854,34 +871,56 @@ def _shared_responses() -> dict[str, Schema]:
             "description": "`If-None-Match` lists the current `ETag`; no body.",
             "headers": _headers("ETag"),
         },
-        "MethodNotAllowed": _problem(
+        "MethodNotAllowed": problem_response(
             "The URL takes other methods, listed in `Allow` (a `/` in a name"
             " routes to another URL).",
             "Method not allowed",
             headers=_headers("Allow"),
         ),
-        "PreconditionFailed": _problem(
+        "PreconditionFailed": problem_response(
             "`If-Match` or `If-None-Match` does not hold; nothing was changed.",
             "Precondition failed",
         ),
-        "TooLarge": _problem(
+        "TooLarge": problem_response(
             "The body is over the limit (1 MiB by default).",
             "Request entity too large",
         ),
-        "UnsupportedMediaType": _problem(
+        "UnsupportedMediaType": problem_response(
             "The body was not sent as JSON (`Content-Type: application/json`).",
             "Unsupported media type",
         ),
-        "IdempotencyKeyReused": _problem(
+        "IdempotencyKeyReused": problem_response(
             "The `Idempotency-Key` was used for a different request; nothing was"
             " changed.",
             "Idempotency key reused",
         ),
-        "ServerError": _problem(
+        "ServerError": problem_response(
             "The server failed; nothing was stored.", "Internal server error"
         ),
-        "NotMigrated": _problem(
+        "NotMigrated": problem_response(
             "The database schema is missing or out of date.", "Database not migrated"
+        ),
+        "Unauthorized": problem_response(
+            "No credentials where they are needed (`Authentication required`), or"
+            " a bearer token that is unknown, expired, revoked or whose user is"
+            " disabled (`Invalid token`, the same answer for each). A token that"
+            " is sent is checked on every route, even where none is needed.",
+            "Authentication required",
+            "Invalid token",
+            headers=_headers("WWW-Authenticate"),
+        ),
+        "Forbidden": problem_response(
+            "The caller is known but may not do this: its scope is too narrow, or"
+            " its token is limited to other collections.",
+            "Forbidden",
+            headers=_headers("WWW-Authenticate"),
+        ),
+        "TooManyRequests": problem_response(
+            "Too many invalid tokens from this address (or, if `RATELIMIT_API` is"
+            " set, too many requests with this token); try again after"
+            " `Retry-After` seconds.",
+            "Too many requests",
+            headers=_headers("Retry-After"),
         ),
     }
 
@@ -898,7 +937,10 @@ def openapi_document() -> dict[str, Any]:
             "description": "Every error is `application/problem+json` (RFC 9457)"
             " with an extra `error` message. A method a URL does not take is"
             " answered 405 with `Allow`; `HEAD` and `OPTIONS` are answered for"
-            " every URL. Names in URLs are percent-encoded UTF-8.",
+            " every URL. Names in URLs are percent-encoded UTF-8."
+            " Callers authenticate with `Authorization: Bearer stk_...`;"
+            " whether stock routes also answer callers without credentials is the"
+            " server's `ANONYMOUS_ACCESS` setting (none, read or write).",
         },
         "tags": [
             {"name": "stock", "description": "Collections and their members."},
@@ -907,6 +949,7 @@ def openapi_document() -> dict[str, Any]:
                 "description": "Adjustments by a delta and the movement log.",
             },
             {"name": "text", "description": "The tutorial's plain-text routes."},
+            {"name": "access", "description": "Who the caller is; API tokens."},
         ],
         "paths": {**_stock_paths(), **_inventory_paths(), **_text_paths()},
         "components": {
@@ -914,5 +957,14 @@ def openapi_document() -> dict[str, Any]:
             "parameters": _parameters(),
             "headers": _response_headers(),
             "responses": _shared_responses(),
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token, `stk_` and 43 characters, from"
+                    " `flask tokens create` or `POST /tokens`. Its scope (read,"
+                    " write, admin) and collections limit what it may do.",
+                }
+            },
         },
     }

@@ -19,14 +19,18 @@ from stockapp.validation import MAX_NAME_LENGTH, name_problem
 # Endpoints outside the JSON API, left out of its document on purpose: the HTML
 # pages and their static files answer browsers, not API clients, and the
 # documentation does not describe itself.
-NOT_IN_DOCUMENT = {"static", "pages.", "docs."}
+NOT_IN_DOCUMENT = {"static", "pages.", "access_pages.", "docs."}
+# The blueprints of the JSON API.
+API_BLUEPRINTS = ("api.", "access_api.")
 # Flask answers these for every route by itself.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 # Values for the path parameters when a described URL is put to the router.
-SAMPLE = {"collection": "fruit", "member": "apple"}
+SAMPLE = {"collection": "fruit", "member": "apple", "token_id": "1"}
+# The converters a described path parameter may have: names, and token ids.
+CONVERTERS = {"UnicodeConverter", "IntegerConverter"}
 
 
 def document_operations(document: dict) -> dict[str, set[str]]:
@@ -43,12 +47,12 @@ def api_rules(app) -> dict[str, set[str]]:
     for rule in app.url_map.iter_rules():
         if any(rule.endpoint.startswith(prefix) for prefix in NOT_IN_DOCUMENT):
             continue
-        # Werkzeug's <name> is OpenAPI's {name}; only plain string parts are used.
+        # Werkzeug's <name> (or <int(...):name>) is OpenAPI's {name}.
         assert all(
-            type(converter).__name__ == "UnicodeConverter"
+            type(converter).__name__ in CONVERTERS
             for converter in rule._converters.values()
         ), rule.rule
-        path = re.sub(r"<([^>]+)>", r"{\1}", rule.rule)
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         rules.setdefault(path, set()).update(rule.methods - IMPLICIT_METHODS)
     return rules
 
@@ -74,7 +78,7 @@ def route_discrepancies(document: dict, app) -> set[str]:
         found |= {f"undescribed {m} {path}" for m in allowed - methods}
         for method in methods & allowed:
             endpoint, _ = adapter.match(url, method=method)
-            if not endpoint.startswith("api."):
+            if not endpoint.startswith(API_BLUEPRINTS):
                 found.add(f"{method} {path} reaches {endpoint}")
     return found
 
@@ -219,3 +223,58 @@ def test_swagger_ui_assets_come_from_the_pinned_package(client, filename, conten
 def test_swagger_ui_assets_outside_the_package_are_not_served(client):
     assert client.get("/docs/assets/../__init__.py").status_code == 404
     assert client.get("/docs/assets/missing.js").status_code == 404
+
+
+def operations_with_endpoints(document: dict, app):
+    """Each described operation with the endpoint its URL reaches."""
+    adapter = app.url_map.bind("localhost")
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                endpoint, _ = adapter.match(
+                    path.format(**SAMPLE), method=method.upper()
+                )
+                yield f"{method.upper()} {path}", endpoint, operation
+
+
+def test_security_of_each_operation_is_what_the_route_needs(app, client):
+    # The access matrix's table is the independent oracle of what each needs.
+    from test_access_matrix import ROUTES
+
+    document = client.get("/openapi.json").get_json()
+    assert document["components"]["securitySchemes"] == {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": document["components"]["securitySchemes"]["bearer"][
+                "description"
+            ],
+        }
+    }
+    expected_security = {
+        "public": [],
+        "user": [{"bearer": []}],
+        "read": [{"bearer": []}, {}],
+        "write": [{"bearer": []}, {}],
+    }
+    for operation_name, endpoint, operation in operations_with_endpoints(document, app):
+        method = operation_name.split()[0]
+        needs = ROUTES[(method, endpoint)].needs
+        assert operation["security"] == expected_security[needs], operation_name
+        responses = operation["responses"]
+        assert responses["401"] == {"$ref": "#/components/responses/Unauthorized"}
+        assert responses["429"] == {"$ref": "#/components/responses/TooManyRequests"}
+        assert ("403" in responses) is (needs != "public"), operation_name
+
+
+@pytest.mark.parametrize("token_id", ["2147483648", "99999999999999999999", "-1"])
+def test_token_ids_beyond_the_column_route_nowhere(client, token_id):
+    response = client.get(f"/tokens/{token_id}")
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "Not found"
+
+
+def test_docs_keep_a_token_once_authorized(client):
+    with client.get("/static/docs.js") as response:
+        script = response.get_data(as_text=True)
+    assert "persistAuthorization: true" in script

@@ -16,6 +16,7 @@ import pytest
 import schemathesis
 from schemathesis.engine import Status, StopReason, events, from_schema
 from schemathesis.openapi.checks import RejectedPositiveData, UseAfterFree
+from schemathesis.specs.openapi import _auth_retry
 
 from stockapp.validation import DELTA_RULE, QUANTITY_RULE
 
@@ -130,8 +131,39 @@ def describe(event: events.ScenarioFinished) -> list[str]:
     return found
 
 
+@pytest.fixture
+def closed_app(make_app, make_user, make_token):
+    """An app that lets nobody in without a token, and an admin's token for it."""
+    # make_user and make_token work on the same database, through the tests' app.
+    make_user("alice", "admin")
+    return make_app(ANONYMOUS_ACCESS="none"), make_token("alice", "admin")
+
+
+def in_process_probe_options(monkeypatch) -> None:
+    """Work around Schemathesis 4.32: the probes of its auth checks
+    (ignored_auth) reach the in-process transport with the network-only options
+    (max_redirects, verify, cert), which Werkzeug's test client refuses with a
+    TypeError; its other calls leave them out already. This leaves them out of
+    the probes too, so the check runs instead of erroring."""
+    build = _auth_retry.build_retry_transport_kwargs
+
+    def without_network_options(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        options = build(*args, **kwargs)
+        return {
+            key: value
+            for key, value in options.items()
+            if key not in ("max_redirects", "verify", "cert")
+        }
+
+    monkeypatch.setattr(
+        _auth_retry, "build_retry_transport_kwargs", without_network_options
+    )
+
+
 @pytest.mark.slow
-def test_app_conforms_to_its_openapi_document(app):
+def test_app_conforms_to_its_openapi_document(closed_app, monkeypatch):
+    app, token = closed_app
+    in_process_probe_options(monkeypatch)
     config = schemathesis.Config.from_dict(
         {
             "seed": SEED,
@@ -142,6 +174,16 @@ def test_app_conforms_to_its_openapi_document(app):
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
     exceptions = ContractExceptions()
 
+    # Every call authenticated, as a secured server's client is; Schemathesis
+    # knows it for auth, and leaves it out where it checks that auth matters.
+    @schema.auth()
+    class BearerToken:
+        def get(self, case, context):
+            return token
+
+        def set(self, case, data, context):
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
     @schema.hook
     def after_call(context, case, response):
         exceptions.after_call(case, response)
@@ -150,10 +192,24 @@ def test_app_conforms_to_its_openapi_document(app):
     def filter_failure(context, failure, case, response):
         return not exceptions.allows(failure, case, response)
 
+    def before_call(context, case, kwargs):
+        # Revoking the token the run authenticates with would end the run's
+        # access (a 401 for everything after): revoke another id instead.
+        if case.method == "DELETE" and case.path == "/tokens/{token_id}":
+            if case.path_parameters.get("token_id") == 1:
+                case.path_parameters["token_id"] = 2
+
+    # Schemathesis takes this hook only globally: removed again below.
+    schemathesis.hook(before_call)
+    try:
+        events_seen = list(from_schema(schema).execute())
+    finally:
+        schemathesis.hooks.unregister(before_call)
+
     failures: list[str] = []
     tested: dict[str, set[str]] = {}
     finished = None
-    for event in from_schema(schema).execute():
+    for event in events_seen:
         if isinstance(event, events.ScenarioFinished):
             failures += describe(event)
             if event.status == Status.ERROR:

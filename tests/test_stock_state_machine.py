@@ -425,6 +425,8 @@ class StockMachine(RuleBasedStateMachine):
     app: Any
     client: Any
     read: Any
+    # The user whose token every call carries; each movement must name them.
+    user: str
 
     def __init__(self) -> None:
         super().__init__()
@@ -973,6 +975,7 @@ class StockMachine(RuleBasedStateMachine):
             for m in seen
         ]
         assert got == wanted, url
+        assert {m["by"] for m in seen} <= {self.user}, url
         ids = [m["id"] for m in seen]
         assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
         moments = [m["at"] for m in seen]
@@ -1009,11 +1012,23 @@ class StockMachine(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
-def test_random_call_sequences_follow_the_contract(app, client, stored):
+def test_random_call_sequences_follow_the_contract(
+    make_app, make_user, make_token, stored
+):
+    # A server that lets nobody in without a token, driven with a clerk's.
+    app = make_app(ANONYMOUS_ACCESS="none")
+    make_user("clerk", "clerk")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {make_token('clerk', 'write')}"
     machine = type(
         "Machine",
         (StockMachine,),
-        {"app": app, "client": client, "read": staticmethod(stored)},
+        {
+            "app": app,
+            "client": client,
+            "read": staticmethod(stored),
+            "user": "clerk",
+        },
     )
     run_state_machine_as_test(
         machine,

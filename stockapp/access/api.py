@@ -12,11 +12,14 @@ from ..history import utc_text
 from ..models import utcnow
 from . import accounts
 from .identity import Identity, current_identity
+from .models import MAX_TOKEN_ID
 from .permissions import insufficient_scope, requires_user
 from .scopes import includes
 from .validation import TokenRequest, token_request
 
 bp = Blueprint("access_api", __name__)
+# Ids beyond the column's range route nowhere (404) instead of reaching SQL.
+_ONE_TOKEN = f"/tokens/<int(max={MAX_TOKEN_ID}):token_id>"
 
 
 def _owner_filter(identity: Identity) -> int | None:
@@ -47,7 +50,7 @@ def list_tokens() -> Any:
     return {"tokens": accounts.list_tokens(_owner_filter(current_identity()))}
 
 
-@bp.get("/tokens/<int:token_id>")
+@bp.get(_ONE_TOKEN)
 @requires_user("read")
 def get_token(token_id: int) -> Any:
     """One of the caller's tokens (with admin scope, anyone's)."""
@@ -95,7 +98,7 @@ def _refuse_wider_than_caller(identity: Identity, wanted: TokenRequest) -> None:
         )
 
 
-@bp.delete("/tokens/<int:token_id>")
+@bp.delete(_ONE_TOKEN)
 @requires_user("read")
 def revoke_token(token_id: int) -> Any:
     """Revoke one of the caller's tokens (with admin scope, anyone's)."""

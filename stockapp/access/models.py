@@ -19,6 +19,8 @@ from ..validation import MAX_NAME_LENGTH
 from .scopes import ROLES, SCOPES
 
 MAX_LABEL_LENGTH = 100
+# Ids are INTEGER: 32 bits on PostgreSQL.
+MAX_TOKEN_ID = 2**31 - 1
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

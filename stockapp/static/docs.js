@@ -6,6 +6,8 @@ window.addEventListener("load", () => {
     url: root.dataset.openapiUrl,
     domNode: root,
     deepLinking: true,
+    // A token given to the Authorize button survives a reload of the page.
+    persistAuthorization: true,
     // The default sends the document to an online validator: stay offline.
     validatorUrl: null,
   });
