@@ -189,17 +189,26 @@ def collection_form(form: Mapping[str, str]) -> tuple[str, str, int]:
     return names["collection"], names["member"], quantity
 
 
-def adjustment_body(body: Any) -> tuple[int, str | None]:
-    """Check an adjustment ``{"delta": int, "reason": str}``; return both."""
-    if not isinstance(body, dict):
-        raise ValidationError({"body": "must be a JSON object with a delta"})
+def field_errors(
+    body: dict[str, Any], fields: tuple[str, ...], what: str
+) -> dict[str, str]:
+    """The keys of an object body given twice, or that are not among ``fields``
+    (``what`` names the object, as in "an adjustment"), with why."""
     errors: dict[str, str] = {}
     for key in getattr(body, "duplicates", ()):
         errors[key] = "appears more than once in the body"
     # In body order (a set difference's order changes with the hash seed).
     for key in body:
-        if key not in ("delta", "reason"):
-            errors.setdefault(key, "is not a field of an adjustment (delta, reason)")
+        if key not in fields:
+            errors.setdefault(key, f"is not a field of {what} ({', '.join(fields)})")
+    return errors
+
+
+def adjustment_body(body: Any) -> tuple[int, str | None]:
+    """Check an adjustment ``{"delta": int, "reason": str}``; return both."""
+    if not isinstance(body, dict):
+        raise ValidationError({"body": "must be a JSON object with a delta"})
+    errors = field_errors(body, ("delta", "reason"), "an adjustment")
     delta = body.get("delta")
     if "delta" not in body:
         errors["delta"] = "is required"

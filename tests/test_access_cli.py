@@ -38,7 +38,8 @@ def stored_users(rows):
 
 def stored_tokens(rows):
     return rows(
-        "SELECT t.id, u.name AS user, t.label, t.scope, t.collections,"
+        "SELECT t.id, u.name AS user, t.label, t.scope,"
+        " CAST(t.collections AS TEXT) AS collections,"
         " t.expires_at, t.revoked_at FROM api_tokens t"
         " JOIN users u ON u.id = t.user_id ORDER BY t.id"
     )

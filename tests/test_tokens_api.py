@@ -62,7 +62,8 @@ def invalid_input(errors: dict[str, str]) -> dict[str, Any]:
 
 def token_rows(rows) -> list[dict[str, Any]]:
     return rows(
-        "SELECT t.id, u.name AS user, t.label, t.scope, t.collections,"
+        "SELECT t.id, u.name AS user, t.label, t.scope,"
+        " CAST(t.collections AS TEXT) AS collections,"
         " t.revoked_at IS NOT NULL AS revoked FROM api_tokens t"
         " JOIN users u ON u.id = t.user_id ORDER BY t.id"
     )

@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from ..validation import ValidationError, name_problem
+from ..validation import ValidationError, field_errors, name_problem
 from .models import MAX_LABEL_LENGTH
 from .passwords import password_problem
 from .scopes import ROLES, SCOPES
@@ -93,14 +93,7 @@ def token_request(body: Any) -> TokenRequest:
     """Check a POST /tokens body and return it."""
     if not isinstance(body, dict):
         raise ValidationError({"body": "must be a JSON object with a label and scope"})
-    errors: dict[str, str] = {}
-    for key in getattr(body, "duplicates", ()):
-        errors[key] = "appears more than once in the body"
-    for key in body:
-        if key not in _TOKEN_FIELDS:
-            errors.setdefault(
-                key, f"is not a field of a token ({', '.join(_TOKEN_FIELDS)})"
-            )
+    errors = field_errors(body, _TOKEN_FIELDS, "a token")
     for key in ("label", "scope"):
         if key not in body:
             errors.setdefault(key, "is required")
