@@ -7,7 +7,7 @@ from alembic import context
 from flask import current_app
 from sqlalchemy import text
 
-from stockapp.database import MIGRATION_LOCK_KEY
+from stockapp.database import MIGRATION_LOCK_KEY, begin_sqlite_transaction
 
 config = context.config
 fileConfig(config.config_file_name)
@@ -50,11 +50,12 @@ def run_migrations_online():
         # others find it done. SQLite: the write lock, by BEGIN IMMEDIATE (see
         # stockapp/database.py). PostgreSQL: an advisory lock, held until the
         # migration transaction ends.
-        connection.execution_options(stockapp_write=True)
         context.configure(
             connection=connection, target_metadata=target_db.metadata, **conf_args
         )
         with context.begin_transaction():
+            if connection.dialect.name == "sqlite":
+                begin_sqlite_transaction(connection, write=True)
             if connection.dialect.name == "postgresql":
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"),

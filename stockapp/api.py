@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 
 from . import history, stock
 from .access.identity import actor, current_identity
@@ -45,35 +46,60 @@ def _written(
 
 
 def _history(collection: str, member: str | None) -> Any:
-    limit, before_id = history.page_params(request.args)
+    pages = history.HISTORY_PAGES
+    limit, before_id = pages.params(request.args)
+    assert limit is not None
     movements, next_before = history.movements_page(
         collection, member, limit, before_id
     )
-    headers = {}
-    if next_before is not None:
-        args = {"limit": limit, "cursor": history.encode_cursor(next_before)}
-        next_url = url_for(request.endpoint, **request.view_args, **args)
-        headers["Link"] = f'<{next_url}>; rel="next"'
+    headers = {} if next_before is None else pages.next_link(limit, next_before)
     return {"movements": movements}, 200, headers
 
 
 @bp.get("/stock")
 @requires("read")
 def list_stock() -> Any:
-    """Every collection with its members and quantities."""
-    return stock.all_stock(current_identity().collections)
+    """Every collection with its members and quantities; a page of collections
+    with ``limit`` / ``cursor``. The whole stock is streamed as it is read."""
+    pages = stock.COLLECTION_PAGES
+    limit, after_id = pages.params(request.args, whole_by_default=True)
+    only = current_identity().collections
+    if limit is None:
+        rows = stock.stock_objects(only, 0, None)
+        response = Response(stock.stock_json(rows), mimetype="application/json")
+        response.call_on_close(rows.close)
+        return response
+    with closing(stock.stock_objects(only, after_id or 0, limit + 1)) as stream:
+        rows = list(stream)
+    headers = {}
+    if len(rows) > limit:
+        rows = rows[:limit]
+        headers = pages.next_link(limit, rows[-1][0])
+    body = "".join(stock.stock_json(rows))
+    return Response(body, mimetype="application/json", headers=headers)
 
 
 @bp.get("/stock/<collection>")
 @requires("read")
 def get_collection(collection: str) -> Any:
-    """The members of one collection with their quantities."""
+    """The members of one collection with their quantities; a page of them
+    with ``limit`` / ``cursor``."""
     check_names(collection=collection)
-    found = stock.collection_stock(collection)
+    pages = stock.MEMBER_PAGES
+    limit, after_id = pages.params(request.args, whole_by_default=True)
+    found = stock.collection_page(
+        collection, after_id or 0, None if limit is None else limit + 1
+    )
     if found is None:
         raise _not_found(f'collection "{collection}"')
     members, version = found
-    return _tagged(members, version)
+    headers = {"ETag": etag(version)}
+    if limit is not None and len(members) > limit:
+        members = members[:limit]
+        headers.update(pages.next_link(limit, members[-1][0]))
+    if is_not_modified(version):
+        return "", 304, headers
+    return jsonify({name: quantity for _, name, quantity in members}), 200, headers
 
 
 @bp.get("/stock/<collection>/<member>")

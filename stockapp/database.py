@@ -7,12 +7,13 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, Insert, event, make_url
+from flask_sqlalchemy.session import Session
+from sqlalchemy import Connection, Engine, Executable, Insert, Row, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -22,6 +23,8 @@ from .extensions import db
 # Set on the connection of a write transaction; SQLite then begins it with
 # BEGIN IMMEDIATE, taking the write lock up front.
 _WRITE_OPTION = "stockapp_write"
+# Where write_transaction keeps the connection its statements run on.
+_CONNECTION_KEY = "stockapp_connection"
 _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 # PostgreSQL's serialization_failure and deadlock_detected: the server rolled the
@@ -72,8 +75,9 @@ def configure_engine(app: Flask, engine: Engine) -> None:
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Hand transaction control to SQLAlchemy's "begin" event below:
-        # pysqlite's own implicit BEGIN is always DEFERRED.
+        # Hand transaction control to begin_sqlite_transaction below: pysqlite's
+        # own implicit BEGIN is always DEFERRED. A statement outside a
+        # transaction (the one-statement reads) runs on its own snapshot.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -82,12 +86,76 @@ def configure_engine(app: Flask, engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def on_begin(connection: Any) -> None:
-        # A deferred transaction that later writes can fail with "database is
-        # locked" without waiting; an immediate one waits for the lock instead.
+
+@event.listens_for(Session, "after_begin")
+def _on_session_begin(_session: Any, _transaction: Any, connection: Connection) -> None:
+    """Begin the ORM session's transactions on SQLite (see configure_engine).
+
+    A session event rather than the engine's "begin": engine events would make
+    every statement of every connection dispatch them (a hot-path cost).
+    """
+    if connection.dialect.name == "sqlite":
         writes = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        begin_sqlite_transaction(connection, write=writes)
+
+
+def begin_sqlite_transaction(connection: Connection, *, write: bool) -> None:
+    """Start SQLite's transaction: a write one takes the write lock up front.
+
+    A deferred transaction that later writes can fail with "database is locked"
+    without waiting; an immediate one waits for the lock instead.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def read(statement: Executable, **params: Any) -> Sequence[Row[Any]]:
+    """The rows of one read statement, run on a connection of its own.
+
+    Core execution, outside the ORM session: the hot paths' reads. One
+    statement needs no transaction around it to see one snapshot.
+    """
+    with db.engine.connect() as connection:
+        return connection.execute(statement, params).all()
+
+
+class RowStream:
+    """The rows of one read statement, fetched from the database as they are
+    iterated, on a connection of their own until ``close()``."""
+
+    def __init__(self, statement: Executable, params: dict[str, Any]) -> None:
+        # Run now, in the request: a failure is still an error response.
+        self._connection = db.engine.connect().execution_options(stream_results=True)
+        try:
+            self._result = self._connection.execute(statement, params)
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def __iter__(self) -> Iterator[Row[Any]]:
+        try:
+            yield from self._result
+        finally:
+            # All read (or abandoned): the connection goes back at once.
+            self.close()
+
+    def close(self) -> None:
+        """Give the connection back (the response is sent, or the client left).
+
+        A WSGI server calls it once the response is done; calling it again
+        does nothing.
+        """
+        self._result.close()
+        self._connection.close()
+
+
+def dialect_name() -> str:
+    """The database's dialect: "sqlite" or "postgresql"."""
+    return str(db.engine.dialect.name)
+
+
+def write_connection() -> Connection:
+    """The connection of the current write transaction, for Core statements."""
+    return db.session().info[_CONNECTION_KEY]
 
 
 def _in_write_transaction() -> bool:
@@ -107,7 +175,9 @@ def write_transaction() -> Iterator[None]:
     session = db.session()
     if session.in_transaction():
         raise RuntimeError("a write transaction must be the session's first")
-    session.connection(execution_options={_WRITE_OPTION: True})
+    session.info[_CONNECTION_KEY] = session.connection(
+        execution_options={_WRITE_OPTION: True}
+    )
     session.info[_WRITE_OPTION] = True
     try:
         yield
@@ -116,7 +186,7 @@ def write_transaction() -> Iterator[None]:
         session.rollback()
         raise
     finally:
-        del session.info[_WRITE_OPTION]
+        del session.info[_WRITE_OPTION], session.info[_CONNECTION_KEY]
 
 
 def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,50 +9,10 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Movement
-from .validation import ValidationError
+from .paging import Pages
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
-_CURSOR_PREFIX = "before:"
-
-
-def page_params(args: Mapping[str, str]) -> tuple[int, int | None]:
-    """Read ``limit`` and ``cursor`` from a query string: (limit, last id seen)."""
-    errors: dict[str, str] = {}
-    limit = DEFAULT_LIMIT
-    raw_limit = args.get("limit")
-    if raw_limit is not None:
-        if raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 4:
-            limit = int(raw_limit)
-        if raw_limit != str(limit) or not 1 <= limit <= MAX_LIMIT:
-            errors["limit"] = f"must be a whole number from 1 to {MAX_LIMIT}"
-    before_id = None
-    raw_cursor = args.get("cursor")
-    if raw_cursor is not None:
-        before_id = _decode_cursor(raw_cursor)
-        if before_id is None:
-            errors["cursor"] = "is not a cursor this API gave out"
-    if errors:
-        raise ValidationError(errors)
-    return limit, before_id
-
-
-def encode_cursor(before_id: int) -> str:
-    """The opaque cursor of the page that starts below movement ``before_id``."""
-    raw = f"{_CURSOR_PREFIX}{before_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int | None:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-    except (UnicodeError, binascii.Error, ValueError):
-        return None
-    digits = text.removeprefix(_CURSOR_PREFIX)
-    if text == digits or not digits.isdigit() or len(digits) > 19:
-        return None
-    return int(digits)
+# Newest first: a cursor names the id a page starts below.
+HISTORY_PAGES = Pages(prefix="before:", default_limit=50, max_limit=500)
 
 
 def movements_page(

@@ -12,9 +12,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from . import stock
 from .errors import PROBLEM_MEDIA_TYPE
-from .history import DEFAULT_LIMIT, MAX_LIMIT
+from .history import HISTORY_PAGES
 from .models import MOVEMENT_KINDS
+from .paging import CURSOR_PATTERN, Pages
 from .validation import MAX_NAME_LENGTH, MAX_QUANTITY, MAX_REASON_LENGTH
 
 OPENAPI_VERSION = "3.1.0"
@@ -116,6 +118,7 @@ def operation_responses(
     body: bool = False,
     database: bool = True,
     names: bool = True,
+    paged: bool = False,
     conditional: bool = False,
     idempotent: bool = False,
     extra: dict[str, Schema] | None = None,
@@ -131,7 +134,7 @@ def operation_responses(
             "Bad request",
             *bad_request,
         )
-    elif names or body or idempotent:
+    elif names or paged or body or idempotent:
         responses["400"] = ref("responses", "BadRequest")
     if names and "Not found" not in not_found:
         # An empty name, or one holding "/", makes a URL that routes elsewhere.
@@ -270,22 +273,28 @@ def _stock_paths() -> dict[str, Schema]:
     created_collection = _created(
         "Collection created", "collection", _collection_links()
     )
+    page_parameters = [ref("parameters", "StockLimit"), ref("parameters", "Cursor")]
     return {
         "/stock": {
             "get": {
                 "operationId": "listStock",
                 "summary": "Every collection with its members",
                 "description": "Collections and members are listed in the order"
-                " they were created.",
+                " they were created. With `limit` (and then `cursor`), one page of"
+                " collections at a time, each with all its members.",
                 "tags": ["stock"],
+                "parameters": page_parameters,
                 "responses": operation_responses(
                     {
                         "200": ok_response(
-                            "Each collection's members and quantities.",
+                            "Each collection's members and quantities; when paged,"
+                            " `Link` names the next page, if any.",
                             ref("schemas", "Stock"),
+                            "Link",
                         )
                     },
                     names=False,
+                    paged=True,
                 ),
             }
         },
@@ -294,15 +303,19 @@ def _stock_paths() -> dict[str, Schema]:
             "get": {
                 "operationId": "getCollection",
                 "summary": "One collection's members",
+                "description": "With `limit` (and then `cursor`), one page of"
+                " members at a time, in creation order.",
                 "tags": ["stock"],
-                "parameters": [ref("parameters", "IfNoneMatchRead")],
+                "parameters": [ref("parameters", "IfNoneMatchRead"), *page_parameters],
                 "responses": operation_responses(
                     {
                         "200": ok_response(
                             "The collection's members and quantities, in creation"
-                            " order; `ETag` changes whenever any of them does.",
+                            " order; `ETag` changes whenever any of them does; when"
+                            " paged, `Link` names the next page, if any.",
                             ref("schemas", "Members"),
                             "ETag",
+                            "Link",
                             links=_tagged_collection_links(),
                         ),
                         "304": ref("responses", "NotModified"),
@@ -770,7 +783,7 @@ def _parameters() -> dict[str, Schema]:
             "If-Match",
             "Write only if the resource's current `ETag` is listed (`*`: if it"
             " exists); 412 otherwise.",
-            {"type": "string"},
+            {"type": "string", "minLength": 1},
         ),
         "IfNoneMatch": header(
             "If-None-Match",
@@ -796,23 +809,34 @@ def _parameters() -> dict[str, Schema]:
                 "examples": ["5f0c1c1e-order-1042"],
             },
         ),
-        "Limit": {
-            "name": "limit",
-            "in": "query",
-            "description": "How many movements per page, written in plain digits.",
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_LIMIT,
-                "default": DEFAULT_LIMIT,
-            },
-        },
+        "Limit": _limit(
+            HISTORY_PAGES, "How many movements per page, written in plain digits."
+        ),
+        "StockLimit": _limit(
+            stock.COLLECTION_PAGES,
+            "How many per page, written in plain digits. Without `limit` and"
+            " `cursor` the answer is the whole list, as one document.",
+        ),
         "Cursor": {
             "name": "cursor",
             "in": "query",
             "description": "Where the page starts: opaque, only as found in the"
             " `Link` header of the page before (400 otherwise).",
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "minLength": 1, "pattern": CURSOR_PATTERN},
+        },
+    }
+
+
+def _limit(pages: Pages, description: str) -> Schema:
+    return {
+        "name": "limit",
+        "in": "query",
+        "description": description,
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": pages.max_limit,
+            "default": pages.default_limit,
         },
     }
 

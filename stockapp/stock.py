@@ -7,24 +7,55 @@ change of a quantity is logged as a movement in the same transaction.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import CursorResult, Executable
 from sqlalchemy.exc import IntegrityError
 
 from .conditions import Precondition
 from .database import (
-    insert_ignoring_conflict,
+    RowStream,
+    read,
     retry_serialization_failures,
+    write_connection,
     write_transaction,
 )
 from .errors import Problem
-from .extensions import db
-from .models import Collection, Member, Movement, new_version, utcnow
+from .models import new_version, utcnow
+from .paging import Pages
+from .statements import (
+    ADD_TO_MEMBER,
+    BUMP_COLLECTION,
+    COLLECTION_PAGE,
+    DELETE_COLLECTION,
+    DELETE_MEMBERS,
+    INSERT_COLLECTION,
+    INSERT_MEMBERS,
+    INSERT_MOVEMENTS,
+    LOCK_COLLECTION,
+    MEMBER_QUANTITY,
+    STOCK_ROWS,
+    TAKE_FROM_MEMBER,
+    UPDATE_MEMBERS,
+    for_dialect,
+    names_parameter,
+)
 from .validation import MAX_QUANTITY
 
 Stock = dict[str, int]
 NO_PRECONDITION = Precondition()
+
+# Pages of collections (GET /stock) and of one collection's members, in creation
+# order: a cursor names the id a page starts beyond.
+_PAGE_SIZES = {"default_limit": 100, "max_limit": 1000}
+COLLECTION_PAGES = Pages(prefix="after-collection:", **_PAGE_SIZES)
+MEMBER_PAGES = Pages(prefix="after-member:", **_PAGE_SIZES)
+# A LIMIT that lets every row through (SQLite and PostgreSQL both take it).
+_NO_LIMIT = 2**62
+# How much of a streamed document is gathered before it is sent.
+_CHUNK = 64 * 1024
 
 
 class Written(NamedTuple):
@@ -60,47 +91,74 @@ def _member_not_found(collection: str, member: str) -> Problem:
 def all_stock(only: frozenset[str] | None = None) -> dict[str, Stock]:
     """Every collection (or those named in ``only``) with its members, in the
     order they were created."""
-    query = (
-        select(Collection.name, Member.name, Member.quantity)
-        .outerjoin(Member, Member.collection_id == Collection.id)
-        .order_by(Collection.id, Member.id)
-    )
-    if only is not None:
-        query = query.where(Collection.name.in_(only))
-    rows = db.session.execute(query)
     stock: dict[str, Stock] = {}
-    for collection, member, quantity in rows:
+    for collection, member, quantity in read(STOCK_ROWS):
+        if only is not None and collection not in only:
+            continue
         members = stock.setdefault(collection, {})
         if member is not None:
             members[member] = quantity
     return stock
 
 
-def collection_stock(name: str) -> tuple[Stock, int] | None:
-    """The members of collection ``name`` in creation order and its version.
+def stock_json(rows: Iterable[tuple[int, str, str]]) -> Iterator[str]:
+    """The stock document, ``{collection: {member: quantity}}``, from the rows of
+    ``stock_objects``, in pieces of about ``_CHUNK`` characters."""
+    pieces = ["{"]
+    size = 0
+    for _, name, members_json in rows:
+        if len(pieces) > 1:
+            pieces.append(",")
+        # Raw UTF-8, like the members' JSON the database wrote.
+        pieces += (json.dumps(name, ensure_ascii=False), ":", members_json)
+        size += len(name) + len(members_json)
+        if size >= _CHUNK:
+            yield "".join(pieces)
+            pieces, size = [], 0
+    pieces.append("}\n")
+    yield "".join(pieces)
 
-    None if the collection does not exist.
+
+def stock_objects(
+    only: frozenset[str] | None, after_id: int, limit: int | None
+) -> RowStream:
+    """(id, name, members as a JSON object) of each collection after ``after_id``,
+    oldest first, at most ``limit`` (None: all), those in ``only`` (None: all).
+
+    The database builds each collection's JSON; the rows arrive as they are
+    iterated, so the whole stock never sits in memory. Close it when done.
     """
-    rows = db.session.execute(
-        select(Collection.version, Member.name, Member.quantity)
-        .outerjoin(Member, Member.collection_id == Collection.id)
-        .where(Collection.name == name)
-        .order_by(Member.id)
-    ).all()
+    params = {
+        "after_id": after_id,
+        "limit": _NO_LIMIT if limit is None else limit,
+        "only": None if only is None else names_parameter(only),
+    }
+    return RowStream(for_dialect().stock_objects, params)
+
+
+def collection_page(
+    name: str, after_id: int, limit: int | None
+) -> tuple[list[tuple[int, str, int]], int] | None:
+    """The (id, name, quantity) of the collection's members after member
+    ``after_id`` in creation order, at most ``limit`` (None: all), and the
+    collection's version. None if the collection does not exist.
+    """
+    rows = read(
+        COLLECTION_PAGE,
+        collection=name,
+        after_id=after_id,
+        limit=_NO_LIMIT if limit is None else limit,
+    )
     if not rows:
         return None
-    members = {member: quantity for _, member, quantity in rows if member is not None}
+    members = [(row.id, row.name, row.quantity) for row in rows if row.id is not None]
     return members, rows[0].version
 
 
 def member_quantity(collection: str, member: str) -> tuple[int, int] | None:
     """The quantity and version of ``member`` in ``collection``, or None if absent."""
-    row = db.session.execute(
-        select(Member.quantity, Member.version)
-        .join(Collection, Member.collection_id == Collection.id)
-        .where(Collection.name == collection, Member.name == member)
-    ).one_or_none()
-    return None if row is None else (row.quantity, row.version)
+    rows = read(MEMBER_QUANTITY, collection=collection, member=member)
+    return (rows[0].quantity, rows[0].version) if rows else None
 
 
 @retry_serialization_failures
@@ -110,11 +168,7 @@ def create_collection(
     """Store a new collection with ``members``; None (nothing stored) if it exists."""
     try:
         with write_transaction():
-            row = db.session.execute(
-                insert(Collection)
-                .values(name=name, version=new_version())
-                .returning(Collection.id, Collection.version)
-            ).one()
+            row = _execute(INSERT_COLLECTION, name=name, version=new_version()).one()
             collection = _LockedCollection(row.id, name, row.version)
             version, _ = _apply_changes(collection, {}, members, "create", by)
     except IntegrityError:
@@ -131,13 +185,18 @@ def replace_collection(
     *,
     by: str | None = None,
 ) -> Written:
-    """Make collection ``name`` hold exactly ``members``, creating it if needed."""
+    """Make collection ``name`` hold exactly ``members``, creating it if needed.
+
+    The members the body does not name are logged and removed by the database
+    in two statements; only the body's members travel to Python.
+    """
     with write_transaction():
         collection, created = _lock_or_create_collection(name, precondition)
-        current = _current_members(collection.id)
-        gone = {member: None for member in current if member not in members}
-        changes = {**gone, **members}
-        version, _ = _apply_changes(collection, current, changes, "replace", by)
+        removed = _remove_members_not_named(collection, members, "replace", by)
+        current = _current_members(collection.id, members)
+        version, _ = _apply_changes(collection, current, members, "replace", by)
+        if removed and version == collection.version:
+            version = _bump_collection(collection)
     return Written(created, version)
 
 
@@ -152,7 +211,7 @@ def update_collection(
     """Merge ``changes`` into collection ``name`` (None removes); create if needed."""
     with write_transaction():
         collection, created = _lock_or_create_collection(name, precondition)
-        current = _current_members(collection.id)
+        current = _current_members(collection.id, changes)
         version, _ = _apply_changes(collection, current, changes, "update", by)
     return Written(created, version)
 
@@ -165,19 +224,9 @@ def delete_collection(
     with write_transaction():
         collection = _lock_existing_collection(name)
         precondition.check(collection.version)
-        current = _current_members(collection.id)
-        _record_movements(
-            name,
-            [(member, stored.quantity, None) for member, stored in current.items()],
-            "delete",
-            by=by,
-        )
+        _log_members_not_named(collection, (), "delete", by)
         # The members go with it: ON DELETE CASCADE.
-        db.session.execute(
-            delete(Collection)
-            .where(Collection.id == collection.id)
-            .execution_options(synchronize_session=False)
-        )
+        _execute(DELETE_COLLECTION, collection_id=collection.id)
 
 
 @retry_serialization_failures
@@ -192,7 +241,7 @@ def put_member(
     """Set ``member`` of an existing collection to ``quantity``; create if needed."""
     with write_transaction():
         collection = _lock_existing_collection(collection_name)
-        current = _current_members(collection.id, only=member)
+        current = _current_members(collection.id, (member,))
         stored = current.get(member)
         precondition.check(None if stored is None else stored.version)
         _, versions = _apply_changes(
@@ -214,7 +263,7 @@ def delete_member(
     """Delete ``member`` of a collection, or raise 404 naming what is missing."""
     with write_transaction():
         collection = _lock_existing_collection(collection_name)
-        current = _current_members(collection.id, only=member)
+        current = _current_members(collection.id, (member,))
         if member not in current:
             raise _member_not_found(collection_name, member)
         precondition.check(current[member].version)
@@ -234,24 +283,22 @@ def adjust_member(
     """Add ``delta`` to a member's quantity, refusing (409) to leave 0..2^63-1."""
     with write_transaction():
         collection = _lock_existing_collection(collection_name)
-        stored = _current_members(collection.id, only=member).get(member)
+        stored = _current_members(collection.id, (member,)).get(member)
         if stored is None:
             raise _member_not_found(collection_name, member)
         precondition.check(stored.version)
-        # One guarded statement. The guard is "quantity + delta stays in
-        # 0..2^63-1", written so that nothing in it can overflow 64 bits.
-        in_range = (
-            Member.quantity >= -delta
-            if delta < 0
-            else Member.quantity <= MAX_QUANTITY - delta
-        )
-        adjusted = db.session.execute(
-            update(Member)
-            .where(Member.id == stored.id, in_range)
-            .values(quantity=Member.quantity + delta, version=Member.version + 1)
-            .returning(Member.quantity, Member.version)
-            .execution_options(synchronize_session=False)
-        ).one_or_none()
+        # One guarded statement: the database refuses to leave the range.
+        if delta < 0:
+            adjusted = _execute(
+                TAKE_FROM_MEMBER, member_id=stored.id, delta=delta, at_least=-delta
+            ).one_or_none()
+        else:
+            adjusted = _execute(
+                ADD_TO_MEMBER,
+                member_id=stored.id,
+                delta=delta,
+                at_most=MAX_QUANTITY - delta,
+            ).one_or_none()
         if adjusted is None:
             raise _refused_adjustment(collection_name, member, delta, stored.quantity)
         _bump_collection(collection)
@@ -281,13 +328,19 @@ def _refused_adjustment(
     )
 
 
+def _execute(statement: Executable, **params: Any) -> CursorResult[Any]:
+    """Run one statement with ``params`` in the current write transaction."""
+    return write_connection().execute(statement, params)
+
+
+def _execute_many(statement: Executable, rows: list[dict[str, Any]]) -> None:
+    """Run ``statement`` once per row, as one executemany."""
+    write_connection().execute(statement, rows)
+
+
 def _lock_collection(name: str) -> _LockedCollection | None:
     """Collection ``name``, locked against other writers until commit, or None."""
-    row = db.session.execute(
-        select(Collection.id, Collection.version)
-        .where(Collection.name == name)
-        .with_for_update()
-    ).one_or_none()
+    row = _execute(LOCK_COLLECTION, name=name).one_or_none()
     return None if row is None else _LockedCollection(row.id, name, row.version)
 
 
@@ -308,10 +361,10 @@ def _lock_or_create_collection(
         precondition.check(None if collection is None else collection.version)
         if collection is not None:
             return collection, False
-        row = db.session.execute(
-            insert_ignoring_conflict(Collection)
-            .values(name=name, version=new_version())
-            .returning(Collection.id, Collection.version)
+        row = _execute(
+            for_dialect().insert_collection_if_absent,
+            name=name,
+            version=new_version(),
         ).one_or_none()
         if row is not None:
             return _LockedCollection(row.id, name, row.version), True
@@ -321,28 +374,58 @@ def _lock_or_create_collection(
 
 
 def _current_members(
-    collection_id: int, only: str | None = None
+    collection_id: int, names: Iterable[str]
 ) -> dict[str, _StoredMember]:
-    """Each member of the collection (or just ``only``) as stored, oldest first."""
+    """Each member of the collection named in ``names``, as stored, oldest first.
+
+    One lookup per name through the unique index: the cost follows the names,
+    not the size of the collection.
+    """
     # In creation order, so that a write logs its movements in the stock's order
     # rather than in whatever order the query plan gives (name order on SQLite).
-    query = (
-        select(Member.name, Member.id, Member.quantity, Member.version)
-        .where(Member.collection_id == collection_id)
-        .order_by(Member.id)
+    rows = _execute(
+        for_dialect().members_named,
+        collection_id=collection_id,
+        names=names_parameter(names),
     )
-    if only is not None:
-        query = query.where(Member.name == only)
     return {
         name: _StoredMember(member_id, quantity, version)
-        for name, member_id, quantity, version in db.session.execute(query)
+        for name, member_id, quantity, version in rows
     }
+
+
+def _log_members_not_named(
+    collection: _LockedCollection, names: Iterable[str], kind: str, by: str | None
+) -> int:
+    """Log the removal of every member not in ``names``; how many there are."""
+    return _execute(
+        for_dialect().log_members_not_named,
+        collection_id=collection.id,
+        collection_name=collection.name,
+        names=names_parameter(names),
+        kind=kind,
+        by=by,
+        at=utcnow(),
+    ).rowcount
+
+
+def _remove_members_not_named(
+    collection: _LockedCollection, names: Iterable[str], kind: str, by: str | None
+) -> int:
+    """Log and delete every member not in ``names``; how many there were."""
+    if not _log_members_not_named(collection, names, kind, by):
+        return 0
+    return _execute(
+        for_dialect().delete_members_not_named,
+        collection_id=collection.id,
+        names=names_parameter(names),
+    ).rowcount
 
 
 def _apply_changes(
     collection: _LockedCollection,
     current: dict[str, _StoredMember],
-    changes: dict[str, int | None],
+    changes: Mapping[str, int | None],
     kind: str,
     by: str | None,
 ) -> tuple[int, dict[str, int]]:
@@ -373,19 +456,20 @@ def _apply_changes(
         elif quantity != stored.quantity:
             versions[name] = stored.version + 1
             updates.append(
-                {"id": stored.id, "quantity": quantity, "version": versions[name]}
+                {
+                    "member_id": stored.id,
+                    "new_quantity": quantity,
+                    "new_version": versions[name],
+                }
             )
             movements.append((name, stored.quantity, quantity))
     # Each executes as one executemany, whatever the number of rows.
     if inserts:
-        db.session.execute(insert(Member), inserts)
+        _execute_many(INSERT_MEMBERS, inserts)
     if updates:
-        db.session.execute(update(Member), updates)
+        _execute_many(UPDATE_MEMBERS, updates)
     if deletes:
-        members = Member.__table__
-        db.session.execute(
-            delete(members).where(members.c.id == bindparam("member_id")), deletes
-        )
+        _execute_many(DELETE_MEMBERS, deletes)
     if not movements:
         return collection.version, versions
     _record_movements(collection.name, movements, kind, by=by)
@@ -395,12 +479,7 @@ def _apply_changes(
 def _bump_collection(collection: _LockedCollection) -> int:
     """Give the locked collection its next version (its ETag changes)."""
     version = collection.version + 1
-    db.session.execute(
-        update(Collection)
-        .where(Collection.id == collection.id)
-        .values(version=version)
-        .execution_options(synchronize_session=False)
-    )
+    _execute(BUMP_COLLECTION, collection_id=collection.id, new_version=version)
     return version
 
 
@@ -415,10 +494,8 @@ def _record_movements(
     if not movements:
         return
     at = utcnow()
-    # render_nulls: rows with a null before/after join the others in one
-    # executemany instead of a batch of their own.
-    db.session.execute(
-        insert(Movement).execution_options(render_nulls=True),
+    _execute_many(
+        INSERT_MOVEMENTS,
         [
             {
                 "collection": collection,

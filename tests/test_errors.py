@@ -116,7 +116,7 @@ def test_exhausted_connection_pool_is_a_503_to_retry(client, monkeypatch):
     def exhausted(*args, **kwargs):
         raise PoolTimeoutError("QueuePool limit of size 2 overflow 3 reached")
 
-    monkeypatch.setattr("stockapp.stock.all_stock", exhausted)
+    monkeypatch.setattr("stockapp.stock.stock_objects", exhausted)
     response = client.get("/stock")
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"

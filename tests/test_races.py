@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, event, insert, select
 
+from stockapp.database import begin_sqlite_transaction
 from stockapp.extensions import db
 from stockapp.models import Collection, Member
 
@@ -35,7 +36,11 @@ def rival(app) -> Iterator[Connection]:
     which on SQLite takes the write lock."""
     with app.app_context():
         engine = db.engine
-    connection = engine.connect().execution_options(stockapp_write=True)
+    connection = engine.connect()
+    if connection.dialect.name == "sqlite":
+        event.listen(
+            connection, "begin", lambda c: begin_sqlite_transaction(c, write=True)
+        )
     yield connection
     connection.close()
 

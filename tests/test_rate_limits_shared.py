@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -25,6 +26,8 @@ pytestmark = pytest.mark.slow
 
 LIMIT = 5
 ATTEMPTS = 24
+# How long the access log may lag behind the responses.
+LOG_WAIT_SECONDS = 10
 BAD_TOKEN = "stk_" + "A" * 43
 PASSWORD = "shared limits password"
 # One line per request: the worker's pid, the status and the path.
@@ -91,13 +94,22 @@ def at_once(calls) -> list:
         return list(pool.map(lambda call: call(), calls))
 
 
-def statuses_by_worker(server: Server, path: str) -> dict[int, list[int]]:
-    """The statuses each worker answered ``path`` with, in its own order."""
-    by_worker: dict[int, list[int]] = {}
-    for pid, status, logged_path in _ACCESS_LINE.findall(server.log.read_text()):
-        if logged_path == path:
-            by_worker.setdefault(int(pid), []).append(int(status))
-    return by_worker
+def statuses_by_worker(
+    server: Server, path: str, answered: int = 0
+) -> dict[int, list[int]]:
+    """The statuses each worker answered ``path`` with, in its own order, once
+    the access log shows ``answered`` of them (a worker writes its line after
+    the client already has the response)."""
+    deadline = time.monotonic() + LOG_WAIT_SECONDS
+    while True:
+        by_worker: dict[int, list[int]] = {}
+        for pid, status, logged_path in _ACCESS_LINE.findall(server.log.read_text()):
+            if logged_path == path:
+                by_worker.setdefault(int(pid), []).append(int(status))
+        logged = sum(len(statuses) for statuses in by_worker.values())
+        if logged >= answered or time.monotonic() > deadline:
+            return by_worker
+        time.sleep(0.05)
 
 
 def bad_token(server: Server):
@@ -122,7 +134,7 @@ def test_invalid_tokens_share_one_limit_across_workers_through_redis(serve, redi
     for reply in replies:
         if reply.status == 429:
             check_refusal(reply)
-    by_worker = statuses_by_worker(server, "/stock")
+    by_worker = statuses_by_worker(server, "/stock", ATTEMPTS)
     # Many worker processes served them, and still only LIMIT got through in
     # all: the count is one, in Redis.
     assert len(by_worker) >= ATTEMPTS // 2, by_worker
@@ -135,7 +147,7 @@ def test_invalid_tokens_share_one_limit_across_workers_through_redis(serve, redi
 def test_in_memory_each_worker_counts_on_its_own(serve):
     server = serve("memory://")
     at_once([bad_token(server)] * ATTEMPTS)
-    by_worker = statuses_by_worker(server, "/stock")
+    by_worker = statuses_by_worker(server, "/stock", ATTEMPTS)
     assert len(by_worker) >= ATTEMPTS // 2, by_worker
     # Each process counts only what it served itself (at most 2 here, under
     # the limit): none is refused, which is why several workers need Redis.

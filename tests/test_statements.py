@@ -48,15 +48,19 @@ def test_statement_count_does_not_grow_with_size(
         client.delete(f"/stock/{collection}")
     large = statements_for(client, seed, count_statements, name, 300)
     assert len(large) == len(small), (small, large)
-    # Nor does any statement go twice to one table: many rows, one executemany.
-    heads = [" ".join(statement.split()[:3]) for statement in large]
-    assert len(set(heads)) == len(heads), heads
+    # Nor does any statement run twice: many rows, one executemany. (A PUT logs
+    # the members it removes with INSERT ... SELECT and the body's changes with
+    # INSERT ... VALUES: two statements, each once.)
+    assert len(set(large)) == len(large), large
 
 
-def test_list_stock_is_one_query(client, seed, count_statements):
+def test_list_stock_is_one_query(client, seed, count_statements, backend):
     seed(fruit=big(50), veg=big(50))
     with count_statements() as statements:
-        client.get("/stock")
-    assert statements[0] == "BEGIN"
-    assert len(statements) == 2
-    assert statements[1].startswith("SELECT")
+        assert client.get("/stock").status_code == 200
+    queries = [statement for statement in statements if statement != "BEGIN"]
+    assert len(queries) == 1
+    assert queries[0].startswith("SELECT")
+    if backend == "sqlite":
+        # One statement sees one snapshot by itself: SQLite needs no BEGIN.
+        assert statements == queries

@@ -1006,7 +1006,7 @@ class StockMachine(RuleBasedStateMachine):
     @invariant()
     def stock_is_the_model(self) -> None:
         response = self.client.get("/stock")
-        assert response.status_code == 200
+        assert response.status_code == 200, response.get_json()
         assert in_order(response.get_json()) == in_order(self.stock)
         assert in_order(self.read()) == in_order(self.stock)
 

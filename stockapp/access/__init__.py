@@ -9,6 +9,7 @@ from . import api, cli, pages
 from .limits import init_limits
 from .permissions import authorize
 from .scopes import ANONYMOUS_ACCESS_LEVELS
+from .sessions import SignedCookieSessions
 
 
 def init_access(app: Flask) -> None:
@@ -27,6 +28,7 @@ def init_access(app: Flask) -> None:
         )
     # First of all the request hooks: authentication comes before anything else.
     app.before_request(authorize)
+    app.session_interface = SignedCookieSessions()
     login_manager.init_app(app)
     login_manager.login_view = "access_pages.log_in"
     csrf.init_app(app)

@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import current_app, g, request
 from flask_login import UserMixin, current_user
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
-from ..database import write_transaction
+from ..database import read, write_transaction
 from ..errors import Problem
 from ..extensions import db, login_manager
 from ..models import utcnow
@@ -40,6 +40,13 @@ _TOKEN_BY_DIGEST = (
     )
     .join(User, ApiToken.user_id == User.id)
     .where(ApiToken.digest == bindparam("digest"))
+)
+
+
+_SESSION_USER = select(User.id, User.name, User.role, User.session_epoch).where(
+    User.id == bindparam("user_id"),
+    User.session_epoch == bindparam("epoch"),
+    User.disabled.is_(False),
 )
 
 
@@ -94,8 +101,15 @@ def actor() -> str | None:
 
 
 def anonymous() -> Identity:
+    """A caller without credentials, with what ANONYMOUS_ACCESS lets it do."""
     level = current_app.config["ANONYMOUS_ACCESS"]
-    return Identity(None, None, None, None if level == "none" else level)
+    return _ANONYMOUS[level]
+
+
+_ANONYMOUS = {
+    level: Identity(None, None, None, None if level == "none" else level)
+    for level in ("none", "read", "write")
+}
 
 
 def invalid_token() -> Problem:
@@ -110,19 +124,13 @@ def invalid_token() -> Problem:
 
 
 def load_identity(*, accepts_session: bool) -> Identity:
-    """The caller: a presented token is always checked; else the session; else none.
-
-    Ends the read transaction it used, so that the view starts its own.
-    """
+    """The caller: a presented token is always checked; else the session; else none."""
     header = request.headers.get("Authorization")
-    try:
-        if header is not None:
-            return _from_token(header)
-        if accepts_session and current_user.is_authenticated:
-            return _from_session(current_user)
-        return anonymous()
-    finally:
-        db.session.rollback()
+    if header is not None:
+        return _from_token(header)
+    if accepts_session and current_user.is_authenticated:
+        return _from_session(current_user)
+    return anonymous()
 
 
 def _from_token(header: str) -> Identity:
@@ -153,7 +161,8 @@ def _from_token(header: str) -> Identity:
 
 
 def _token_row(token_digest: str) -> Any:
-    return db.session.execute(_TOKEN_BY_DIGEST, {"digest": token_digest}).one_or_none()
+    rows = read(_TOKEN_BY_DIGEST, digest=token_digest)
+    return rows[0] if rows else None
 
 
 def as_utc(at: datetime | None) -> datetime | None:
@@ -178,7 +187,6 @@ def _touch(row: Any) -> None:
     last_used_at = as_utc(row.last_used_at)
     if last_used_at is not None and now - last_used_at < LAST_USED_PRECISION:
         return
-    db.session.rollback()
     with write_transaction():
         db.session.execute(
             update(ApiToken)
@@ -203,13 +211,5 @@ def _load_session_user(session_id: str) -> SessionUser | None:
     user_id, _, epoch = session_id.partition(".")
     if not (user_id.isdigit() and epoch.isdigit()):
         return None
-    row = db.session.execute(
-        select(User.id, User.name, User.role, User.session_epoch).where(
-            and_(
-                User.id == int(user_id),
-                User.session_epoch == int(epoch),
-                User.disabled.is_(False),
-            )
-        )
-    ).one_or_none()
-    return None if row is None else SessionUser(*row)
+    rows = read(_SESSION_USER, user_id=int(user_id), epoch=int(epoch))
+    return SessionUser(*rows[0]) if rows else None
