@@ -104,13 +104,11 @@ def all_stock(only: frozenset[str] | None = None) -> dict[str, Stock]:
 def stock_json(rows: Iterable[tuple[int, str, str]]) -> Iterator[str]:
     """The stock document, ``{collection: {member: quantity}}``, from the rows of
     ``stock_objects``, in pieces of about ``_CHUNK`` characters."""
-    pieces = ["{"]
-    size = 0
+    pieces, size, separator = ["{"], 0, ""
     for _, name, members_json in rows:
-        if len(pieces) > 1:
-            pieces.append(",")
         # Raw UTF-8, like the members' JSON the database wrote.
-        pieces += (json.dumps(name, ensure_ascii=False), ":", members_json)
+        pieces += (separator, json.dumps(name, ensure_ascii=False), ":", members_json)
+        separator = ","
         size += len(name) + len(members_json)
         if size >= _CHUNK:
             yield "".join(pieces)

@@ -5,6 +5,7 @@ without ``limit`` and ``cursor`` the answer is the whole document (the tutorial'
 contract). The whole stock is streamed, and its connection goes back to the pool.
 """
 
+import json
 import re
 
 import pytest
@@ -80,6 +81,16 @@ def test_without_limit_or_cursor_the_stock_is_one_document(client, seed):
     assert response.status_code == 200
     assert response.get_json() == {f"c{i}": {"m": i} for i in range(150)}
     assert "Link" not in response.headers
+
+
+def test_a_stock_sent_in_many_pieces_is_one_document(client, seed):
+    # Well over the 64 KiB the stream gathers before it sends a piece.
+    stock = {f"c{c}": {f"member-{m:05}": m for m in range(2000)} for c in range(8)}
+    seed(**stock)
+    response = client.get("/stock", buffered=False)
+    pieces = list(response.response)
+    assert len(pieces) > 2
+    assert json.loads(b"".join(pieces)) == stock
 
 
 def test_a_cursor_without_limit_pages_by_the_default(client, seed):
