@@ -51,6 +51,8 @@ def json_body() -> Any:
 def refuse_undecodable_path() -> None:
     """Answer 400 when the percent-decoded path is not UTF-8 (names are Unicode)."""
     raw_path = request.environ.get("PATH_INFO", "")
+    if raw_path.isascii():
+        return
     try:
         # WSGI hands over the path's bytes as latin-1 code points.
         raw_path.encode("latin-1").decode("utf-8")

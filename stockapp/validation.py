@@ -44,6 +44,8 @@ def name_problem(name: str) -> str | None:
         return "must not be only whitespace"
     if "/" in name:
         return "must not contain '/'"
+    if name.isascii() and name.isprintable():
+        return None  # the usual name: no control character, no surrogate
     if any(unicodedata.category(char) == "Cc" for char in name):
         return "must not contain control characters"
     if any(unicodedata.category(char) == "Cs" for char in name):
