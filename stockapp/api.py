@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from contextlib import closing
 from typing import Any
 
@@ -40,12 +42,29 @@ def _tagged(body: Any, version: int) -> Any:
 
 
 def _written(
-    written: stock.Written, message: str, created_message: str, location: str
+    written: stock.Written,
+    message: str,
+    created_message: str,
+    endpoint: str,
+    **where: str,
 ) -> Any:
+    """The answer to a write: 201 with the new resource's ``Location``, or 200."""
     headers = {"ETag": etag(written.version)}
     if written.created:
-        return {"message": created_message}, 201, {**headers, "Location": location}
-    return {"message": message}, 200, headers
+        headers["Location"] = url_for(endpoint, **where)
+        return _message(created_message), 201, headers
+    return _message(message), 200, headers
+
+
+@functools.cache
+def _message_json(message: str) -> str:
+    return json.dumps({"message": message}, separators=(",", ":")) + "\n"
+
+
+def _message(message: str) -> Response:
+    """``{"message": message}``: the messages are few and fixed, so each is
+    encoded once (the JSON encoder is a good part of a write's answer)."""
+    return Response(_message_json(message), mimetype="application/json")
 
 
 def _history(collection: str, member: str | None) -> Any:
@@ -131,8 +150,13 @@ def create_collection(collection: str) -> Any:
             "Collection already exists",
             f'A collection named "{collection}" already exists; nothing was changed.',
         )
-    location = url_for(".get_collection", collection=collection)
-    return _written(written, "Collection created", "Collection created", location)
+    return _written(
+        written,
+        "Collection created",
+        "Collection created",
+        ".get_collection",
+        collection=collection,
+    )
 
 
 @bp.put("/stock/<collection>")
@@ -144,8 +168,13 @@ def replace_collection(collection: str) -> Any:
     written = stock.replace_collection(
         collection, members, Precondition.from_request(), by=actor()
     )
-    location = url_for(".get_collection", collection=collection)
-    return _written(written, "Collection replaced", "Collection created", location)
+    return _written(
+        written,
+        "Collection replaced",
+        "Collection created",
+        ".get_collection",
+        collection=collection,
+    )
 
 
 @bp.patch("/stock/<collection>")
@@ -157,8 +186,13 @@ def update_collection(collection: str) -> Any:
     written = stock.update_collection(
         collection, changes, Precondition.from_request(), by=actor()
     )
-    location = url_for(".get_collection", collection=collection)
-    return _written(written, "Collection updated", "Collection created", location)
+    return _written(
+        written,
+        "Collection updated",
+        "Collection created",
+        ".get_collection",
+        collection=collection,
+    )
 
 
 @bp.delete("/stock/<collection>")
@@ -179,8 +213,14 @@ def put_member(collection: str, member: str) -> Any:
     written = stock.put_member(
         collection, member, quantity, Precondition.from_request(), by=actor()
     )
-    location = url_for(".get_member", collection=collection, member=member)
-    return _written(written, "Member replaced", "Member created", location)
+    return _written(
+        written,
+        "Member replaced",
+        "Member created",
+        ".get_member",
+        collection=collection,
+        member=member,
+    )
 
 
 @bp.delete("/stock/<collection>/<member>")

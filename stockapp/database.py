@@ -11,20 +11,28 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from flask_sqlalchemy.session import Session
-from sqlalchemy import Connection, Engine, Executable, Insert, Row, event, make_url
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Insert,
+    Row,
+    event,
+    make_url,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
+from . import driver
 from .errors import Problem
 from .extensions import db
 
-# Set on the connection of a write transaction; SQLite then begins it with
-# BEGIN IMMEDIATE, taking the write lock up front.
-_WRITE_OPTION = "stockapp_write"
-# Where write_transaction keeps the connection its statements run on.
-_CONNECTION_KEY = "stockapp_connection"
+# Where write_transaction keeps (in flask.g) the connection of the request's
+# write transaction.
+_CONNECTION_KEY = "stockapp_write_connection"
 _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 # PostgreSQL's serialization_failure and deadlock_detected: the server rolled the
@@ -89,14 +97,18 @@ def configure_engine(app: Flask, engine: Engine) -> None:
 
 @event.listens_for(Session, "after_begin")
 def _on_session_begin(_session: Any, _transaction: Any, connection: Connection) -> None:
-    """Begin the ORM session's transactions on SQLite (see configure_engine).
+    """Begin the ORM session's transactions (reads of several statements) on
+    SQLite (see configure_engine); writes go through write_transaction.
 
     A session event rather than the engine's "begin": engine events would make
     every statement of every connection dispatch them (a hot-path cost).
     """
     if connection.dialect.name == "sqlite":
-        writes = connection.get_execution_options().get(_WRITE_OPTION, False)
-        begin_sqlite_transaction(connection, write=writes)
+        begin_sqlite_transaction(connection, write=False)
+
+
+_BEGIN = text("BEGIN")
+_BEGIN_IMMEDIATE = text("BEGIN IMMEDIATE")
 
 
 def begin_sqlite_transaction(connection: Connection, *, write: bool) -> None:
@@ -105,17 +117,17 @@ def begin_sqlite_transaction(connection: Connection, *, write: bool) -> None:
     A deferred transaction that later writes can fail with "database is locked"
     without waiting; an immediate one waits for the lock instead.
     """
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    driver.execute(connection, _BEGIN_IMMEDIATE if write else _BEGIN, {})
 
 
 def read(statement: Executable, **params: Any) -> Sequence[Row[Any]]:
     """The rows of one read statement, run on a connection of its own.
 
-    Core execution, outside the ORM session: the hot paths' reads. One
-    statement needs no transaction around it to see one snapshot.
+    Outside the ORM session, on the driver's cursor where it can be (see
+    driver.py): the hot paths' reads. One statement needs no transaction
+    around it to see one snapshot.
     """
-    with db.engine.connect() as connection:
-        return connection.execute(statement, params).all()
+    return driver.read(db.engine, statement, params)
 
 
 class RowStream:
@@ -154,39 +166,40 @@ def dialect_name() -> str:
 
 
 def write_connection() -> Connection:
-    """The connection of the current write transaction, for Core statements."""
-    return db.session().info[_CONNECTION_KEY]
+    """The connection of the current write transaction, for its statements."""
+    return g.get(_CONNECTION_KEY)
 
 
 def _in_write_transaction() -> bool:
-    return bool(db.session().info.get(_WRITE_OPTION))
+    return g.get(_CONNECTION_KEY) is not None
 
 
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """Run the block as one write transaction: committed at its end or rolled back.
 
-    Inside another write transaction the block joins it, and the outer one
-    commits (an idempotent POST stores its response with the write it records).
+    Its statements run on ``write_connection()``, a Core connection of its own
+    (the ORM session's transaction machinery costs about 40 µs a write); the
+    session is another connection, which would wait for this one's lock. Inside
+    another write transaction the block joins it, and the outer one commits (an
+    idempotent POST stores its response with the write it records).
     """
     if _in_write_transaction():
         yield
         return
-    session = db.session()
-    if session.in_transaction():
-        raise RuntimeError("a write transaction must be the session's first")
-    session.info[_CONNECTION_KEY] = session.connection(
-        execution_options={_WRITE_OPTION: True}
-    )
-    session.info[_WRITE_OPTION] = True
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        del session.info[_WRITE_OPTION], session.info[_CONNECTION_KEY]
+    with db.engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            if connection.dialect.name == "sqlite":
+                begin_sqlite_transaction(connection, write=True)
+            g.setdefault(_CONNECTION_KEY, connection)
+            yield
+            transaction.commit()
+        except BaseException:
+            transaction.rollback()
+            raise
+        finally:
+            g.pop(_CONNECTION_KEY, None)
 
 
 def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]:
@@ -234,6 +247,5 @@ def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]
 
 def insert_ignoring_conflict(model: type) -> Insert:
     """An INSERT into ``model`` that does nothing when a unique key already exists."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect_name() == "postgresql" else sqlite.insert
     return insert(model).on_conflict_do_nothing()

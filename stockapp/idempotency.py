@@ -21,10 +21,10 @@ from .access.identity import current_identity
 from .database import (
     insert_ignoring_conflict,
     retry_serialization_failures,
+    write_connection,
     write_transaction,
 )
 from .errors import Problem
-from .extensions import db
 from .guards import request_body
 from .models import IdempotencyKey, utcnow
 from .validation import idempotency_key
@@ -61,17 +61,23 @@ def _apply_and_record(
     """Claim ``key``, apply ``view`` and store its response, in one transaction."""
     with write_transaction():
         now = utcnow()
-        db.session.execute(
+        write_connection().execute(
             delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEY_LIFETIME)
         )
         # Claim the key first: a concurrent request with the same key
         # waits here (PostgreSQL) or already waited for the write lock
         # (SQLite), and then finds the first one's response.
-        key_id = db.session.execute(
-            insert_ignoring_conflict(IdempotencyKey)
-            .values(user_id=user_id, key=key, fingerprint=fingerprint, created_at=now)
-            .returning(IdempotencyKey.id)
-        ).scalar_one_or_none()
+        key_id = (
+            write_connection()
+            .execute(
+                insert_ignoring_conflict(IdempotencyKey)
+                .values(
+                    user_id=user_id, key=key, fingerprint=fingerprint, created_at=now
+                )
+                .returning(IdempotencyKey.id)
+            )
+            .scalar_one_or_none()
+        )
         if key_id is None:
             return _replay(user_id, key, fingerprint)
         # A failure raises and rolls the claim back with everything else:
@@ -82,7 +88,7 @@ def _apply_and_record(
             for name in _REPLAYED_HEADERS
             if name in response.headers
         }
-        db.session.execute(
+        write_connection().execute(
             update(IdempotencyKey)
             .where(IdempotencyKey.id == key_id)
             .values(
@@ -103,11 +109,18 @@ def _fingerprint() -> str:
 
 
 def _replay(user_id: int, key: str, fingerprint: str) -> Response:
-    stored = db.session.execute(
-        select(IdempotencyKey).where(
-            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
+    stored = (
+        write_connection()
+        .execute(
+            select(
+                IdempotencyKey.fingerprint,
+                IdempotencyKey.status,
+                IdempotencyKey.body,
+                IdempotencyKey.headers,
+            ).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
         )
-    ).scalar_one()
+        .one()
+    )
     if stored.fingerprint != fingerprint:
         raise Problem(
             422,

@@ -109,7 +109,9 @@ DELETE_COLLECTION = delete(collections).where(
     collections.c.id == bindparam("collection_id")
 )
 
-INSERT_MEMBERS = insert(members)
+INSERT_MEMBERS = insert(members).values(
+    {name: bindparam(name) for name in ("collection_id", "name", "quantity", "version")}
+)
 
 UPDATE_MEMBERS = (
     update(members)
@@ -119,7 +121,13 @@ UPDATE_MEMBERS = (
 
 DELETE_MEMBERS = delete(members).where(members.c.id == bindparam("member_id"))
 
-INSERT_MOVEMENTS = insert(movements)
+INSERT_MOVEMENTS = insert(movements).values(
+    {
+        name: bindparam(name)
+        for name in ("collection", "member", "kind", "before", "after", "reason")
+        + ("by", "at")
+    }
+)
 
 
 def _adjust(in_range: Any) -> Executable:

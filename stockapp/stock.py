@@ -11,9 +11,10 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import CursorResult, Executable
+from sqlalchemy import Executable
 from sqlalchemy.exc import IntegrityError
 
+from . import driver
 from .conditions import Precondition
 from .database import (
     RowStream,
@@ -326,14 +327,14 @@ def _refused_adjustment(
     )
 
 
-def _execute(statement: Executable, **params: Any) -> CursorResult[Any]:
+def _execute(statement: Executable, **params: Any) -> driver.Rows:
     """Run one statement with ``params`` in the current write transaction."""
-    return write_connection().execute(statement, params)
+    return driver.execute(write_connection(), statement, params)
 
 
 def _execute_many(statement: Executable, rows: list[dict[str, Any]]) -> None:
     """Run ``statement`` once per row, as one executemany."""
-    write_connection().execute(statement, rows)
+    driver.execute_many(write_connection(), statement, rows)
 
 
 def _lock_collection(name: str) -> _LockedCollection | None:

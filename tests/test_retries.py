@@ -13,9 +13,9 @@ from stockapp import stock
 from stockapp.database import (
     WRITE_ATTEMPTS,
     retry_serialization_failures,
+    write_connection,
     write_transaction,
 )
-from stockapp.extensions import db
 from stockapp.models import Collection
 
 SERIALIZATION_FAILURE, DEADLOCK = "40001", "40P01"
@@ -37,7 +37,7 @@ def abort_transaction(backend: str, sqlstate: str) -> None:
     """
     if backend == "postgresql":
         raise_it = f"RAISE EXCEPTION 'test' USING ERRCODE = '{sqlstate}'"
-        db.session.execute(text(f"DO $$ BEGIN {raise_it}; END $$"))
+        write_connection().execute(text(f"DO $$ BEGIN {raise_it}; END $$"))
     raise OperationalError("(test)", None, DriverError(sqlstate))
 
 
@@ -52,7 +52,7 @@ def test_an_aborted_unit_of_work_runs_again_from_scratch(
         with write_transaction():
             runs.append(sqlstate)
             # A second run could not insert it again had the first one's stayed.
-            db.session.execute(insert(Collection).values(name="fruit"))
+            write_connection().execute(insert(Collection).values(name="fruit"))
             if len(runs) == 1:
                 abort_transaction(backend, sqlstate)
         return "done"
@@ -70,7 +70,7 @@ def test_other_database_errors_are_not_retried(app, stored, backend):
     def fail() -> None:
         with write_transaction():
             runs.append(1)
-            db.session.execute(insert(Collection).values(name="fruit"))
+            write_connection().execute(insert(Collection).values(name="fruit"))
             abort_transaction(backend, "57014")  # query_canceled
 
     with app.app_context(), pytest.raises(OperationalError):
@@ -152,7 +152,7 @@ def test_the_loser_of_a_real_deadlock_runs_again(app, seed, stored):
             if runs.count(first) == 1:
                 both_hold_one.wait()
             stock._lock_collection(second)
-            db.session.execute(insert(Collection).values(name=f"{first}-won"))
+            write_connection().execute(insert(Collection).values(name=f"{first}-won"))
 
     def run(first: str, second: str) -> None:
         with app.app_context():

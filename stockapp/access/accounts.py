@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..database import write_transaction
+from ..database import write_connection, write_transaction
 from ..errors import Problem
 from ..extensions import db
 from ..history import utc_text
@@ -42,7 +42,7 @@ def create_user(name: str, role: str, password: str) -> None:
     password_hash = hash_password(password)
     try:
         with write_transaction():
-            db.session.execute(
+            write_connection().execute(
                 insert(User).values(
                     name=name,
                     role=role,
@@ -74,9 +74,16 @@ def list_users() -> list[dict[str, Any]]:
 
 def _update_user(name: str, **values: Any) -> None:
     with write_transaction():
-        changed = db.session.execute(
-            update(User).where(User.name == name).values(**values).returning(User.id)
-        ).scalar_one_or_none()
+        changed = (
+            write_connection()
+            .execute(
+                update(User)
+                .where(User.name == name)
+                .values(**values)
+                .returning(User.id)
+            )
+            .scalar_one_or_none()
+        )
         if changed is None:
             raise _no_user(name)
 
@@ -109,9 +116,11 @@ def create_token(request: TokenRequest, owner: str) -> NewToken:
         else now + timedelta(days=request.expires_in_days)
     )
     with write_transaction():
-        user = db.session.execute(
-            select(User.id, User.role).where(User.name == owner)
-        ).one_or_none()
+        user = (
+            write_connection()
+            .execute(select(User.id, User.role).where(User.name == owner))
+            .one_or_none()
+        )
         if user is None:
             raise _no_user(owner)
         if not includes(ROLE_SCOPE[user.role], request.scope):
@@ -130,9 +139,11 @@ def create_token(request: TokenRequest, owner: str) -> NewToken:
             "created_at": now,
             "expires_at": expires_at,
         }
-        token_id = db.session.execute(
-            insert(ApiToken).values(**values).returning(ApiToken.id)
-        ).scalar_one()
+        token_id = (
+            write_connection()
+            .execute(insert(ApiToken).values(**values).returning(ApiToken.id))
+            .scalar_one()
+        )
     token = {
         "id": token_id,
         "user": owner,
@@ -209,5 +220,5 @@ def revoke_token(token_id: int, user_id: int | None = None) -> None:
         )
         if user_id is not None:
             query = query.where(ApiToken.user_id == user_id)
-        if db.session.execute(query).scalar_one_or_none() is None:
+        if write_connection().execute(query).scalar_one_or_none() is None:
             raise _no_token(token_id)

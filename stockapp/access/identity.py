@@ -10,9 +10,9 @@ from flask import current_app, g, request
 from flask_login import UserMixin, current_user
 from sqlalchemy import bindparam, or_, select, update
 
-from ..database import read, write_transaction
+from ..database import read, write_connection, write_transaction
 from ..errors import Problem
-from ..extensions import db, login_manager
+from ..extensions import login_manager
 from ..models import utcnow
 from . import limits
 from .models import ApiToken, User
@@ -188,7 +188,7 @@ def _touch(row: Any) -> None:
     if last_used_at is not None and now - last_used_at < LAST_USED_PRECISION:
         return
     with write_transaction():
-        db.session.execute(
+        write_connection().execute(
             update(ApiToken)
             .where(
                 ApiToken.id == row.id,
