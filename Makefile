@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres bench format clean system-packages
+.PHONY: run test test-postgres bench bench-postgres format clean system-packages \
+  bench-packages bench-postgres-packages
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stockapp needs Python 3.11+"'
@@ -44,9 +45,32 @@ test: $(VENV)/.dev system-packages
 test-postgres: $(VENV)/.dev system-packages
 	$(BIN)/python tests/postgres_cluster.py
 
-## bench: throughput and latency under gunicorn on loopback (not part of test)
-bench: $(VENV)/.dev
-	$(BIN)/python tests/benchmarks/bench_gunicorn.py
+# What the benchmark runs beside Python: wrk, and for bench-postgres PostgreSQL's
+# server binaries. Installed from Debian's packages where we may (root with
+# apt-get); otherwise the target stops and names the package.
+bench-packages:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else \
+	    echo "wrk is missing: install Debian's package (sudo apt-get install wrk)" >&2; exit 1; \
+	  fi; }
+
+bench-postgres-packages: bench-packages
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else \
+	    echo "PostgreSQL's server binaries are missing: install Debian's package (sudo apt-get install postgresql)" >&2; exit 1; \
+	  fi; }
+
+## bench: stockapp against the floor and a dict app under wrk, on SQLite (not part of test)
+bench: $(VENV)/.dev bench-packages
+	$(BIN)/python tests/benchmarks/run_bench.py --backend sqlite
+
+## bench-postgres: the same on a durable throwaway PostgreSQL cluster of its own
+bench-postgres: $(VENV)/.dev bench-postgres-packages
+	$(BIN)/python tests/benchmarks/run_bench.py --backend postgresql
 
 ## format: rewrite the code in the house style
 format: $(VENV)/.dev

@@ -4,6 +4,8 @@
 temporary directory, starts it on a free loopback port (its unix socket in that
 directory too), runs pytest with ``STOCKAPP_TEST_DATABASE_URL`` pointing at it, then
 stops the server and removes the directory, also on failure, Ctrl-C or SIGTERM.
+``running_cluster`` does the same around any block (the benchmark uses it with
+durable settings).
 It installs nothing: it needs PostgreSQL's server binaries (Debian's
 ``postgresql`` package). initdb refuses to run as root, so as root the cluster
 runs as the ``postgres`` system user.
@@ -21,6 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,7 @@ from typing import Any
 # private directory can reach this cluster.
 USER = "stockapp"
 # Throwaway data: durability only costs time here.
-SERVER_SETTINGS = {
+TEST_SETTINGS = {
     "listen_addresses": "127.0.0.1",
     "fsync": "off",
     "synchronous_commit": "off",
@@ -99,76 +104,103 @@ def stop(server: subprocess.Popen) -> None:
         server.wait()
 
 
-def main(pytest_args: list[str]) -> int:
+@dataclass(frozen=True)
+class Cluster:
+    """A running cluster: its URL for SQLAlchemy and its postmaster's pid."""
+
+    url: str
+    pid: int
+    workdir: Path
+
+
+@contextmanager
+def running_cluster(
+    settings: dict[str, str], parent: Path | None = None
+) -> Iterator[Cluster]:
+    """A fresh cluster with these server settings, in a temporary directory under
+    ``parent`` (default: the system's), stopped and removed on the way out."""
     bindir = find_bindir()
     owner = cluster_owner()
     as_owner: dict[str, Any] = {}
     if owner:
         as_owner = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []}
-    signal.signal(signal.SIGTERM, raise_on_sigterm)
-    in_memory = MEMORY_DIR.is_dir() and os.access(MEMORY_DIR, os.W_OK)
-    workdir = Path(
-        tempfile.mkdtemp(
-            prefix="stockapp-postgres-", dir=MEMORY_DIR if in_memory else None
-        )
-    )
+    workdir = Path(tempfile.mkdtemp(prefix="stockapp-postgres-", dir=parent))
     data, sockets, log = workdir / "data", workdir / "sockets", workdir / "server.log"
     server = None
     try:
-        sockets.mkdir()
-        if owner:
-            for path in (workdir, sockets):
-                os.chown(path, owner.pw_uid, owner.pw_gid)
-        subprocess.run(
-            [
-                str(bindir / "initdb"),
-                f"--pgdata={data}",
-                f"--username={USER}",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            cwd=workdir,
-            **as_owner,
-        )
-        port = free_port()
-        settings = {**SERVER_SETTINGS, "port": port, "unix_socket_directories": sockets}
-        with log.open("w") as log_file:
-            # A session of its own: Ctrl-C reaches pytest and us, and we stop it.
-            server = subprocess.Popen(
-                [str(bindir / "postgres"), "-D", str(data)]
-                + [f"--{name}={value}" for name, value in settings.items()],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
+        try:
+            sockets.mkdir()
+            if owner:
+                for path in (workdir, sockets):
+                    os.chown(path, owner.pw_uid, owner.pw_gid)
+            subprocess.run(
+                [
+                    str(bindir / "initdb"),
+                    f"--pgdata={data}",
+                    f"--username={USER}",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
                 cwd=workdir,
-                start_new_session=True,
                 **as_owner,
             )
-        wait_until_ready(server, bindir, sockets, port)
+            port = free_port()
+            options = {**settings, "port": port, "unix_socket_directories": sockets}
+            with log.open("w") as log_file:
+                # A session of its own: Ctrl-C reaches the caller, which stops it.
+                server = subprocess.Popen(
+                    [str(bindir / "postgres"), "-D", str(data)]
+                    + [f"--{name}={value}" for name, value in options.items()],
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    cwd=workdir,
+                    start_new_session=True,
+                    **as_owner,
+                )
+            wait_until_ready(server, bindir, sockets, port)
+        except (subprocess.CalledProcessError, RuntimeError):
+            if log.exists():
+                sys.stderr.write(log.read_text())
+            raise
         url = f"postgresql+psycopg://{USER}@127.0.0.1:{port}/postgres"
-        print(f"PostgreSQL cluster in {workdir}: {url}", flush=True)
-        env = {**os.environ, "STOCKAPP_TEST_DATABASE_URL": url}
-        return subprocess.run(
-            [sys.executable, "-m", "pytest", *pytest_args], env=env
-        ).returncode
+        yield Cluster(url, server.pid, workdir)
+    finally:
+        # A second Ctrl-C or SIGTERM does not cut the clean-up short.
+        previous = {
+            signum: signal.signal(signum, signal.SIG_IGN)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            if server is not None:
+                stop(server)
+            shutil.rmtree(workdir, ignore_errors=True)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def main(pytest_args: list[str]) -> int:
+    signal.signal(signal.SIGTERM, raise_on_sigterm)
+    in_memory = MEMORY_DIR.is_dir() and os.access(MEMORY_DIR, os.W_OK)
+    try:
+        with running_cluster(
+            TEST_SETTINGS, MEMORY_DIR if in_memory else None
+        ) as cluster:
+            print(f"PostgreSQL cluster in {cluster.workdir}: {cluster.url}", flush=True)
+            env = {**os.environ, "STOCKAPP_TEST_DATABASE_URL": cluster.url}
+            return subprocess.run(
+                [sys.executable, "-m", "pytest", *pytest_args], env=env
+            ).returncode
     except (subprocess.CalledProcessError, RuntimeError) as error:
-        if log.exists():
-            sys.stderr.write(log.read_text())
         print(f"Could not start PostgreSQL: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("Interrupted; stopping PostgreSQL.", file=sys.stderr)
+        print("Interrupted; PostgreSQL stopped.", file=sys.stderr)
         return 130
-    finally:
-        # A second Ctrl-C or SIGTERM does not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if server is not None:
-            stop(server)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,76 @@
+"""The apps under load: stockapp, the floor and the dict app, served alike."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import floor_store
+from paths import REPOSITORY
+
+# Settings every server gets, whatever the app reads of them.
+COMMON_ENV = {
+    "STOCKAPP_CONFIG": "development",
+    "ANONYMOUS_ACCESS": "write",
+    "SQLITE_SYNCHRONOUS": "FULL",
+    "DATABASE_POOL_SIZE": "4",
+    # The 100,000-member collection is seeded in one PUT of about 2 MB.
+    "MAX_CONTENT_LENGTH": str(64 * 1024 * 1024),
+}
+
+# Prepares an empty database (or file) for the app; returns extra environment.
+Prepare = Callable[[str, dict, Path], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    module: str  # gunicorn serves "<module>:app"
+    prepare: Prepare
+    seeded_over_http: bool
+    uses_database: bool = True
+
+
+def migrate_stockapp(database_url: str, stock: dict, workdir: Path) -> dict[str, str]:
+    """Run stockapp's migrations, as its deployment does before serving."""
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=REPOSITORY,
+        env=server_env(database_url),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return {}
+
+
+def create_floor_schema(
+    database_url: str, stock: dict, workdir: Path
+) -> dict[str, str]:
+    floor_store.create_schema(database_url)
+    return {}
+
+
+def write_dict_stock(database_url: str, stock: dict, workdir: Path) -> dict[str, str]:
+    """The dict app loads its stock from a file at import (see dict_app)."""
+    path = workdir / "dict-stock.json"
+    path.write_text(json.dumps(stock))
+    return {"DICT_APP_STOCK": str(path)}
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    """The environment of a server (and its migrations) on this database."""
+    return {**os.environ, **COMMON_ENV, "DATABASE_URL": database_url}
+
+
+STOCKAPP = App("stockapp", "wsgi", migrate_stockapp, seeded_over_http=True)
+FLOOR = App("floor", "floor_app", create_floor_schema, seeded_over_http=True)
+DICT = App(
+    "dict", "dict_app", write_dict_stock, seeded_over_http=False, uses_database=False
+)
+APPS = {app.name: app for app in (STOCKAPP, FLOOR, DICT)}
