@@ -60,6 +60,9 @@ class Member(db.Model):
     __table_args__ = (
         UniqueConstraint("collection_id", "name"),
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        # A collection's members in creation order without a sort: the whole
+        # stock and the pages of members read them so.
+        Index("ix_members_collection_id_id", "collection_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -81,3 +81,29 @@ def test_head_answers_like_get_without_a_body(client, seed):
     response = client.head("/stock/fruit")
     assert response.status_code == 200
     assert response.get_data() == b""
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("statement", ["stock_objects", "collection_page"])
+def test_members_are_read_in_creation_order_without_a_sort(app, statement):
+    """Both lists walk the (collection_id, id) index: no per-collection sort."""
+    from stockapp.extensions import db
+    from stockapp.statements import COLLECTION_PAGE, for_dialect
+
+    with app.app_context():
+        query = (
+            for_dialect().stock_objects
+            if statement == "stock_objects"
+            else COLLECTION_PAGE
+        )
+        sql = str(query.compile(dialect=db.engine.dialect))
+        with db.engine.connect() as connection:
+            # Any values: the plan is what is looked at.
+            plan = " | ".join(
+                row[-1]
+                for row in connection.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {sql}", (1,) * sql.count("?")
+                )
+            )
+    assert "ix_members_collection_id_id" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

@@ -28,6 +28,8 @@ class Backend:
     create_database: Callable[[str], str]
     # The database server's root process, whose CPU is measured; None for SQLite.
     server_pid: int | None
+    # Gathers the planner's statistics after a bulk load (the database's URL).
+    analyze: Callable[[str], None] = lambda url: None
 
 
 @contextmanager
@@ -46,4 +48,11 @@ def running_backend(name: str, workdir: Path) -> Iterator[Backend]:
                 admin.execute(f'CREATE DATABASE "{database}"')
             return cluster.url.rsplit("/", 1)[0] + f"/{database}"
 
-        yield Backend(name, create_database, cluster.pid)
+        def analyze(url: str) -> None:
+            # What autovacuum would do within a minute or so of the load, and an
+            # operator does after one: without statistics the planner may scan
+            # a 100,000-member collection for one member.
+            with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+                connection.execute("ANALYZE")
+
+        yield Backend(name, create_database, cluster.pid, analyze)

@@ -110,6 +110,8 @@ def start_servers(
             server.start()
             if app.seeded_over_http:
                 seed(server, stock)
+            if app.uses_database:
+                backend.analyze(url)
             servers[key] = server
     return servers
 
