@@ -380,13 +380,14 @@ def _current_members(
     One lookup per name through the unique index: the cost follows the names,
     not the size of the collection.
     """
-    # In creation order, so that a write logs its movements in the stock's order
-    # rather than in whatever order the query plan gives (name order on SQLite).
     rows = _execute(
         for_dialect().members_named,
         collection_id=collection_id,
         names=names_parameter(names),
-    )
+    ).all()
+    # In creation order, so that a write logs its movements in the stock's order
+    # rather than in whatever order the query plan gives.
+    rows.sort(key=lambda row: row.id)
     return {
         name: _StoredMember(member_id, quantity, version)
         for name, member_id, quantity, version in rows

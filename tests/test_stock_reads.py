@@ -83,18 +83,16 @@ def test_head_answers_like_get_without_a_body(client, seed):
     assert response.get_data() == b""
 
 
-@pytest.mark.sqlite_only
-@pytest.mark.parametrize("statement", ["stock_objects", "collection_page"])
-def test_members_are_read_in_creation_order_without_a_sort(app, statement):
-    """Both lists walk the (collection_id, id) index: no per-collection sort."""
+def query_plan(app, statement: str) -> str:
+    """SQLite's plan for one of the stock's statements, in one line."""
     from stockapp.extensions import db
     from stockapp.statements import COLLECTION_PAGE, for_dialect
 
     with app.app_context():
         query = (
-            for_dialect().stock_objects
-            if statement == "stock_objects"
-            else COLLECTION_PAGE
+            COLLECTION_PAGE
+            if statement == "collection_page"
+            else getattr(for_dialect(), statement)
         )
         sql = str(query.compile(dialect=db.engine.dialect))
         with db.engine.connect() as connection:
@@ -105,5 +103,23 @@ def test_members_are_read_in_creation_order_without_a_sort(app, statement):
                     f"EXPLAIN QUERY PLAN {sql}", (1,) * sql.count("?")
                 )
             )
+    return plan
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("statement", ["stock_objects", "collection_page"])
+def test_members_are_read_in_creation_order_without_a_sort(app, statement):
+    """Both lists walk the (collection_id, id) index: no per-collection sort."""
+    plan = query_plan(app, statement)
     assert "ix_members_collection_id_id" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.sqlite_only
+def test_a_write_looks_its_members_up_by_name(app):
+    """The members a write names are found through the (collection_id, name)
+    index, never by walking the collection (its cost would grow with it)."""
+    plan = query_plan(app, "members_named")
+    # (SQLite calls the unique constraint's index sqlite_autoindex_members_1.)
+    assert "SEARCH members USING INDEX" in plan, plan
+    assert "(collection_id=? AND name=?)" in plan, plan

@@ -23,6 +23,9 @@ class SignedCookieSessions(SecureCookieSessionInterface):
     def save_session(
         self, app: Flask, session: SessionMixin, response: Response
     ) -> None:
-        if not (session or session.modified or session.accessed):
-            return  # what Flask would do: nothing
+        if not session and not session.modified:
+            # Nothing to store or delete. Flask would still add "Vary: Cookie"
+            # when the session was looked at (Flask-Login looks at it after
+            # every request); headers.py adds it to every response anyway.
+            return
         super().save_session(app, session, response)
