@@ -7,12 +7,11 @@ round trip per statement, with no read-then-write race.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
-from floor_store import BelowZero
+from floor_store import SQLStore, Statements
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -70,19 +69,17 @@ def create_schema(database_url: str) -> None:
         connection.execute(SCHEMA)
 
 
-class PostgreSQLStore:
+class PostgreSQLStore(SQLStore):
     """The floor's storage (see floor_store.Store), each call one transaction."""
 
-    def __init__(self, database_url: str) -> None:
-        self.url = libpq_url(database_url)
-        self.local = threading.local()
+    sql = Statements.named_in(globals())
 
-    def connection(self) -> psycopg.Connection:
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = psycopg.connect(self.url, autocommit=True)
-            self.local.connection = connection
-        return connection
+    def __init__(self, database_url: str) -> None:
+        super().__init__()
+        self.url = libpq_url(database_url)
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.url, autocommit=True)
 
     @contextmanager
     def writing(self) -> Iterator[psycopg.Connection]:
@@ -90,77 +87,32 @@ class PostgreSQLStore:
         with connection.transaction():
             yield connection
 
-    def member_quantity(self, collection: str, member: str) -> int | None:
-        row = self.connection().execute(MEMBER_QUANTITY, (collection, member))
-        found = row.fetchone()
-        return None if found is None else found[0]
+    def ensure_collection(
+        self, connection: psycopg.Connection, name: str
+    ) -> tuple[int, bool]:
+        # Looked up first: the usual case writes nothing to the collection's row.
+        for statement, created in (
+            (COLLECTION_ID, False),
+            (INSERT_COLLECTION, True),
+            (COLLECTION_ID, False),  # another transaction created it meanwhile
+        ):
+            row = connection.execute(statement, (name,)).fetchone()
+            if row is not None:
+                return row[0], created
+        raise RuntimeError(f"collection {name!r} vanished while being created")
 
-    def stock_rows(self) -> list[tuple[str, str | None, int | None]]:
-        return self.connection().execute(STOCK).fetchall()
+    def insert_members(
+        self, connection: psycopg.Connection, rows: list[tuple[int, str, int]]
+    ) -> None:
+        with connection.cursor() as cursor:
+            cursor.executemany(INSERT_MEMBER, rows)
 
-    def replace_collection(self, collection: str, members: dict[str, int]) -> bool:
-        with self.writing() as connection:
-            collection_id, created = _ensure_collection(connection, collection)
-            connection.execute(DELETE_MEMBERS, (collection_id,))
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    INSERT_MEMBER, [(collection_id, m, q) for m, q in members.items()]
-                )
-        return created
-
-    def update_collection(
-        self, collection: str, changes: dict[str, int | None]
+    def upsert_member(
+        self,
+        connection: psycopg.Connection,
+        collection_id: int,
+        member: str,
+        quantity: int,
     ) -> bool:
-        with self.writing() as connection:
-            collection_id, created = _ensure_collection(connection, collection)
-            for member, quantity in changes.items():
-                if quantity is None:
-                    connection.execute(DELETE_MEMBER, (collection_id, member))
-                else:
-                    connection.execute(UPSERT_MEMBER, (collection_id, member, quantity))
-        return created
-
-    def put_member(self, collection: str, member: str, quantity: int) -> bool | None:
-        with self.writing() as connection:
-            row = connection.execute(COLLECTION_ID, (collection,)).fetchone()
-            if row is None:
-                return None
-            upserted = connection.execute(UPSERT_MEMBER, (row[0], member, quantity))
-            return upserted.fetchone()[0]
-
-    def delete_member(self, collection: str, member: str) -> bool:
-        with self.writing() as connection:
-            row = connection.execute(COLLECTION_ID, (collection,)).fetchone()
-            if row is None:
-                return False
-            return connection.execute(DELETE_MEMBER, (row[0], member)).rowcount > 0
-
-    def adjust_member(self, collection: str, member: str, delta: int) -> int | None:
-        with self.writing() as connection:
-            row = connection.execute(COLLECTION_ID, (collection,)).fetchone()
-            if row is None:
-                return None
-            collection_id = row[0]
-            adjusted = connection.execute(
-                ADJUST_MEMBER, (delta, collection_id, member, delta)
-            ).fetchone()
-            if adjusted is not None:
-                return adjusted[0]
-            exists = connection.execute(MEMBER_EXISTS, (collection_id, member))
-            if exists.fetchone():
-                raise BelowZero
-            return None
-
-
-def _ensure_collection(connection: psycopg.Connection, name: str) -> tuple[int, bool]:
-    """The collection's id, creating it if needed, and whether it was created."""
-    # Looked up first: the usual case writes nothing to the collection's row.
-    for statement, created in (
-        (COLLECTION_ID, False),
-        (INSERT_COLLECTION, True),
-        (COLLECTION_ID, False),  # another transaction created it meanwhile
-    ):
-        row = connection.execute(statement, (name,)).fetchone()
-        if row is not None:
-            return row[0], created
-    raise RuntimeError(f"collection {name!r} vanished while being created")
+        upserted = connection.execute(UPSERT_MEMBER, (collection_id, member, quantity))
+        return upserted.fetchone()[0]

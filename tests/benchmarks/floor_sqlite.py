@@ -7,11 +7,10 @@ One connection per thread; every write takes the write lock up front
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from floor_store import BelowZero
+from floor_store import SQLStore, Statements
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -79,18 +78,17 @@ def connect(path: str) -> sqlite3.Connection:
     return connection
 
 
-class SQLiteStore:
+class SQLiteStore(SQLStore):
     """The floor's storage (see floor_store.Store), each call one transaction."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.local = threading.local()
+    sql = Statements.named_in(globals())
 
-    def connection(self) -> sqlite3.Connection:
-        connection = getattr(self.local, "connection", None)
-        if connection is None:
-            connection = self.local.connection = connect(self.path)
-        return connection
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def connect(self) -> sqlite3.Connection:
+        return connect(self.path)
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
@@ -103,73 +101,29 @@ class SQLiteStore:
             raise
         connection.execute("COMMIT")
 
-    def member_quantity(self, collection: str, member: str) -> int | None:
-        row = (
-            self.connection().execute(MEMBER_QUANTITY, (collection, member)).fetchone()
-        )
-        return None if row is None else row[0]
+    def ensure_collection(
+        self, connection: sqlite3.Connection, name: str
+    ) -> tuple[int, bool]:
+        # The write lock is held: nobody creates it between the two statements.
+        row = connection.execute(COLLECTION_ID, (name,)).fetchone()
+        if row is not None:
+            return row[0], False
+        return connection.execute(INSERT_COLLECTION, (name,)).lastrowid, True
 
-    def stock_rows(self) -> list[tuple[str, str | None, int | None]]:
-        return self.connection().execute(STOCK).fetchall()
+    def insert_members(
+        self, connection: sqlite3.Connection, rows: list[tuple[int, str, int]]
+    ) -> None:
+        connection.executemany(INSERT_MEMBER, rows)
 
-    def replace_collection(self, collection: str, members: dict[str, int]) -> bool:
-        with self.writing() as connection:
-            collection_id, created = _collection_id(connection, collection)
-            connection.execute(DELETE_MEMBERS, (collection_id,))
-            connection.executemany(
-                INSERT_MEMBER, [(collection_id, m, q) for m, q in members.items()]
-            )
-        return created
-
-    def update_collection(
-        self, collection: str, changes: dict[str, int | None]
+    def upsert_member(
+        self,
+        connection: sqlite3.Connection,
+        collection_id: int,
+        member: str,
+        quantity: int,
     ) -> bool:
-        with self.writing() as connection:
-            collection_id, created = _collection_id(connection, collection)
-            for member, quantity in changes.items():
-                if quantity is None:
-                    connection.execute(DELETE_MEMBER, (collection_id, member))
-                else:
-                    connection.execute(UPSERT_MEMBER, (collection_id, member, quantity))
-        return created
-
-    def put_member(self, collection: str, member: str, quantity: int) -> bool | None:
-        with self.writing() as connection:
-            row = connection.execute(COLLECTION_ID, (collection,)).fetchone()
-            if row is None:
-                return None
-            if connection.execute(UPDATE_MEMBER, (quantity, row[0], member)).rowcount:
-                return False
-            connection.execute(INSERT_MEMBER, (row[0], member, quantity))
-            return True
-
-    def delete_member(self, collection: str, member: str) -> bool:
-        with self.writing() as connection:
-            row = connection.execute(COLLECTION_ID, (collection,)).fetchone()
-            if row is None:
-                return False
-            return connection.execute(DELETE_MEMBER, (row[0], member)).rowcount > 0
-
-    def adjust_member(self, collection: str, member: str, delta: int) -> int | None:
-        with self.writing() as connection:
-            row = connection.execute(COLLECTION_ID, (collection,)).fetchone()
-            if row is None:
-                return None
-            collection_id = row[0]
-            adjusted = connection.execute(
-                ADJUST_MEMBER, (delta, collection_id, member, delta)
-            ).fetchone()
-            if adjusted is not None:
-                return adjusted[0]
-            exists = connection.execute(MEMBER_EXISTS, (collection_id, member))
-            if exists.fetchone():
-                raise BelowZero
-            return None
-
-
-def _collection_id(connection: sqlite3.Connection, name: str) -> tuple[int, bool]:
-    """The collection's id, creating it if needed, and whether it was created."""
-    row = connection.execute(COLLECTION_ID, (name,)).fetchone()
-    if row is not None:
-        return row[0], False
-    return connection.execute(INSERT_COLLECTION, (name,)).lastrowid, True
+        updated = connection.execute(UPDATE_MEMBER, (quantity, collection_id, member))
+        if updated.rowcount:
+            return False
+        connection.execute(INSERT_MEMBER, (collection_id, member, quantity))
+        return True

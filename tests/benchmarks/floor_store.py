@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import threading
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
 
 
 class BelowZero(Exception):
@@ -33,6 +36,136 @@ class Store(Protocol):
     def adjust_member(self, collection: str, member: str, delta: int) -> int | None:
         """Add ``delta`` and return the new quantity; None if the member is absent.
         Raises BelowZero instead of going below zero."""
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The floor's SQL, in one driver's parameter style."""
+
+    member_quantity: str
+    collection_id: str
+    delete_members: str
+    insert_member: str
+    upsert_member: str
+    delete_member: str
+    adjust_member: str
+    member_exists: str
+    stock: str
+
+    @classmethod
+    def named_in(cls, namespace: dict[str, Any]) -> Statements:
+        """The statements a driver's module holds as constants of the same names
+        in capitals (MEMBER_QUANTITY, ...)."""
+        return cls(**{f.name: namespace[f.name.upper()] for f in fields(cls)})
+
+
+class SQLStore:
+    """What the floor does, over any DB-API driver whose connections have
+    ``execute`` (sqlite3, psycopg): one connection per thread, each call one
+    transaction. A driver's store gives its statements and its transactions."""
+
+    sql: Statements
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def connect(self) -> Any:
+        """A new connection, in autocommit: writes open their transactions."""
+        raise NotImplementedError
+
+    def writing(self) -> AbstractContextManager[Any]:
+        """This thread's connection, in a write transaction for the block."""
+        raise NotImplementedError
+
+    def ensure_collection(self, connection: Any, name: str) -> tuple[int, bool]:
+        """The collection's id, creating it if needed, and whether it was created."""
+        raise NotImplementedError
+
+    def insert_members(self, connection: Any, rows: list[tuple[int, str, int]]):
+        """INSERT each (collection_id, name, quantity) as one executemany."""
+        raise NotImplementedError
+
+    def upsert_member(
+        self, connection: Any, collection_id: int, member: str, quantity: int
+    ) -> bool:
+        """Set a member of an existing collection; True if it was created."""
+        raise NotImplementedError
+
+    def connection(self) -> Any:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = self.local.connection = self.connect()
+        return connection
+
+    def member_quantity(self, collection: str, member: str) -> int | None:
+        found = (
+            self.connection()
+            .execute(self.sql.member_quantity, (collection, member))
+            .fetchone()
+        )
+        return None if found is None else found[0]
+
+    def stock_rows(self) -> list[tuple[str, str | None, int | None]]:
+        return self.connection().execute(self.sql.stock).fetchall()
+
+    def replace_collection(self, collection: str, members: dict[str, int]) -> bool:
+        with self.writing() as connection:
+            collection_id, created = self.ensure_collection(connection, collection)
+            connection.execute(self.sql.delete_members, (collection_id,))
+            self.insert_members(
+                connection, [(collection_id, m, q) for m, q in members.items()]
+            )
+        return created
+
+    def update_collection(
+        self, collection: str, changes: dict[str, int | None]
+    ) -> bool:
+        with self.writing() as connection:
+            collection_id, created = self.ensure_collection(connection, collection)
+            for member, quantity in changes.items():
+                if quantity is None:
+                    connection.execute(self.sql.delete_member, (collection_id, member))
+                else:
+                    connection.execute(
+                        self.sql.upsert_member, (collection_id, member, quantity)
+                    )
+        return created
+
+    def _collection_id(self, connection: Any, name: str) -> int | None:
+        row = connection.execute(self.sql.collection_id, (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def put_member(self, collection: str, member: str, quantity: int) -> bool | None:
+        with self.writing() as connection:
+            collection_id = self._collection_id(connection, collection)
+            if collection_id is None:
+                return None
+            return self.upsert_member(connection, collection_id, member, quantity)
+
+    def delete_member(self, collection: str, member: str) -> bool:
+        with self.writing() as connection:
+            collection_id = self._collection_id(connection, collection)
+            if collection_id is None:
+                return False
+            deleted = connection.execute(
+                self.sql.delete_member, (collection_id, member)
+            )
+            return deleted.rowcount > 0
+
+    def adjust_member(self, collection: str, member: str, delta: int) -> int | None:
+        with self.writing() as connection:
+            collection_id = self._collection_id(connection, collection)
+            if collection_id is None:
+                return None
+            adjusted = connection.execute(
+                self.sql.adjust_member, (delta, collection_id, member, delta)
+            ).fetchone()
+            if adjusted is not None:
+                return adjusted[0]
+            exists = connection.execute(self.sql.member_exists, (collection_id, member))
+            if exists.fetchone():
+                raise BelowZero
+            return None
 
 
 SQLITE_PREFIX = "sqlite:///"
