@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS
 
-from . import api, docs, pages
+from . import api, docs, pages, reorder
 from .access import init_access
 from .database import configure_engine, engine_options
 from .errors import register_error_handlers
@@ -57,9 +57,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Access control registers the first request hook: it decides before the guards.
     init_access(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(reorder.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(docs.bp)
     csrf.exempt(api.bp)
+    csrf.exempt(reorder.bp)
     register_guards(app)
     register_security_headers(app)
     register_error_handlers(app)

@@ -16,6 +16,7 @@ from .access.openapi import (
 )
 from .access.permissions import public
 from .openapi import openapi_document
+from .reorder import reorder_parameters, reorder_paths, reorder_schemas
 
 bp = Blueprint("docs", __name__)
 
@@ -27,10 +28,14 @@ _DOCUMENT = "stockapp.openapi"
 
 def api_document() -> dict[str, Any]:
     """The whole OpenAPI document of this app, assembled once: the stock API's
-    part, the access part, and who may call each operation."""
+    part, the reorder levels' part, the access part, and who may call each
+    operation."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if _DOCUMENT not in app.extensions:
         document = copy.deepcopy(openapi_document())
+        document["paths"].update(reorder_paths())
+        document["components"]["schemas"].update(reorder_schemas())
+        document["components"]["parameters"].update(reorder_parameters())
         document["paths"].update(access_paths())
         document["components"]["schemas"].update(access_schemas())
         document["components"]["parameters"].update(access_parameters())

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -22,6 +23,9 @@ from .extensions import db
 from .validation import MAX_NAME_LENGTH, MAX_REASON_LENGTH
 
 MOVEMENT_KINDS = ("create", "replace", "update", "delete", "adjust")
+# When a member's stock is low; its partial index holds only those members (a
+# null level is never low).
+LOW_STOCK = "quantity <= reorder_level"
 
 
 def utcnow() -> datetime:
@@ -60,9 +64,18 @@ class Member(db.Model):
     __table_args__ = (
         UniqueConstraint("collection_id", "name"),
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        CheckConstraint("reorder_level >= 0", name="reorder_level_not_negative"),
         # A collection's members in creation order without a sort: the whole
         # stock and the pages of members read them so.
         Index("ix_members_collection_id_id", "collection_id", "id"),
+        # Only the members at or below their reorder level, in creation order:
+        # the low-stock list reads this index, never all members.
+        Index(
+            "ix_members_low_stock",
+            "id",
+            sqlite_where=text(LOW_STOCK),
+            postgresql_where=text(LOW_STOCK),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,7 +84,9 @@ class Member(db.Model):
     )
     name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     quantity: Mapped[int] = mapped_column(BigInteger)
-    # Bumped whenever the quantity changes; the member's ETag.
+    # Stock at or below this is low; None: no level set.
+    reorder_level: Mapped[int | None] = mapped_column(BigInteger)
+    # Bumped whenever the quantity or reorder level changes; the member's ETag.
     version: Mapped[int] = mapped_column(
         BigInteger, default=new_version, server_default="1"
     )

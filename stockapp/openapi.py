@@ -809,10 +809,10 @@ def _parameters() -> dict[str, Schema]:
                 "examples": ["5f0c1c1e-order-1042"],
             },
         ),
-        "Limit": _limit(
+        "Limit": limit_parameter(
             HISTORY_PAGES, "How many movements per page, written in plain digits."
         ),
-        "StockLimit": _limit(
+        "StockLimit": limit_parameter(
             stock.COLLECTION_PAGES,
             "How many per page, written in plain digits. Without `limit` and"
             " `cursor` the answer is the whole list, as one document.",
@@ -827,7 +827,7 @@ def _parameters() -> dict[str, Schema]:
     }
 
 
-def _limit(pages: Pages, description: str) -> Schema:
+def limit_parameter(pages: Pages, description: str) -> Schema:
     return {
         "name": "limit",
         "in": "query",

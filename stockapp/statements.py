@@ -23,12 +23,14 @@ from sqlalchemy import (
     Executable,
     Insert,
     Select,
+    String,
     bindparam,
     cast,
     delete,
     func,
     insert,
     null,
+    or_,
     select,
     text,
     update,
@@ -72,6 +74,16 @@ COLLECTION_PAGE = (
     .where(collections.c.name == bindparam("collection"))
     .order_by(members.c.id)
     .limit(bindparam("limit"))
+)
+
+# A member's reorder level (null: none set) and version.
+MEMBER_REORDER_LEVEL = (
+    select(members.c.reorder_level, members.c.version)
+    .select_from(members.join(collections, members.c.collection_id == collections.c.id))
+    .where(
+        collections.c.name == bindparam("collection"),
+        members.c.name == bindparam("member"),
+    )
 )
 
 # The stock as rows of (collection, member, quantity), in creation order; an
@@ -121,6 +133,18 @@ UPDATE_MEMBERS = (
 
 DELETE_MEMBERS = delete(members).where(members.c.id == bindparam("member_id"))
 
+# Set a member's reorder level, unless it already is that: its new version,
+# or no row.
+SET_REORDER_LEVEL = (
+    update(members)
+    .where(
+        members.c.id == bindparam("member_id"),
+        members.c.reorder_level.is_distinct_from(bindparam("level")),
+    )
+    .values(reorder_level=bindparam("level"), version=members.c.version + 1)
+    .returning(members.c.version)
+)
+
 INSERT_MOVEMENTS = insert(movements).values(
     {
         name: bindparam(name)
@@ -161,6 +185,10 @@ class DialectStatements:
     log_members_not_named: Insert
     # Remove them.
     delete_members_not_named: Executable
+    # (id, collection, member, quantity, reorder level) of each member at or
+    # below its level, oldest first, after ``after_id``, at most ``limit``, in
+    # the collections in ``only`` unless it is null.
+    low_stock: Select[Any]
     # (name, JSON object of its members in creation order) of each collection,
     # oldest first, after ``after_id``, at most ``limit``, those in ``only``
     # unless it is null.
@@ -233,6 +261,28 @@ def _statements_for(dialect: str) -> DialectStatements:
             .order_by(members.c.id),
         ),
         delete_members_not_named=delete(members).where(not_named),
+        low_stock=select(
+            members.c.id,
+            collections.c.name.label("collection"),
+            members.c.name.label("member"),
+            members.c.quantity,
+            members.c.reorder_level,
+        )
+        .select_from(
+            members.join(collections, members.c.collection_id == collections.c.id)
+        )
+        .where(
+            # models.LOW_STOCK, the partial index's own condition, so that the
+            # planner takes that index.
+            members.c.quantity <= members.c.reorder_level,
+            members.c.id > bindparam("after_id"),
+            or_(
+                cast(bindparam("only", type_=String), String).is_(None),
+                collections.c.name.in_(_json_array("only", dialect)),
+            ),
+        )
+        .order_by(members.c.id)
+        .limit(bindparam("limit")),
         stock_objects=_stock_objects(dialect),
     )
 

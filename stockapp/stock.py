@@ -37,6 +37,8 @@ from .statements import (
     INSERT_MOVEMENTS,
     LOCK_COLLECTION,
     MEMBER_QUANTITY,
+    MEMBER_REORDER_LEVEL,
+    SET_REORDER_LEVEL,
     STOCK_ROWS,
     TAKE_FROM_MEMBER,
     UPDATE_MEMBERS,
@@ -53,6 +55,7 @@ NO_PRECONDITION = Precondition()
 _PAGE_SIZES = {"default_limit": 100, "max_limit": 1000}
 COLLECTION_PAGES = Pages(prefix="after-collection:", **_PAGE_SIZES)
 MEMBER_PAGES = Pages(prefix="after-member:", **_PAGE_SIZES)
+LOW_STOCK_PAGES = Pages(prefix="after-low:", **_PAGE_SIZES)
 # A LIMIT that lets every row through (SQLite and PostgreSQL both take it).
 _NO_LIMIT = 2**62
 # How much of a streamed document is gathered before it is sent.
@@ -158,6 +161,50 @@ def member_quantity(collection: str, member: str) -> tuple[int, int] | None:
     """The quantity and version of ``member`` in ``collection``, or None if absent."""
     rows = read(MEMBER_QUANTITY, collection=collection, member=member)
     return (rows[0].quantity, rows[0].version) if rows else None
+
+
+def reorder_level(collection: str, member: str) -> tuple[int | None, int] | None:
+    """The reorder level (None: none set) and version of ``member``, or None if
+    the member does not exist."""
+    rows = read(MEMBER_REORDER_LEVEL, collection=collection, member=member)
+    return (rows[0].reorder_level, rows[0].version) if rows else None
+
+
+def low_stock(only: frozenset[str] | None, after_id: int, limit: int) -> list[Any]:
+    """(id, collection, member, quantity, reorder_level) of the members at or
+    below their reorder level after member ``after_id``, oldest first, at most
+    ``limit``, in the collections in ``only`` (None: all).
+
+    Read through an index of the low members only: the cost follows what is
+    listed, not the size of the stock.
+    """
+    return read(
+        for_dialect().low_stock,
+        after_id=after_id,
+        limit=limit,
+        only=None if only is None else names_parameter(only),
+    )
+
+
+@retry_serialization_failures
+def set_reorder_level(
+    collection_name: str,
+    member: str,
+    level: int | None,
+    precondition: Precondition = NO_PRECONDITION,
+) -> Written:
+    """Set (None: clear) the reorder level of an existing member; its version
+    changes only if the level does."""
+    with write_transaction():
+        collection = _lock_existing_collection(collection_name)
+        stored = _current_members(collection.id, (member,)).get(member)
+        if stored is None:
+            raise _member_not_found(collection_name, member)
+        precondition.check(stored.version)
+        changed = _execute(
+            SET_REORDER_LEVEL, member_id=stored.id, level=level
+        ).one_or_none()
+    return Written(False, stored.version if changed is None else changed.version)
 
 
 @retry_serialization_failures

@@ -156,6 +156,13 @@ def quantity_body(body: Any) -> int:
     return body
 
 
+def reorder_level_body(body: Any) -> int | None:
+    """Check a reorder-level body, a bare JSON integer or null (no level)."""
+    if body is None:
+        return None
+    return quantity_body(body)
+
+
 def form_quantity(text: str) -> int:
     """Parse the form's decimal quantity, raising ValidationError keyed ``qty``."""
     digits = text.strip()

@@ -120,6 +120,13 @@ ROUTES: dict[tuple[str, str], Route] = {
         body={"delta": -1},
         collection=True,
     ),
+    ("GET", "reorder.get_reorder_level"): Route(
+        "/stock/fruit/apple/reorder-level", "read", 200, collection=True
+    ),
+    ("PUT", "reorder.put_reorder_level"): Route(
+        "/stock/fruit/apple/reorder-level", "write", 200, body=5, collection=True
+    ),
+    ("GET", "reorder.low_stock"): Route("/low-stock", "read", 200),
     ("GET", "access_api.me"): Route("/me", "user", 200),
     ("GET", "access_api.list_tokens"): Route("/tokens", "user", 200),
     ("POST", "access_api.create_token"): Route("/tokens", "user", 201, body=token_body),

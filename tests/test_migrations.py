@@ -60,7 +60,10 @@ def test_schema_has_the_named_constraints(empty_app):
         checks = {c["name"] for c in inspector.get_check_constraints("members")}
         uniques = {c["name"] for c in inspector.get_unique_constraints("members")}
         foreign_keys = inspector.get_foreign_keys("members")
-    assert checks == {"ck_members_quantity_not_negative"}
+    assert checks == {
+        "ck_members_quantity_not_negative",
+        "ck_members_reorder_level_not_negative",
+    }
     assert uniques == {"uq_members_collection_id_name"}
     assert [fk["name"] for fk in foreign_keys] == [
         "fk_members_collection_id_collections"
@@ -189,6 +192,28 @@ def test_downgrade_from_access_control_keeps_the_stock_and_the_log(empty_app):
     assert rows_of(empty_app, MOVEMENTS) == movements
     assert rows_of(empty_app, KEYS) == [("k1", 201)]
     assert client.get("/stock").get_json() == {"fruit": {"apple": 30}}
+
+
+def test_reorder_levels_come_and_go_keeping_the_stock(empty_app):
+    db_command(empty_app, "upgrade", "0004")
+    client = empty_app.test_client()
+    client.post("/stock/fruit", json={"apple": 30, "pear": 2})
+    movements = rows_of(empty_app, MOVEMENTS)
+    db_command(empty_app, "upgrade")
+    levels = "SELECT name, quantity, reorder_level FROM members ORDER BY id"
+    assert rows_of(empty_app, levels) == [("apple", 30, None), ("pear", 2, None)]
+    put = client.put(
+        "/stock/fruit/pear/reorder-level",
+        data="5",
+        headers={"Content-Type": "application/json"},
+    )
+    assert put.status_code == 200
+    assert client.get("/low-stock").get_json()["low_stock"][0]["member"] == "pear"
+    db_command(empty_app, "downgrade", "0004")
+    assert client.get("/stock").get_json() == {"fruit": {"apple": 30, "pear": 2}}
+    assert rows_of(empty_app, MOVEMENTS) == movements
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, levels) == [("apple", 30, None), ("pear", 2, None)]
 
 
 def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:

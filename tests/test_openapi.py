@@ -21,7 +21,7 @@ from stockapp.validation import MAX_NAME_LENGTH, name_problem
 # documentation does not describe itself.
 NOT_IN_DOCUMENT = {"static", "pages.", "access_pages.", "docs."}
 # The blueprints of the JSON API.
-API_BLUEPRINTS = ("api.", "access_api.")
+API_BLUEPRINTS = ("api.", "access_api.", "reorder.")
 # Flask answers these for every route by itself.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

@@ -1,0 +1,225 @@
+"""Reorder levels and the low-stock list: the JSON routes and their OpenAPI part.
+
+A member whose quantity is at or below its reorder level is low. The level is
+part of the member: setting it changes the member's version (its ETag), and the
+low-stock list is read through an index of the low members only.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from . import stock
+from .access.identity import current_identity
+from .access.permissions import requires
+from .conditions import Precondition, etag, is_not_modified
+from .errors import Problem
+from .guards import json_body
+from .openapi import (
+    Schema,
+    limit_parameter,
+    media,
+    message_schema,
+    ok_response,
+    operation_responses,
+    ref,
+)
+from .validation import check_names, reorder_level_body
+
+bp = Blueprint("reorder", __name__)
+
+LEVEL_SET, LEVEL_CLEARED = "Reorder level set", "Reorder level cleared"
+
+
+@bp.get("/stock/<collection>/<member>/reorder-level")
+@requires("read")
+def get_reorder_level(collection: str, member: str) -> Any:
+    """The member's reorder level, a bare JSON integer, or null if none is set."""
+    check_names(collection=collection, member=member)
+    found = stock.reorder_level(collection, member)
+    if found is None:
+        raise Problem(
+            404,
+            "Not found",
+            f'There is no member "{member}" in collection "{collection}".',
+        )
+    level, version = found
+    headers = {"ETag": etag(version)}
+    if is_not_modified(version):
+        return "", 304, headers
+    return Response(f"{json.dumps(level)}\n", 200, headers, mimetype="application/json")
+
+
+@bp.put("/stock/<collection>/<member>/reorder-level")
+@requires("write")
+def put_reorder_level(collection: str, member: str) -> Any:
+    """Set the member's reorder level (a quantity), or clear it (null)."""
+    check_names(collection=collection, member=member)
+    level = reorder_level_body(json_body())
+    written = stock.set_reorder_level(
+        collection, member, level, Precondition.from_request()
+    )
+    message = LEVEL_CLEARED if level is None else LEVEL_SET
+    return {"message": message}, 200, {"ETag": etag(written.version)}
+
+
+@bp.get("/low-stock")
+@requires("read")
+def low_stock() -> Any:
+    """The members at or below their reorder level, oldest first, a page at a time."""
+    pages = stock.LOW_STOCK_PAGES
+    limit, after_id = pages.params(request.args)
+    assert limit is not None
+    rows = stock.low_stock(current_identity().collections, after_id or 0, limit + 1)
+    headers = {}
+    if len(rows) > limit:
+        rows = rows[:limit]
+        headers = pages.next_link(limit, rows[-1].id)
+    members = [
+        {
+            "collection": row.collection,
+            "member": row.member,
+            "quantity": row.quantity,
+            "reorder_level": row.reorder_level,
+        }
+        for row in rows
+    ]
+    return {"low_stock": members}, 200, headers
+
+
+# The OpenAPI document's part ---------------------------------------------------
+
+
+def reorder_paths() -> dict[str, Schema]:
+    """The operations of this module, for the OpenAPI document."""
+    level = ref("schemas", "ReorderLevel")
+    return {
+        "/stock/{collection}/{member}/reorder-level": {
+            "parameters": [
+                ref("parameters", "Collection"),
+                ref("parameters", "Member"),
+            ],
+            "get": {
+                "operationId": "getReorderLevel",
+                "summary": "A member's reorder level",
+                "tags": ["inventory"],
+                "parameters": [ref("parameters", "IfNoneMatchRead")],
+                "responses": operation_responses(
+                    {
+                        "200": ok_response(
+                            "The level, a bare JSON integer, or null when none is"
+                            " set; `ETag` is the member's.",
+                            level,
+                            "ETag",
+                        ),
+                        "304": ref("responses", "NotModified"),
+                    },
+                    not_found=("Not found",),
+                ),
+            },
+            "put": {
+                "operationId": "putReorderLevel",
+                "summary": "Set or clear a member's reorder level",
+                "description": "A member whose quantity is at or below its level"
+                " is listed by `GET /low-stock`. Setting a different level changes"
+                " the member's `ETag`.",
+                "tags": ["inventory"],
+                "parameters": [ref("parameters", "IfMatch")],
+                "requestBody": {
+                    "required": True,
+                    "content": media(level, example=10),
+                },
+                "responses": operation_responses(
+                    {
+                        "200": ok_response(
+                            "Set (an integer) or cleared (null); `ETag` is the"
+                            " member's new tag.",
+                            {
+                                "oneOf": [
+                                    message_schema(LEVEL_SET),
+                                    message_schema(LEVEL_CLEARED),
+                                ]
+                            },
+                            "ETag",
+                        )
+                    },
+                    not_found=("Collection not found", "Member not found"),
+                    body=True,
+                    conditional=True,
+                ),
+            },
+        },
+        "/low-stock": {
+            "get": {
+                "operationId": "lowStock",
+                "summary": "The members at or below their reorder level",
+                "description": "Oldest member first, a page at a time; follow"
+                ' `Link: rel="next"` for the next page. A token limited to some'
+                " collections sees only theirs.",
+                "tags": ["inventory"],
+                "parameters": [
+                    ref("parameters", "LowStockLimit"),
+                    ref("parameters", "Cursor"),
+                ],
+                "responses": operation_responses(
+                    {
+                        "200": ok_response(
+                            "One page of low members; `Link` names the next page"
+                            " while there is one.",
+                            ref("schemas", "LowStock"),
+                            "Link",
+                        )
+                    },
+                    names=False,
+                    paged=True,
+                ),
+            },
+        },
+    }
+
+
+def reorder_schemas() -> dict[str, Schema]:
+    quantity = ref("schemas", "Quantity")
+    return {
+        "ReorderLevel": {
+            "description": "A quantity at or below which stock is low; null: none.",
+            "oneOf": [quantity, {"type": "null"}],
+        },
+        "LowStock": {
+            "type": "object",
+            "required": ["low_stock"],
+            "properties": {
+                "low_stock": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": [
+                            "collection",
+                            "member",
+                            "quantity",
+                            "reorder_level",
+                        ],
+                        "properties": {
+                            "collection": ref("schemas", "Name"),
+                            "member": ref("schemas", "Name"),
+                            "quantity": quantity,
+                            "reorder_level": quantity,
+                        },
+                        "additionalProperties": False,
+                    },
+                }
+            },
+            "additionalProperties": False,
+        },
+    }
+
+
+def reorder_parameters() -> dict[str, Schema]:
+    return {
+        "LowStockLimit": limit_parameter(
+            stock.LOW_STOCK_PAGES, "How many members per page, in plain digits."
+        )
+    }
