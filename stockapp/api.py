@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from . import history, stock
 from .access.identity import actor, current_identity
 from .access.permissions import public, requires
-from .conditions import Precondition, etag, is_not_modified
+from .conditions import Precondition, etag, is_not_modified, tagged
 from .errors import Problem
 from .guards import json_body
 from .idempotency import idempotent
@@ -28,17 +28,6 @@ bp = Blueprint("api", __name__)
 
 def _not_found(what: str) -> Problem:
     return Problem(404, "Not found", f"There is no {what}.")
-
-
-def _tagged(body: Any, version: int) -> Any:
-    """``body`` with the resource's ETag, or 304 if the client has that version."""
-    headers = {"ETag": etag(version)}
-    if is_not_modified(version):
-        return "", 304, headers
-    if type(body) is int:
-        # A bare integer is its own JSON (the hottest read: skip the encoder).
-        return Response(f"{body}\n", 200, headers, mimetype="application/json")
-    return jsonify(body), 200, headers
 
 
 def _written(
@@ -133,7 +122,7 @@ def get_member(collection: str, member: str) -> Any:
     if found is None:
         raise _not_found(f'member "{member}" in collection "{collection}"')
     quantity, version = found
-    return _tagged(quantity, version)
+    return tagged(quantity, version)
 
 
 @bp.post("/stock/<collection>")

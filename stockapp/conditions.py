@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from flask import request
+from flask import Response, jsonify, request
 from werkzeug.datastructures import ETags
 
 from .errors import Problem
+
+_JSON = "application/json"
 
 
 def etag(version: int) -> str:
@@ -22,6 +25,18 @@ def is_not_modified(version: int) -> bool:
     if "HTTP_IF_NONE_MATCH" not in request.environ:
         return False
     return request.if_none_match.contains_weak(str(version))
+
+
+def tagged(body: Any, version: int) -> Any:
+    """A GET's answer: ``body`` as JSON with the resource's ETag, or 304 if the
+    client has that version."""
+    headers = {"ETag": etag(version)}
+    if is_not_modified(version):
+        return "", 304, headers
+    if type(body) is int:
+        # A bare integer is its own JSON: the hottest read skips the encoder.
+        return Response(f"{body}\n", 200, headers, mimetype=_JSON)
+    return jsonify(body), 200, headers
 
 
 @dataclass(frozen=True)

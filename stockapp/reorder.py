@@ -7,15 +7,14 @@ low-stock list is read through an index of the low members only.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 
 from . import stock
 from .access.identity import current_identity
 from .access.permissions import requires
-from .conditions import Precondition, etag, is_not_modified
+from .conditions import Precondition, etag, tagged
 from .errors import Problem
 from .guards import json_body
 from .openapi import (
@@ -46,11 +45,7 @@ def get_reorder_level(collection: str, member: str) -> Any:
             "Not found",
             f'There is no member "{member}" in collection "{collection}".',
         )
-    level, version = found
-    headers = {"ETag": etag(version)}
-    if is_not_modified(version):
-        return "", 304, headers
-    return Response(f"{json.dumps(level)}\n", 200, headers, mimetype="application/json")
+    return tagged(*found)
 
 
 @bp.put("/stock/<collection>/<member>/reorder-level")

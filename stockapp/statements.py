@@ -52,14 +52,22 @@ def names_parameter(names: Iterable[str]) -> str:
 
 # Reads -----------------------------------------------------------------------
 
-MEMBER_QUANTITY = (
-    select(members.c.quantity, members.c.version)
-    .select_from(members.join(collections, members.c.collection_id == collections.c.id))
-    .where(
-        collections.c.name == bindparam("collection"),
-        members.c.name == bindparam("member"),
+
+def _of_member(*columns: Any) -> Select[Any]:
+    """``columns`` of the member named ``member`` in collection ``collection``."""
+    return (
+        select(*columns)
+        .select_from(
+            members.join(collections, members.c.collection_id == collections.c.id)
+        )
+        .where(
+            collections.c.name == bindparam("collection"),
+            members.c.name == bindparam("member"),
+        )
     )
-)
+
+
+MEMBER_QUANTITY = _of_member(members.c.quantity, members.c.version)
 
 # A collection's version and (after ``after_id``, up to ``limit``) its members.
 COLLECTION_PAGE = (
@@ -77,14 +85,7 @@ COLLECTION_PAGE = (
 )
 
 # A member's reorder level (null: none set) and version.
-MEMBER_REORDER_LEVEL = (
-    select(members.c.reorder_level, members.c.version)
-    .select_from(members.join(collections, members.c.collection_id == collections.c.id))
-    .where(
-        collections.c.name == bindparam("collection"),
-        members.c.name == bindparam("member"),
-    )
-)
+MEMBER_REORDER_LEVEL = _of_member(members.c.reorder_level, members.c.version)
 
 # The stock as rows of (collection, member, quantity), in creation order; an
 # empty collection has one row with a null member.

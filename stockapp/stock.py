@@ -196,11 +196,7 @@ def set_reorder_level(
     """Set (None: clear) the reorder level of an existing member; its version
     changes only if the level does."""
     with write_transaction():
-        collection = _lock_existing_collection(collection_name)
-        stored = _current_members(collection.id, (member,)).get(member)
-        if stored is None:
-            raise _member_not_found(collection_name, member)
-        precondition.check(stored.version)
+        _, stored = _lock_existing_member(collection_name, member, precondition)
         changed = _execute(
             SET_REORDER_LEVEL, member_id=stored.id, level=level
         ).one_or_none()
@@ -308,12 +304,10 @@ def delete_member(
 ) -> None:
     """Delete ``member`` of a collection, or raise 404 naming what is missing."""
     with write_transaction():
-        collection = _lock_existing_collection(collection_name)
-        current = _current_members(collection.id, (member,))
-        if member not in current:
-            raise _member_not_found(collection_name, member)
-        precondition.check(current[member].version)
-        _apply_changes(collection, current, {member: None}, "delete", by)
+        collection, stored = _lock_existing_member(
+            collection_name, member, precondition
+        )
+        _apply_changes(collection, {member: stored}, {member: None}, "delete", by)
 
 
 @retry_serialization_failures
@@ -328,11 +322,9 @@ def adjust_member(
 ) -> Adjusted:
     """Add ``delta`` to a member's quantity, refusing (409) to leave 0..2^63-1."""
     with write_transaction():
-        collection = _lock_existing_collection(collection_name)
-        stored = _current_members(collection.id, (member,)).get(member)
-        if stored is None:
-            raise _member_not_found(collection_name, member)
-        precondition.check(stored.version)
+        collection, stored = _lock_existing_member(
+            collection_name, member, precondition
+        )
         # One guarded statement: the database refuses to leave the range.
         if delta < 0:
             adjusted = _execute(
@@ -396,6 +388,19 @@ def _lock_existing_collection(name: str) -> _LockedCollection:
     if collection is None:
         raise Problem(404, "Collection not found", f'There is no collection "{name}".')
     return collection
+
+
+def _lock_existing_member(
+    collection_name: str, member: str, precondition: Precondition
+) -> tuple[_LockedCollection, _StoredMember]:
+    """The locked collection and ``member`` as stored, or 404; 412 unless the
+    member's version meets ``precondition``."""
+    collection = _lock_existing_collection(collection_name)
+    stored = _current_members(collection.id, (member,)).get(member)
+    if stored is None:
+        raise _member_not_found(collection_name, member)
+    precondition.check(stored.version)
+    return collection, stored
 
 
 def _lock_or_create_collection(
