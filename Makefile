@@ -25,15 +25,19 @@ run: $(VENV)/.runtime
 	$(BIN)/gunicorn wsgi:app
 
 # Programs the tests start beside Python: redis-server (rate limits shared across
-# gunicorn workers). Installed from Debian's packages where we may (root with
-# apt-get); otherwise named, and the tests that need it are skipped saying so.
+# gunicorn workers) and chromium (the pages in a real browser). Installed from
+# Debian's packages where we may (root with apt-get); otherwise named, and the
+# tests that need them are skipped saying so.
+SYSTEM_PACKAGES := redis-server chromium
 system-packages:
-	@command -v redis-server >/dev/null || { \
+	@missing=""; for program in $(SYSTEM_PACKAGES); do \
+	  command -v $$program >/dev/null || missing="$$missing $$program"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "redis-server is missing (apt-get install redis-server): its tests will be skipped"; \
-	  fi; }
+	    echo "missing:$$missing (apt-get install$$missing): their tests will be skipped"; \
+	  fi; fi
 
 ## test: run the whole test suite and the linter
 test: $(VENV)/.dev system-packages
@@ -78,4 +82,4 @@ format: $(VENV)/.dev
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .artifacts

@@ -24,6 +24,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from gunicorn_server import Server
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.pool import NullPool, Pool
 
@@ -420,3 +421,58 @@ def login(
 
 
 # --- End of access control ------------------------------------------------
+
+
+# Browser tests (tests/browser.py) ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium from Debian's packages, driven by Playwright."""
+    from browser import chromium_path
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    if path is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(database_url: str, make_user, tmp_path: Path) -> Iterator[Server]:
+    """stockapp under gunicorn on loopback, closed to anonymous callers, with the
+    users ``admin``, ``clerk`` and ``viewer`` (each of that role, PASSWORD)."""
+    for role in ("admin", "clerk", "viewer"):
+        make_user(role, role)
+    server = Server(
+        database_url,
+        tmp_path / "gunicorn.log",
+        workers=2,
+        env={"ANONYMOUS_ACCESS": "none"},
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(chromium, site: Server):
+    """A fresh browser tab (its own cookies) at laptop width, on ``site``."""
+    context = chromium.new_context(
+        base_url=f"http://127.0.0.1:{site.port}",
+        viewport={"width": 1280, "height": 800},
+    )
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def log_in_as(page, name: str, password: str = PASSWORD) -> None:
+    """Log in through the form, as a person would."""
+    page.goto("/log-in")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()

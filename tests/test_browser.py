@@ -1,0 +1,111 @@
+"""The pages in a real browser, used the way a person uses them (tests/browser.py)."""
+
+from __future__ import annotations
+
+import pytest
+from browser import WIDTHS, overflow_px, screenshot, serious_violations
+from conftest import log_in_as
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_a_clerk_logs_in_adds_a_collection_and_logs_out(page, stored):
+    page.goto("/")
+    # Closed to anonymous callers: to the log-in page, coming back here after.
+    expect(page).to_have_url("/log-in?next=/")
+    page.get_by_label("Name").fill("clerk")
+    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url("/")
+    expect(page.get_by_role("heading", name="Stock", level=1)).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("Logged in as clerk (clerk).")
+    # The header says who is logged in, on every page.
+    expect(page.get_by_text("clerk (clerk)", exact=True)).to_be_visible()
+    expect(page.get_by_text("No stock yet.")).to_be_visible()
+
+    page.get_by_role("link", name="Add a collection").first.click()
+    page.get_by_label("Collection").fill("fruit")
+    page.get_by_label("Member").fill("apple")
+    page.get_by_label("Quantity").fill("30")
+    page.get_by_role("button", name="Add collection").click()
+    expect(page.get_by_role("status")).to_have_text("Collection created")
+    expect(page.get_by_role("cell", name="apple")).to_be_visible()
+    assert stored() == {"fruit": {"apple": 30}}
+
+    page.get_by_role("button", name="Log out").click()
+    page.goto("/")
+    expect(page).to_have_url("/log-in?next=/")
+
+
+def test_a_wrong_password_is_told_and_nothing_opens(page):
+    log_in_as(page, "clerk", "not the password")
+    expect(page.get_by_role("alert")).to_be_visible()
+    page.goto("/")
+    expect(page).to_have_url("/log-in?next=/")
+
+
+def test_a_bad_quantity_is_told_next_to_its_field(page, stored):
+    log_in_as(page, "clerk")
+    page.goto("/add-collection")
+    page.get_by_label("Collection").fill("fruit")
+    page.get_by_label("Member").fill("apple")
+    page.get_by_label("Quantity").fill("-3")
+    page.get_by_role("button", name="Add collection").click()
+    quantity = page.get_by_label("Quantity")
+    expect(quantity).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#qty-error")).to_contain_text("whole number")
+    assert stored() == {}
+
+
+def test_a_viewer_sees_no_write_controls(page):
+    log_in_as(page, "viewer")
+    expect(page.get_by_text("viewer (viewer)", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Add a collection")).to_have_count(0)
+    response = page.goto("/add-collection")
+    assert response is not None and response.status == 403
+
+
+def test_the_form_works_with_the_keyboard_alone(page, stored):
+    page.goto("/log-in")
+    page.get_by_label("Name").focus()
+    page.keyboard.type("clerk")
+    page.keyboard.press("Tab")
+    page.keyboard.type("correct horse battery staple")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url("/")
+
+
+PAGES = {
+    # name: (who is logged in, path)
+    "log-in": (None, "/log-in"),
+    "stock": ("clerk", "/"),
+    "add-collection": ("clerk", "/add-collection"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_each_page_fits_every_width_and_passes_axe(chromium, site, name):
+    user, path = PAGES[name]
+    for width in WIDTHS:
+        context = chromium.new_context(
+            base_url=f"http://127.0.0.1:{site.port}",
+            viewport={"width": width, "height": 800},
+        )
+        page = context.new_page()
+        try:
+            if user is not None:
+                log_in_as(page, user)
+                if name == "stock":
+                    # Something to show: a collection made through the form.
+                    page.goto("/add-collection")
+                    page.get_by_label("Collection").fill(f"shelf-{width}")
+                    page.get_by_label("Member").fill("bolts")
+                    page.get_by_label("Quantity").fill("120")
+                    page.get_by_role("button", name="Add collection").click()
+            page.goto(path)
+            screenshot(page, name, width)
+            assert overflow_px(page) <= 0, f"{name} scrolls sideways at {width} px"
+            assert serious_violations(page) == [], (name, width)
+        finally:
+            context.close()
