@@ -22,7 +22,12 @@ def _visible_stock() -> dict[str, stock.Stock]:
 @requires("read", page=True)
 def index() -> Any:
     """Every collection with its members and quantities."""
-    return render_template("index.html", stock=_visible_stock())
+    only = current_identity().collections
+    return render_template(
+        "index.html",
+        stock=_visible_stock(),
+        low_stock_count=stock.low_stock_count(only),
+    )
 
 
 @bp.get("/add-collection")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, render_template, request, url_for
 
 from . import stock
 from .access.identity import current_identity
-from .access.permissions import requires
+from .access.permissions import prefers_html, requires
 from .conditions import Precondition, etag, tagged
 from .errors import Problem
 from .guards import json_body
@@ -62,17 +62,18 @@ def put_reorder_level(collection: str, member: str) -> Any:
 
 
 @bp.get("/low-stock")
-@requires("read")
+@requires("read", negotiated=True)
 def low_stock() -> Any:
-    """The members at or below their reorder level, oldest first, a page at a time."""
+    """The members at or below their reorder level, oldest first, a page at a
+    time: JSON, or the page a browser asks for."""
     pages = stock.LOW_STOCK_PAGES
     limit, after_id = pages.params(request.args)
     assert limit is not None
     rows = stock.low_stock(current_identity().collections, after_id or 0, limit + 1)
-    headers = {}
+    next_page = None
     if len(rows) > limit:
         rows = rows[:limit]
-        headers = pages.next_link(limit, rows[-1].id)
+        next_page = rows[-1].id
     members = [
         {
             "collection": row.collection,
@@ -82,6 +83,16 @@ def low_stock() -> Any:
         }
         for row in rows
     ]
+    # Caches keep the HTML and the JSON answers apart.
+    headers = {"Vary": "Accept"}
+    if prefers_html():
+        more = None
+        if next_page is not None:
+            more = url_for(".low_stock", limit=limit, cursor=pages.encode(next_page))
+        page = render_template("low_stock.html", members=members, next_page=more)
+        return page, 200, headers
+    if next_page is not None:
+        headers.update(pages.next_link(limit, next_page))
     return {"low_stock": members}, 200, headers
 
 

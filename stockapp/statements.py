@@ -190,6 +190,8 @@ class DialectStatements:
     # below its level, oldest first, after ``after_id``, at most ``limit``, in
     # the collections in ``only`` unless it is null.
     low_stock: Select[Any]
+    # How many members are low, in the collections in ``only`` unless null.
+    low_stock_count: Select[Any]
     # (name, JSON object of its members in creation order) of each collection,
     # oldest first, after ``after_id``, at most ``limit``, those in ``only``
     # unless it is null.
@@ -236,6 +238,21 @@ def _statements_for(dialect: str) -> DialectStatements:
     of_collection = members.c.collection_id == bindparam("collection_id")
     not_named = of_collection & ~named
     at = bindparam("at", type_=movements.c.at.type)
+    low = (
+        select()
+        .select_from(
+            members.join(collections, members.c.collection_id == collections.c.id)
+        )
+        .where(
+            # models.LOW_STOCK, the partial index's own condition, so that the
+            # planner takes that index.
+            members.c.quantity <= members.c.reorder_level,
+            or_(
+                cast(bindparam("only", type_=String), String).is_(None),
+                collections.c.name.in_(_json_array("only", dialect)),
+            ),
+        )
+    )
     return DialectStatements(
         insert_collection_if_absent=insert_for(collections)
         .values(name=bindparam("name"), version=bindparam("version"))
@@ -262,28 +279,17 @@ def _statements_for(dialect: str) -> DialectStatements:
             .order_by(members.c.id),
         ),
         delete_members_not_named=delete(members).where(not_named),
-        low_stock=select(
+        low_stock=low.add_columns(
             members.c.id,
             collections.c.name.label("collection"),
             members.c.name.label("member"),
             members.c.quantity,
             members.c.reorder_level,
         )
-        .select_from(
-            members.join(collections, members.c.collection_id == collections.c.id)
-        )
-        .where(
-            # models.LOW_STOCK, the partial index's own condition, so that the
-            # planner takes that index.
-            members.c.quantity <= members.c.reorder_level,
-            members.c.id > bindparam("after_id"),
-            or_(
-                cast(bindparam("only", type_=String), String).is_(None),
-                collections.c.name.in_(_json_array("only", dialect)),
-            ),
-        )
+        .where(members.c.id > bindparam("after_id"))
         .order_by(members.c.id)
         .limit(bindparam("limit")),
+        low_stock_count=low.add_columns(func.count().label("count")),
         stock_objects=_stock_objects(dialect),
     )
 

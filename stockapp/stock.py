@@ -186,6 +186,16 @@ def low_stock(only: frozenset[str] | None, after_id: int, limit: int) -> list[An
     )
 
 
+def low_stock_count(only: frozenset[str] | None) -> int:
+    """How many members are at or below their reorder level, in the collections
+    in ``only`` (None: all); counted through the index of the low members."""
+    rows = read(
+        for_dialect().low_stock_count,
+        only=None if only is None else names_parameter(only),
+    )
+    return rows[0].count
+
+
 @retry_serialization_failures
 def set_reorder_level(
     collection_name: str,

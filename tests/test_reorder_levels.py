@@ -202,10 +202,11 @@ def test_a_limited_token_sees_only_its_collections_low_stock(
 
 
 @pytest.mark.sqlite_only
-def test_low_stock_reads_the_index_of_low_members(app):
+@pytest.mark.parametrize("statement", ["low_stock", "low_stock_count"])
+def test_low_stock_reads_the_index_of_low_members(app, statement):
     from test_stock_reads import query_plan
 
-    plan = query_plan(app, "low_stock")
+    plan = query_plan(app, statement)
     assert "ix_members_low_stock" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
 
@@ -219,3 +220,38 @@ def test_low_stock_is_one_statement_and_a_level_a_few(client, seed, count_statem
         put_level(client, "5")
     # BEGIN, lock the collection, read the member, update it (COMMIT is unseen).
     assert len(written) == 4, written
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def test_a_browser_gets_the_low_stock_page_and_curl_the_json(client, seed):
+    seed(fruit={"apple": 1, "pear": 9})
+    put_level(client, "2")
+    page = client.get("/low-stock", headers=BROWSER)
+    assert page.status_code == 200
+    assert page.content_type == "text/html; charset=utf-8"
+    assert page.headers["Vary"].startswith("Accept")
+    text = page.get_data(as_text=True)
+    assert "<td>apple</td>" in text and "pear" not in text
+    api = client.get("/low-stock", headers={"Accept": "*/*"})
+    assert api.content_type == "application/json"
+    assert api.headers["Vary"].startswith("Accept")
+    assert [m["member"] for m in api.get_json()["low_stock"]] == ["apple"]
+
+
+def test_the_low_stock_page_sends_a_browser_to_log_in(make_app, seed):
+    app = make_app(ANONYMOUS_ACCESS="none")
+    client = app.test_client()
+    page = client.get("/low-stock?limit=5", headers=BROWSER)
+    assert page.status_code == 303
+    assert page.headers["Location"] == "/log-in?next=/low-stock?limit%3D5"
+    # An API caller without credentials is answered 401, as on every API route.
+    assert client.get("/low-stock").status_code == 401
+
+
+def test_the_overview_counts_the_low_members(client, seed):
+    seed(fruit={"apple": 1, "pear": 9, "fig": 0})
+    put_level(client, "2")
+    put_level(client, "0", "/stock/fruit/fig/reorder-level")
+    assert "Low stock: 2</a>" in client.get("/").get_data(as_text=True)

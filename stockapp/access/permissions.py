@@ -39,6 +39,9 @@ class Requirement:
     # The route may create the collection in its URL (POST, PUT, PATCH): a
     # token limited to other collections is refused 403 rather than 404.
     creates_collection: bool = False
+    # Both an API route and a page at one URL: a page for a request that
+    # prefers HTML (a browser), JSON otherwise.
+    negotiated: bool = False
 
 
 def _declare(requirement: Requirement) -> Callable[[F], F]:
@@ -60,12 +63,28 @@ def public_page(view: F) -> F:
 
 
 def requires(
-    scope: str, *, page: bool = False, creates_collection: bool = False
+    scope: str,
+    *,
+    page: bool = False,
+    creates_collection: bool = False,
+    negotiated: bool = False,
 ) -> Callable[[F], F]:
     """The route needs ``scope``, from a user or from anonymous access."""
     return _declare(
-        Requirement(scope, page=page, creates_collection=creates_collection)
+        Requirement(
+            scope,
+            page=page,
+            creates_collection=creates_collection,
+            negotiated=negotiated,
+        )
     )
+
+
+def prefers_html() -> bool:
+    """Whether the request asks for HTML before JSON (a browser does; curl's
+    ``*/*`` gets JSON)."""
+    offered = request.accept_mimetypes.best_match(("application/json", "text/html"))
+    return offered == "text/html"
 
 
 def requires_user(scope: str, *, page: bool = False) -> Callable[[F], F]:
@@ -85,7 +104,9 @@ def authorize() -> Any:
     """Load the caller into ``g.identity`` and refuse what it may not do."""
     endpoint = request.endpoint
     requirement = None if endpoint is None else requirement_of(endpoint)
-    page = requirement is not None and requirement.page
+    page = requirement is not None and (
+        requirement.page or (requirement.negotiated and prefers_html())
+    )
     g.identity = identity = load_identity(accepts_session=page)
     if endpoint is None or request.method == "OPTIONS":
         # Routing answers 404/405 next; OPTIONS only lists the methods.
