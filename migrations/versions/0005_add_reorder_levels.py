@@ -33,7 +33,8 @@ def upgrade():
         )
     else:
         op.add_column("members", sa.Column("reorder_level", sa.BigInteger()))
-        op.create_check_constraint(CHECK, "members", "reorder_level >= 0")
+        # op.f: the name is final (the naming convention would prefix it again).
+        op.create_check_constraint(op.f(CHECK), "members", "reorder_level >= 0")
     op.create_index(
         INDEX,
         "members",
@@ -46,6 +47,6 @@ def upgrade():
 def downgrade():
     op.drop_index(INDEX, table_name="members")
     if op.get_bind().dialect.name != "sqlite":
-        op.drop_constraint(CHECK, "members", type_="check")
+        op.drop_constraint(op.f(CHECK), "members", type_="check")
     # (On SQLite the column's own CHECK goes with the column.)
     op.drop_column("members", "reorder_level")
