@@ -84,6 +84,16 @@ ROUTES: dict[tuple[str, str], Route] = {
         form={"collection": "veg", "member": "leek", "qty": "3"},
         page=True,
     ),
+    ("GET", "history_pages.collection_history"): Route(
+        "/collections/fruit/history", "read", 200, page=True, collection=True
+    ),
+    ("GET", "history_pages.member_history"): Route(
+        "/collections/fruit/members/apple/history",
+        "read",
+        200,
+        page=True,
+        collection=True,
+    ),
     ("GET", "api.list_stock"): Route("/stock", "read", 200),
     ("GET", "api.get_collection"): Route("/stock/fruit", "read", 200, collection=True),
     ("GET", "api.get_member"): Route(

@@ -94,9 +94,36 @@ def test_low_stock_appears_and_clears(page, site, make_token):
     expect(page.get_by_role("link", name="Low stock: 0")).to_be_visible()
 
 
-def api_caller(site, make_token):
-    """Call the JSON API of ``site`` as the clerk; each call must succeed."""
-    token = make_token("clerk", "write")
+def test_history_shows_who_did_each_step(page, site, make_token):
+    log_in_as(page, "clerk")
+    page.goto("/add-collection")
+    page.get_by_label("Collection").fill("fruit")
+    page.get_by_label("Member").fill("apple")
+    page.get_by_label("Quantity").fill("30")
+    page.get_by_role("button", name="Add collection").click()
+    as_admin = api_caller(site, make_token, user="admin")
+    as_admin("POST", "/stock/fruit/apple/adjustments", {"delta": -3, "reason": "sold"})
+
+    page.goto("/")
+    page.get_by_role("link", name="History of fruit").click()
+    expect(page).to_have_url("/collections/fruit/history")
+    entries = page.locator(".movements li")
+    # Newest first: the admin's sale, then the clerk's creation.
+    expect(entries).to_have_count(2)
+    expect(entries.nth(0)).to_contain_text("apple: 30 → 27 (adjust) — sold")
+    expect(entries.nth(0)).to_contain_text("by admin")
+    expect(entries.nth(1)).to_contain_text("apple: new → 30 (create)")
+    expect(entries.nth(1)).to_contain_text("by clerk")
+    entries.nth(0).get_by_role("link", name="apple").click()
+    expect(page).to_have_url("/collections/fruit/members/apple/history")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "History of apple in fruit"
+    )
+
+
+def api_caller(site, make_token, user: str = "clerk"):
+    """Call the JSON API of ``site`` as ``user``; each call must succeed."""
+    token = make_token(user, "write")
 
     def call(method: str, path: str, body=None) -> None:
         reply = site.request(
@@ -113,6 +140,7 @@ PAGES = {
     "stock": ("clerk", "/"),
     "add-collection": ("clerk", "/add-collection"),
     "low-stock": ("clerk", "/low-stock"),
+    "history": ("clerk", "/collections/shelf/history"),
 }
 
 

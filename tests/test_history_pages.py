@@ -1,0 +1,71 @@
+"""The movement log as pages: /collections/<c>/history and a member's own."""
+
+from __future__ import annotations
+
+import re
+
+
+def entries(page: str) -> list[str]:
+    """Each movement's change line, in the order shown, whitespace folded."""
+    changes = re.findall(r'<p class="change">(.*?)</p>', page, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", change).split()) for change in changes]
+
+
+def test_a_collections_history_is_shown_newest_first(client, seed):
+    seed(fruit={"apple": 30, "pear": 2})
+    client.post("/stock/fruit/apple/adjustments", json={"delta": -3, "reason": "sold"})
+    client.delete("/stock/fruit/pear")
+    response = client.get("/collections/fruit/history")
+    assert response.status_code == 200
+    assert response.content_type == "text/html; charset=utf-8"
+    page = response.get_data(as_text=True)
+    assert entries(page) == [
+        "pear : 2 → removed (delete)",
+        "apple : 30 → 27 (adjust) — sold",
+        "pear : new → 2 (create)",
+        "apple : new → 30 (create)",
+    ]
+    assert page.count("by anonymous,") == 4
+
+
+def test_a_members_history_shows_only_that_member(client, seed):
+    seed(fruit={"apple": 30, "pear": 2})
+    client.put("/stock/fruit/apple", json=31)
+    page = client.get("/collections/fruit/members/apple/history").get_data(as_text=True)
+    assert "History of apple in fruit" in page
+    assert entries(page) == [
+        "30 → 31 (replace)",
+        "new → 30 (create)",
+    ]
+
+
+def test_the_history_comes_in_pages(client, seed):
+    seed(fruit={f"m{i}": i for i in range(5)})
+    page = client.get("/collections/fruit/history?limit=2").get_data(as_text=True)
+    assert len(entries(page)) == 2
+    older = re.search(r'<a href="([^"]+)" rel="next">Older</a>', page)
+    assert older is not None
+    seen = len(entries(page))
+    while older is not None:
+        page = client.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
+        seen += len(entries(page))
+        older = re.search(r'<a href="([^"]+)" rel="next">Older</a>', page)
+    assert seen == 5
+
+
+def test_a_collection_without_history_says_so(client):
+    page = client.get("/collections/nothing/history").get_data(as_text=True)
+    assert "Nothing has happened here yet." in page
+
+
+def test_a_bad_name_or_page_is_refused(client):
+    assert client.get("/collections/%20/history").status_code == 400
+    assert client.get("/collections/fruit/history?limit=0").status_code == 400
+    assert client.get("/collections/fruit/history?cursor=nope").status_code == 400
+
+
+def test_the_history_pages_send_a_stranger_to_log_in(make_app):
+    client = make_app(ANONYMOUS_ACCESS="none").test_client()
+    response = client.get("/collections/fruit/history")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/log-in?next=/collections/fruit/history"
