@@ -13,7 +13,7 @@ from . import history, stock
 from .access.identity import actor, current_identity
 from .access.permissions import public, requires
 from .conditions import Precondition, etag, is_not_modified, tagged
-from .errors import Problem
+from .errors import Problem, not_found
 from .guards import json_body
 from .idempotency import idempotent
 from .validation import (
@@ -24,10 +24,6 @@ from .validation import (
 )
 
 bp = Blueprint("api", __name__)
-
-
-def _not_found(what: str) -> Problem:
-    return Problem(404, "Not found", f"There is no {what}.")
 
 
 def _written(
@@ -102,7 +98,7 @@ def get_collection(collection: str) -> Any:
         collection, after_id or 0, None if limit is None else limit + 1
     )
     if found is None:
-        raise _not_found(f'collection "{collection}"')
+        raise not_found(f'collection "{collection}"')
     members, version = found
     headers = {"ETag": etag(version)}
     if limit is not None and len(members) > limit:
@@ -120,7 +116,7 @@ def get_member(collection: str, member: str) -> Any:
     check_names(collection=collection, member=member)
     found = stock.member_quantity(collection, member)
     if found is None:
-        raise _not_found(f'member "{member}" in collection "{collection}"')
+        raise not_found(f'member "{member}" in collection "{collection}"')
     quantity, version = found
     return tagged(quantity, version)
 

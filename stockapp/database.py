@@ -192,7 +192,7 @@ def write_transaction() -> Iterator[None]:
         try:
             if connection.dialect.name == "sqlite":
                 begin_sqlite_transaction(connection, write=True)
-            g.setdefault(_CONNECTION_KEY, connection)
+            setattr(g, _CONNECTION_KEY, connection)
             yield
             transaction.commit()
         except BaseException:

@@ -182,8 +182,14 @@ def execute(
     compiled = _compiled(statement, connection.dialect)
     if compiled is None:
         return connection.execute(statement, dict(params))
-    parameters = compiled.parameters(params)
-    return _run(connection, compiled, parameters, many=False)
+    return _run(
+        connection.engine,
+        connection,
+        connection.connection,
+        compiled,
+        compiled.parameters(params),
+        many=False,
+    )
 
 
 def execute_many(
@@ -196,34 +202,14 @@ def execute_many(
     if compiled is None:
         connection.execute(statement, [dict(row) for row in rows])
         return
-    _run(connection, compiled, [compiled.parameters(row) for row in rows], many=True)
-
-
-def _run(
-    connection: Connection, compiled: _Compiled, parameters: Any, *, many: bool
-) -> Rows:
-    pooled = connection.connection
-    dialect = connection.dialect
-    cursor = pooled.cursor()
-    try:
-        _announce(connection.engine, connection, cursor, compiled.sql, parameters, many)
-        if many:
-            cursor.executemany(compiled.sql, parameters)
-        else:
-            cursor.execute(compiled.sql, parameters)
-        return compiled.rows(cursor)
-    except dialect.loaded_dbapi.Error as error:
-        raise _wrapped(
-            error,
-            compiled,
-            parameters,
-            dialect,
-            pooled.dbapi_connection,
-            cursor,
-            connection.invalidate,
-        ) from error
-    finally:
-        cursor.close()
+    _run(
+        connection.engine,
+        connection,
+        connection.connection,
+        compiled,
+        [compiled.parameters(row) for row in rows],
+        many=True,
+    )
 
 
 def read(engine: Engine, statement: Executable, params: Mapping[str, Any]) -> Any:
@@ -235,26 +221,47 @@ def read(engine: Engine, statement: Executable, params: Mapping[str, Any]) -> An
     if compiled is None:
         with engine.connect() as connection:
             return connection.execute(statement, dict(params)).all()
-    parameters = compiled.parameters(params)
     pooled = engine.raw_connection()
     try:
-        cursor = pooled.cursor()
-        try:
-            _announce(engine, None, cursor, compiled.sql, parameters, False)
-            cursor.execute(compiled.sql, parameters)
-            return compiled.rows(cursor).all()
-        except engine.dialect.loaded_dbapi.Error as error:
-            raise _wrapped(
-                error,
-                compiled,
-                parameters,
-                engine.dialect,
-                pooled.dbapi_connection,
-                cursor,
-                pooled.invalidate,
-            ) from error
-        finally:
-            cursor.close()
+        parameters = compiled.parameters(params)
+        return _run(engine, None, pooled, compiled, parameters, many=False).all()
     finally:
         # Back to the pool, which ends any transaction the driver began.
         pooled.close()
+
+
+def _run(
+    engine: Engine,
+    connection: Connection | None,
+    pooled: Any,
+    compiled: _Compiled,
+    parameters: Any,
+    *,
+    many: bool,
+) -> Rows:
+    """Run ``compiled`` on a cursor of ``pooled``, the DBAPI connection (of
+    ``connection``, when there is a Core one)."""
+    dialect = engine.dialect
+    cursor = pooled.cursor()
+    try:
+        _announce(engine, connection, cursor, compiled.sql, parameters, many)
+        if many:
+            cursor.executemany(compiled.sql, parameters)
+        else:
+            cursor.execute(compiled.sql, parameters)
+        return compiled.rows(cursor)
+    except dialect.loaded_dbapi.Error as error:
+        # A lost connection is invalidated where Core would: on the Core
+        # connection when there is one, else in the pool.
+        invalidate = pooled.invalidate if connection is None else connection.invalidate
+        raise _wrapped(
+            error,
+            compiled,
+            parameters,
+            dialect,
+            pooled.dbapi_connection,
+            cursor,
+            invalidate,
+        ) from error
+    finally:
+        cursor.close()

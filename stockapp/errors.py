@@ -50,6 +50,11 @@ class Problem(Exception):
         self.extra = extra
 
 
+def not_found(what: str) -> Problem:
+    """404 for a collection or member that is not there: ``what`` names it."""
+    return Problem(404, "Not found", f"There is no {what}.")
+
+
 def problem_response(problem: Problem) -> Response:
     """Render ``problem`` as the problem+json response."""
     body = {

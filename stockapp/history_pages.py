@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, render_template, request
 
 from . import history
 from .access.permissions import requires
@@ -36,14 +36,7 @@ def _history_page(collection: str, member: str | None) -> Any:
     movements, next_before = history.movements_page(
         collection, member, limit, before_id
     )
-    older = None
-    if next_before is not None:
-        older = url_for(
-            request.endpoint or "",
-            **(request.view_args or {}),
-            limit=limit,
-            cursor=pages.encode(next_before),
-        )
+    older = None if next_before is None else pages.next_url(limit, next_before)
     return render_template(
         "history.html",
         collection=collection,

@@ -64,11 +64,14 @@ class Pages:
         raw = f"{self.prefix}{key}".encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
+    def next_url(self, limit: int, key: int) -> str:
+        """The URL of this request's next page, beyond id ``key``."""
+        args = {"limit": limit, "cursor": self.encode(key)}
+        return url_for(request.endpoint or "", **(request.view_args or {}), **args)
+
     def next_link(self, limit: int, key: int) -> dict[str, str]:
         """The ``Link`` header to this request's next page, beyond id ``key``."""
-        args = {"limit": limit, "cursor": self.encode(key)}
-        url = url_for(request.endpoint or "", **(request.view_args or {}), **args)
-        return {"Link": f'<{url}>; rel="next"'}
+        return {"Link": f'<{self.next_url(limit, key)}>; rel="next"'}
 
     def _decode(self, cursor: str) -> int | None:
         try:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, render_template, request
 
 from . import stock
 from .access.identity import current_identity
 from .access.permissions import prefers_html, requires
 from .conditions import Precondition, etag, tagged
-from .errors import Problem
+from .errors import not_found
 from .guards import json_body
 from .openapi import (
     Schema,
@@ -40,11 +40,7 @@ def get_reorder_level(collection: str, member: str) -> Any:
     check_names(collection=collection, member=member)
     found = stock.reorder_level(collection, member)
     if found is None:
-        raise Problem(
-            404,
-            "Not found",
-            f'There is no member "{member}" in collection "{collection}".',
-        )
+        raise not_found(f'member "{member}" in collection "{collection}"')
     return tagged(*found)
 
 
@@ -86,9 +82,7 @@ def low_stock() -> Any:
     # Caches keep the HTML and the JSON answers apart.
     headers = {"Vary": "Accept"}
     if prefers_html():
-        more = None
-        if next_page is not None:
-            more = url_for(".low_stock", limit=limit, cursor=pages.encode(next_page))
+        more = None if next_page is None else pages.next_url(limit, next_page)
         page = render_template("low_stock.html", members=members, next_page=more)
         return page, 200, headers
     if next_page is not None:

@@ -10,6 +10,14 @@ from playwright.sync_api import expect
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+def fill_add_collection(page, collection: str, member: str, quantity: str) -> None:
+    """Fill the add-collection form by its labels and submit it."""
+    page.get_by_label("Collection").fill(collection)
+    page.get_by_label("Member").fill(member)
+    page.get_by_label("Quantity").fill(quantity)
+    page.get_by_role("button", name="Add collection").click()
+
+
 def test_a_clerk_logs_in_adds_a_collection_and_logs_out(page, stored):
     page.goto("/")
     # Closed to anonymous callers: to the log-in page, coming back here after.
@@ -25,10 +33,7 @@ def test_a_clerk_logs_in_adds_a_collection_and_logs_out(page, stored):
     expect(page.get_by_text("No stock yet.")).to_be_visible()
 
     page.get_by_role("link", name="Add a collection").first.click()
-    page.get_by_label("Collection").fill("fruit")
-    page.get_by_label("Member").fill("apple")
-    page.get_by_label("Quantity").fill("30")
-    page.get_by_role("button", name="Add collection").click()
+    fill_add_collection(page, "fruit", "apple", "30")
     expect(page.get_by_role("status")).to_have_text("Collection created")
     expect(page.get_by_role("cell", name="apple")).to_be_visible()
     assert stored() == {"fruit": {"apple": 30}}
@@ -48,10 +53,7 @@ def test_a_wrong_password_is_told_and_nothing_opens(page):
 def test_a_bad_quantity_is_told_next_to_its_field(page, stored):
     log_in_as(page, "clerk")
     page.goto("/add-collection")
-    page.get_by_label("Collection").fill("fruit")
-    page.get_by_label("Member").fill("apple")
-    page.get_by_label("Quantity").fill("-3")
-    page.get_by_role("button", name="Add collection").click()
+    fill_add_collection(page, "fruit", "apple", "-3")
     quantity = page.get_by_label("Quantity")
     expect(quantity).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#qty-error")).to_contain_text("whole number")
@@ -97,10 +99,7 @@ def test_low_stock_appears_and_clears(page, site, make_token):
 def test_history_shows_who_did_each_step(page, site, make_token):
     log_in_as(page, "clerk")
     page.goto("/add-collection")
-    page.get_by_label("Collection").fill("fruit")
-    page.get_by_label("Member").fill("apple")
-    page.get_by_label("Quantity").fill("30")
-    page.get_by_role("button", name="Add collection").click()
+    fill_add_collection(page, "fruit", "apple", "30")
     as_admin = api_caller(site, make_token, user="admin")
     as_admin("POST", "/stock/fruit/apple/adjustments", {"delta": -3, "reason": "sold"})
 
