@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS
 
-from . import api, docs, history_pages, pages, reorder
+from . import api, collection_pages, docs, history_pages, pages, reorder
 from .access import init_access
 from .database import configure_engine, engine_options
 from .errors import register_error_handlers
@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(reorder.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(collection_pages.bp)
     app.register_blueprint(history_pages.bp)
     app.register_blueprint(docs.bp)
     csrf.exempt(api.bp)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g, render_template
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
@@ -56,7 +56,10 @@ def not_found(what: str) -> Problem:
 
 
 def problem_response(problem: Problem) -> Response:
-    """Render ``problem`` as the problem+json response."""
+    """Render ``problem`` as the problem+json response, or as a page for a
+    request that asked for a page."""
+    if g.get("page"):
+        return _problem_page(problem)
     body = {
         "type": "about:blank",
         "title": HTTP_STATUS_CODES.get(problem.status, "Unknown Error"),
@@ -70,6 +73,11 @@ def problem_response(problem: Problem) -> Response:
     response.content_type = PROBLEM_MEDIA_TYPE
     response.headers.update(problem.headers)
     return response
+
+
+def _problem_page(problem: Problem) -> Response:
+    body = render_template("problem.html", problem=problem)
+    return current_app.response_class(body, problem.status, problem.headers)
 
 
 def _validation_failed(error: ValidationError) -> Response:

@@ -68,6 +68,11 @@ class Member(db.Model):
         # A collection's members in creation order without a sort: the whole
         # stock and the pages of members read them so.
         Index("ix_members_collection_id_id", "collection_id", "id"),
+        # A collection's members by quantity (the collection page's sort); by
+        # name they come from the unique (collection_id, name) index.
+        Index(
+            "ix_members_collection_id_quantity_id", "collection_id", "quantity", "id"
+        ),
         # Only the members at or below their reorder level, in creation order:
         # the low-stock list reads this index, never all members.
         Index(

@@ -1,4 +1,4 @@
-"""The HTML front: a stock overview and a form that adds a collection."""
+"""The HTML front's overview (with the search) and the add-collection form."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from . import stock
+from . import listings, stock
 from .access.identity import actor, current_identity
 from .access.permissions import refuse_unseen_collection, requires
 from .validation import ValidationError, collection_form
@@ -14,28 +14,46 @@ from .validation import ValidationError, collection_form
 bp = Blueprint("pages", __name__)
 
 
-def _visible_stock() -> dict[str, stock.Stock]:
-    return stock.all_stock(current_identity().collections)
+def _collections_page() -> dict[str, Any]:
+    """A page of collections with their totals, and the link to the next."""
+    pages = listings.SUMMARY_PAGES
+    limit, after_id = pages.params(request.args)
+    assert limit is not None
+    summaries, next_after = listings.collection_summaries(
+        current_identity().collections, after_id or 0, limit
+    )
+    more = None if next_after is None else pages.next_url(limit, next_after)
+    return {"summaries": summaries, "more": more}
 
 
 @bp.get("/")
 @requires("read", page=True)
 def index() -> Any:
-    """Every collection with its members and quantities."""
+    """The collections with their totals, the low-stock count, and the search."""
     only = current_identity().collections
-    return render_template(
-        "index.html",
-        stock=_visible_stock(),
-        low_stock_count=stock.low_stock_count(only),
-    )
+    text = listings.search_text(request.args)
+    if not text:
+        return render_template(
+            "index.html",
+            low_stock_count=stock.low_stock_count(only),
+            **_collections_page(),
+        )
+    pages = listings.SEARCH_PAGES
+    limit, after_id = pages.params(request.args)
+    assert limit is not None
+    found = listings.search(text, only, after_id or 0, limit)
+    more = None
+    if found.next_after is not None:
+        more = pages.next_url(limit, found.next_after, q=text)
+    return render_template("search.html", query=text, found=found, more=more)
 
 
 @bp.get("/add-collection")
 @requires("write", page=True)
 def add_collection() -> Any:
-    """The add-collection form beside the current stock."""
+    """The add-collection form beside the collections there are."""
     return render_template(
-        "add_collection.html", stock=_visible_stock(), errors={}, form={}
+        "add_collection.html", errors={}, form={}, **_collections_page()
     )
 
 
@@ -48,9 +66,9 @@ def submit_collection() -> Any:
     except ValidationError as error:
         page = render_template(
             "add_collection.html",
-            stock=_visible_stock(),
             errors=error.errors,
             form=request.form,
+            **_collections_page(),
         )
         return page, 400
     # The collection is named by the form, not the URL: checked like the API's.

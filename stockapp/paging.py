@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask import request, url_for
 
@@ -64,9 +66,10 @@ class Pages:
         raw = f"{self.prefix}{key}".encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
-    def next_url(self, limit: int, key: int) -> str:
-        """The URL of this request's next page, beyond id ``key``."""
-        args = {"limit": limit, "cursor": self.encode(key)}
+    def next_url(self, limit: int, key: int, **keep: str) -> str:
+        """The URL of this request's next page, beyond id ``key``; ``keep`` adds
+        query arguments the next page needs too (a search's text)."""
+        args = {**keep, "limit": limit, "cursor": self.encode(key)}
         return url_for(request.endpoint or "", **(request.view_args or {}), **args)
 
     def next_link(self, limit: int, key: int) -> dict[str, str]:
@@ -83,3 +86,27 @@ class Pages:
         if text == digits or not digits.isdigit() or len(digits) > _MAX_ID_DIGITS:
             return None
         return int(digits)
+
+
+def encode_position(prefix: str, position: list[str | int]) -> str:
+    """An opaque cursor naming a position in a sorted list: the sort key of the
+    row a page starts beyond, as base64url of ``prefix`` and a JSON array."""
+    raw = prefix + json.dumps(position, ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_position(prefix: str, cursor: str) -> list[Any] | None:
+    """The position in a cursor ``encode_position`` gave out with ``prefix``,
+    or None for anything else (its values are for the caller to check)."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+    except (UnicodeError, binascii.Error, ValueError):
+        return None
+    if not text.startswith(prefix):
+        return None
+    try:
+        position = json.loads(text.removeprefix(prefix))
+    except (ValueError, RecursionError):
+        return None
+    return position if isinstance(position, list) else None

@@ -163,39 +163,82 @@ def reorder_level_body(body: Any) -> int | None:
     return quantity_body(body)
 
 
-def form_quantity(text: str) -> int:
-    """Parse the form's decimal quantity, raising ValidationError keyed ``qty``."""
+def form_quantity(text: str, field: str = "qty", *, at_least: int = 0) -> int:
+    """Parse a form's decimal whole number from ``at_least`` to MAX_QUANTITY,
+    raising ValidationError keyed ``field``."""
     digits = text.strip()
     significant = digits.lstrip("0")
     if (
         not _FORM_QUANTITY.fullmatch(digits)
         or len(significant) > _MAX_INTEGER_DIGITS
-        or int(significant or "0") > MAX_QUANTITY
+        or not at_least <= int(significant or "0") <= MAX_QUANTITY
     ):
         raise ValidationError(
-            {"qty": f"must be a whole number from 0 to {MAX_QUANTITY}"}
+            {field: f"must be a whole number from {at_least} to {MAX_QUANTITY}"}
         )
     return int(significant or "0")
 
 
+def form_amount(text: str, field: str = "amount") -> int:
+    """A form's amount to add or take: a whole number of at least 1."""
+    return form_quantity(text, field, at_least=1)
+
+
+def form_level(text: str, field: str = "level") -> int | None:
+    """A form's reorder level: a quantity, or None (clear it) when left empty."""
+    return None if not text.strip() else form_quantity(text, field)
+
+
+def form_reason(text: str, field: str = "reason") -> str | None:
+    """A form's movement reason: the text, or None when left empty."""
+    reason = text.strip()
+    if not reason:
+        return None
+    if why := reason_problem(reason):
+        raise ValidationError({field: why})
+    return reason
+
+
+def form_version(text: str, field: str = "version") -> int:
+    """The version a page showed, sent back by its form (a hidden field)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= _MAX_INTEGER_DIGITS):
+        raise ValidationError(
+            {field: "is missing or damaged: reload the page and try again"}
+        )
+    return int(text)
+
+
+def form_name(text: str, field: str) -> str:
+    """A form's collection or member name, raising ValidationError keyed ``field``."""
+    if not text:
+        raise ValidationError({field: "is required"})
+    if why := name_problem(text):
+        raise ValidationError({field: why})
+    return text
+
+
 def collection_form(form: Mapping[str, str]) -> tuple[str, str, int]:
     """Check the add-collection form's fields and return (collection, member, qty)."""
+    return form_fields(
+        (form_name, form.get("collection", ""), "collection"),
+        (form_name, form.get("member", ""), "member"),
+        (form_quantity, form.get("qty", ""), "qty"),
+    )
+
+
+def form_fields(*checks: tuple[Any, str, str]) -> Any:
+    """Run each (check, text, field) and return the values; if any fails, raise
+    one ValidationError naming every failed field."""
     errors: dict[str, str] = {}
-    names = {}
-    for field in ("collection", "member"):
-        value = form.get(field, "")
-        if not value:
-            errors[field] = "is required"
-        elif why := name_problem(value):
-            errors[field] = why
-        names[field] = value
-    try:
-        quantity = form_quantity(form.get("qty", ""))
-    except ValidationError as error:
-        errors.update(error.errors)
+    values = []
+    for check, text, field in checks:
+        try:
+            values.append(check(text, field))
+        except ValidationError as error:
+            errors.update(error.errors)
     if errors:
         raise ValidationError(errors)
-    return names["collection"], names["member"], quantity
+    return tuple(values)
 
 
 def field_errors(

@@ -8,6 +8,7 @@ is a database created there from a template migrated once, and dropped after.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -315,6 +316,18 @@ def csrf_token_of(page: str) -> str:
     found = _CSRF_FIELD.search(page)
     assert found is not None, "the page has no CSRF token"
     return found.group(1)
+
+
+_PAGE_ERROR = re.compile(r"<h1>(.*?)</h1>\s*<p class=\"error\" role=\"alert\">(.*?)</p>", re.S)
+
+
+def problem_page(response: Any) -> dict[str, Any]:
+    """The status, error and detail an error page shows (a page's problem+json)."""
+    assert response.content_type == "text/html; charset=utf-8"
+    found = _PAGE_ERROR.search(response.get_data(as_text=True))
+    assert found is not None, "the page shows no error"
+    error, detail = (html.unescape(part) for part in found.groups())
+    return {"status": response.status_code, "error": error, "detail": detail}
 
 
 @pytest.fixture

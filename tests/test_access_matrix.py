@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 import pytest
-from conftest import csrf_token_of
+from conftest import csrf_token_of, problem_page
 from sqlalchemy import insert, inspect, text, update
 
 from stockapp import create_app, stock
@@ -39,11 +39,14 @@ class Route:
     """One endpoint and method: a request that succeeds for a caller allowed it."""
 
     path: str
-    # public | read | write | user (any user, never anonymous)
+    # public | read | write | user (any user, never anonymous) | admin (a user
+    # with the admin scope)
     needs: str
     ok: int
     body: Any = None
-    form: dict[str, str] | None = None
+    # A form's fields (or a function of the cell giving them); "{apple}" and
+    # "{fruit}" stand for the versions of apple and fruit as stored.
+    form: Any = None
     page: bool = False
     # The URL names collection "fruit" (a limited token may not see it) and
     # the route may create it.
@@ -57,6 +60,19 @@ def token_body(cell: Cell) -> dict[str, Any]:
         "scope": "read",
         "collections": sorted(cell.collections or {"fruit"}),
     }
+
+
+def token_form(cell: Cell) -> dict[str, str]:
+    body = token_body(cell)
+    return {**body, "collections": "\n".join(body["collections"])}
+
+
+def member_form(path: str, ok: int = 303, **form: str) -> Route:
+    """A form of the collection page that changes fruit's apple."""
+    return Route(path, "write", ok, form=form, page=True, collection=True)
+
+
+MEMBER_PAGE = "/collections/fruit/members/apple"
 
 
 ROUTES: dict[tuple[str, str], Route] = {
@@ -74,7 +90,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         form={"name": "alice", "password": PASSWORD},
         page=True,
     ),
-    ("POST", "access_pages.log_out"): Route("/log-out", "public", 303, form={}),
+    ("POST", "access_pages.log_out"): Route(
+        "/log-out", "public", 303, form={}, page=True
+    ),
     ("GET", "pages.index"): Route("/", "read", 200, page=True),
     ("GET", "pages.add_collection"): Route("/add-collection", "write", 200, page=True),
     ("POST", "pages.submit_collection"): Route(
@@ -94,6 +112,40 @@ ROUTES: dict[tuple[str, str], Route] = {
         page=True,
         collection=True,
     ),
+    ("GET", "collection_pages.collection"): Route(
+        "/collections/fruit", "read", 200, page=True, collection=True
+    ),
+    ("POST", "collection_pages.add_member"): member_form(
+        "/collections/fruit/members", member="pear", qty="2"
+    ),
+    ("POST", "collection_pages.set_quantity"): member_form(
+        f"{MEMBER_PAGE}/quantity", qty="5", version="{apple}"
+    ),
+    ("POST", "collection_pages.adjust"): member_form(
+        f"{MEMBER_PAGE}/adjustments", amount="1", direction="take", version="{apple}"
+    ),
+    ("POST", "collection_pages.set_reorder_level"): member_form(
+        f"{MEMBER_PAGE}/reorder-level", level="5", version="{apple}"
+    ),
+    ("GET", "collection_pages.confirm_member_deletion"): Route(
+        f"{MEMBER_PAGE}/delete", "write", 200, page=True, collection=True
+    ),
+    ("POST", "collection_pages.delete_member"): member_form(
+        f"{MEMBER_PAGE}/delete", version="{apple}"
+    ),
+    ("GET", "collection_pages.confirm_collection_deletion"): Route(
+        "/collections/fruit/delete", "write", 200, page=True, collection=True
+    ),
+    ("POST", "collection_pages.delete_collection"): member_form(
+        "/collections/fruit/delete", confirm="fruit", version="{fruit}"
+    ),
+    ("POST", "account_pages.create_token"): Route(
+        "/tokens/new", "user", 201, form=token_form, page=True
+    ),
+    ("POST", "account_pages.revoke_token"): Route(
+        "/tokens/{own}/revoke", "user", 303, form={}, page=True
+    ),
+    ("GET", "account_pages.users"): Route("/users", "admin", 200, page=True),
     ("GET", "api.list_stock"): Route("/stock", "read", 200),
     ("GET", "api.get_collection"): Route("/stock/fruit", "read", 200, collection=True),
     ("GET", "api.get_member"): Route(
@@ -190,7 +242,7 @@ def expected_status(route: Route, cell: Cell) -> int:
     if route.needs == "public":
         return route.ok
     if cell.role is None:
-        allowed = route.needs != "user" and includes(
+        allowed = route.needs not in ("user", "admin") and includes(
             None if cell.anonymous_access == "none" else cell.anonymous_access,
             route.needs,
         )
@@ -203,8 +255,9 @@ def expected_status(route: Route, cell: Cell) -> int:
     outside = cell.collections is not None and "fruit" not in cell.collections
     if route.collection and outside:
         return 403 if route.creates else 404
-    if route.form and "collection" in route.form and cell.collections is not None:
-        return route.ok if route.form["collection"] in cell.collections else 403
+    form = route.form
+    if isinstance(form, dict) and "collection" in form and cell.collections:
+        return route.ok if form["collection"] in cell.collections else 403
     return route.ok
 
 
@@ -243,6 +296,10 @@ class Caller:
             if cell.role is not None:
                 self._give_token(cell)
             stock.create_collection("fruit", {"apple": 30})
+            self.versions = {
+                "fruit": stock.collection_page("fruit", 0, None)[1],
+                "apple": stock.member_quantity("fruit", "apple")[1],
+            }
 
     def _user(self, name: str, role: str) -> None:
         db.session.execute(
@@ -282,10 +339,12 @@ class Caller:
         if body is not None:
             kwargs["json"] = body
         if route.form is not None:
+            form = route.form(cell) if callable(route.form) else route.form
+            form = {key: value.format(**self.versions) for key, value in form.items()}
             # The form's CSRF token, fetched as a browser would (without the
             # Authorization header, which a broken token would make a 401).
             page = self.client.get("/log-in").get_data(as_text=True)
-            kwargs["data"] = {**route.form, "csrf_token": csrf_token_of(page)}
+            kwargs["data"] = {**form, "csrf_token": csrf_token_of(page)}
         return self.client.open(path, method=method, **kwargs)
 
     def stored_text(self) -> str:
@@ -328,32 +387,49 @@ def test_route_answers_each_kind_of_caller_as_the_contract_says(
 
 
 def check_refusal(response: Any, status: int, route: Route, cell: Cell) -> None:
-    """A refusal says why in the contract's words, and nothing more."""
+    """A refusal says why in the contract's words, and nothing more: as
+    problem+json, or on a page (as a page) for a browser's session or token."""
     if status == route.ok:
         return
     if status == 303:
         assert response.headers["Location"] == f"/log-in?next={route.path}"
         return
-    problem = response.get_json()
+    if route.path == "/tokens/new" and status == 403:
+        error, detail = "", ""
+    else:
+        error, detail = refusal_of(response, route)
     if status == 401 and cell.broken:
-        assert problem["error"] == "Invalid token"
+        assert error == "Invalid token"
         assert response.headers["WWW-Authenticate"] == (
             'Bearer realm="stockapp", error="invalid_token"'
         )
     elif status == 401:
-        assert problem["error"] == "Authentication required"
+        assert error == "Authentication required"
         assert response.headers["WWW-Authenticate"] == 'Bearer realm="stockapp"'
+    elif status == 403 and route.path == "/tokens/new":
+        # The tokens page answers a token wider than its maker on the page.
+        page = response.get_data(as_text=True)
+        assert "<h1>API tokens</h1>" in page
+        assert "only make tokens limited to some of the same" in page
     elif status == 403:
-        assert problem["error"] == "Forbidden"
+        assert error == "Forbidden"
         assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
     else:
-        assert problem == {
-            "type": "about:blank",
-            "title": "Not Found",
-            "status": 404,
-            "detail": 'There is no collection "fruit".',
-            "error": "Not found",
-        }
+        assert (status, error, detail) == (
+            404,
+            "Not found",
+            'There is no collection "fruit".',
+        )
+
+
+def refusal_of(response: Any, route: Route) -> tuple[str, str]:
+    """The ``error`` and ``detail`` of a refusal, from its problem+json or page."""
+    if route.page:
+        shown = problem_page(response)
+    else:
+        shown = response.get_json()
+    assert shown["status"] == response.status_code
+    return shown["error"], shown["detail"]
 
 
 def test_a_route_that_declares_nothing_is_refused(database_url):

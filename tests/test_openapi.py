@@ -19,7 +19,15 @@ from stockapp.validation import MAX_NAME_LENGTH, name_problem
 # Endpoints outside the JSON API, left out of its document on purpose: the HTML
 # pages and their static files answer browsers, not API clients, and the
 # documentation does not describe itself.
-NOT_IN_DOCUMENT = {"static", "pages.", "access_pages.", "history_pages.", "docs."}
+NOT_IN_DOCUMENT = {
+    "static",
+    "pages.",
+    "access_pages.",
+    "account_pages.",
+    "collection_pages.",
+    "history_pages.",
+    "docs.",
+}
 # The blueprints of the JSON API.
 API_BLUEPRINTS = ("api.", "access_api.", "reorder.")
 # Flask answers these for every route by itself.

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, bearer, csrf_token_of
+from conftest import PASSWORD, bearer, csrf_token_of, problem_page
 
 from stockapp.access import passwords
 
@@ -44,22 +44,30 @@ def log_in(client, name: str, password: str = PASSWORD):
     )
 
 
-def check_too_many(response) -> None:
-    """The 429 answer, exactly: problem+json, and when to try again."""
+def check_too_many(response, *, page: bool = False) -> None:
+    """The 429 answer, exactly: problem+json, or the error page for the log-in
+    form (``page``), and when to try again."""
     assert response.status_code == 429
-    assert response.content_type == "application/problem+json"
     retry_after = response.headers["Retry-After"]
     assert retry_after.isdigit() and 1 <= int(retry_after) <= 60
-    body = response.get_json()
-    assert body == {
-        "type": "about:blank",
-        "title": "Too Many Requests",
-        "status": 429,
-        "detail": f"Too many requests (3 per 60 seconds); try again in"
-        f" {retry_after} seconds.",
-        "error": "Too many requests",
-    }
-    assert DETAIL.fullmatch(body["detail"])
+    detail = (
+        f"Too many requests (3 per 60 seconds); try again in {retry_after} seconds."
+    )
+    if not page:
+        assert response.get_json() == {
+            "type": "about:blank",
+            "title": "Too Many Requests",
+            "status": 429,
+            "detail": detail,
+            "error": "Too many requests",
+        }
+    else:
+        assert problem_page(response) == {
+            "status": 429,
+            "error": "Too many requests",
+            "detail": detail,
+        }
+    assert DETAIL.fullmatch(detail)
 
 
 def fail_log_ins(client, names: list[str]) -> None:
@@ -77,9 +85,9 @@ def test_failed_log_ins_are_limited_per_address(limited_app, make_user):
     attacker = from_address(limited_app, "203.0.113.7")
     # Three different names: the address is what is counted.
     fail_log_ins(attacker, ["carol", "dave", "erin"])
-    check_too_many(log_in(attacker, "bob", "another wrong password"))
+    check_too_many(log_in(attacker, "bob", "another wrong password"), page=True)
     # Even the right password is refused from there while it lasts.
-    check_too_many(log_in(attacker, "alice"))
+    check_too_many(log_in(attacker, "alice"), page=True)
     assert attacker.get("/").status_code == 303
     # Another user, from another address, logs in.
     other = from_address(limited_app, "198.51.100.2")
@@ -96,7 +104,7 @@ def test_failed_log_ins_are_limited_per_name(limited_app, make_user):
         fail_log_ins(from_address(limited_app, f"192.0.2.{number}"), ["alice"])
     alice = from_address(limited_app, "198.51.100.9")
     # The right password is refused while the name is locked.
-    check_too_many(log_in(alice, "alice"))
+    check_too_many(log_in(alice, "alice"), page=True)
     assert alice.get("/").status_code == 303
     # Another name from the same address is not locked.
     assert log_in(alice, "bob").status_code == 303
@@ -119,7 +127,7 @@ def test_long_names_are_counted_as_one(limited_app):
         client = from_address(limited_app, f"192.0.2.{number}")
         fail_log_ins(client, [f"{prefix}{number}"])
     client = from_address(limited_app, "192.0.2.200")
-    check_too_many(log_in(client, prefix + "tail"))
+    check_too_many(log_in(client, prefix + "tail"), page=True)
 
 
 def test_forwarded_for_is_ignored_without_trusted_proxies(limited_app):
@@ -134,7 +142,7 @@ def test_forwarded_for_is_ignored_without_trusted_proxies(limited_app):
         data={"name": "n9", "password": "x" * 12, "csrf_token": token},
         headers={"X-Forwarded-For": "192.0.2.99"},
     )
-    check_too_many(response)
+    check_too_many(response, page=True)
 
 
 def test_forwarded_for_is_counted_behind_a_trusted_proxy(make_app):
@@ -149,7 +157,7 @@ def test_forwarded_for_is_counted_behind_a_trusted_proxy(make_app):
 
     for name in ("a", "b", "c"):
         assert attempt("192.0.2.1", name).status_code == 400
-    check_too_many(attempt("192.0.2.1", "d"))
+    check_too_many(attempt("192.0.2.1", "d"), page=True)
     # Another client behind the same proxy is not blocked.
     assert attempt("192.0.2.2", "e").status_code == 400
 
@@ -213,7 +221,7 @@ def test_a_locked_out_log_in_verifies_nothing(limited_app, make_user, hasher):
     client = from_address(limited_app, "192.0.2.1")
     fail_log_ins(client, ["alice"] * 3)
     hasher.verified = 0
-    check_too_many(log_in(client, "alice"))
+    check_too_many(log_in(client, "alice"), page=True)
     assert hasher.verified == 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD, csrf_token_of, login
+from conftest import PASSWORD, csrf_token_of, login, problem_page
 
 from stockapp.access.passwords import MAX_PASSWORD_LENGTH
 
@@ -31,14 +31,18 @@ def sent_to_log_in(response, next_path: str = "/") -> bool:
     )
 
 
+# Why Flask-WTF refuses each kind of bad CSRF token.
+CSRF_DETAILS = {
+    "missing": "The CSRF token is missing.",
+    "wrong": "The CSRF token is invalid.",
+    "other session": "The CSRF tokens do not match.",
+    "tampered": "The CSRF token is invalid.",
+}
+
+
 def csrf_refused(detail: str) -> dict[str, object]:
-    return {
-        "type": "about:blank",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": detail,
-        "error": "Bad request",
-    }
+    """The page a form without a valid CSRF token is answered with."""
+    return {"status": 400, "error": "Bad request", "detail": detail}
 
 
 # --- Logging in --------------------------------------------------------------
@@ -192,13 +196,10 @@ def test_viewer_sees_no_add_collection_link_and_is_forbidden_the_form(
     assert "<span>vera (viewer)</span>" in page
     assert "/add-collection" not in page
     response = browser.get("/add-collection")
-    assert response.status_code == 403
-    assert response.get_json() == {
-        "type": "about:blank",
-        "title": "Forbidden",
+    assert problem_page(response) == {
         "status": 403,
-        "detail": 'This needs the "write" scope, which this caller does not have.',
         "error": "Forbidden",
+        "detail": 'This needs the "write" scope, which this caller does not have.',
     }
     token = csrf_token_of(page)
     form = {"collection": "fruit", "member": "apple", "qty": "1", "csrf_token": token}
@@ -264,13 +265,7 @@ def test_log_in_without_a_valid_csrf_token_is_refused(
         form["csrf_token"] = tokens[token]
     response = browser.post("/log-in", data=form)
     assert response.status_code == 400
-    detail = {
-        "missing": "The CSRF token is missing.",
-        "wrong": "The CSRF token is invalid.",
-        "other session": "The CSRF tokens do not match.",
-        "tampered": "The CSRF token is invalid.",
-    }[token]
-    assert response.get_json() == csrf_refused(detail)
+    assert problem_page(response) == csrf_refused(CSRF_DETAILS[token])
     assert sent_to_log_in(browser.get("/"))
 
 
@@ -285,8 +280,7 @@ def test_log_out_without_a_valid_csrf_token_is_refused(
     elif token == "other session":
         form["csrf_token"] = another_sessions_token(closed_app)
     response = browser.post("/log-out", data=form)
-    assert response.status_code == 400
-    assert response.get_json()["error"] == "Bad request"
+    assert problem_page(response)["error"] == "Bad request"
     # Still logged in.
     assert browser.get("/").status_code == 200
 
@@ -302,8 +296,7 @@ def test_add_collection_without_a_valid_csrf_token_is_refused(
     elif token == "other session":
         form["csrf_token"] = another_sessions_token(closed_app)
     response = browser.post("/add-collection", data=form)
-    assert response.status_code == 400
-    assert response.get_json()["error"] == "Bad request"
+    assert problem_page(response) == csrf_refused(CSRF_DETAILS[token])
     assert stored() == {}
 
 

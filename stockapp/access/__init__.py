@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ..extensions import csrf, login_manager
-from . import api, cli, pages
+from . import account_pages, api, cli, pages
 from .limits import init_limits
 from .permissions import authorize
 from .scopes import ANONYMOUS_ACCESS_LEVELS
@@ -35,6 +35,7 @@ def init_access(app: Flask) -> None:
     init_limits(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(account_pages.bp)
     # The JSON API takes bearer tokens, never the session cookie: no CSRF there.
     csrf.exempt(api.bp)
     app.cli.add_command(cli.users)

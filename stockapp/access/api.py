@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, url_for
 
 from ..guards import json_body
-from ..history import utc_text
-from ..models import utcnow
-from . import accounts
-from .identity import Identity, current_identity
+from . import account_pages, accounts
+from .grants import owner_filter, refuse_wider_than_caller
+from .identity import current_identity
 from .models import MAX_TOKEN_ID
-from .permissions import insufficient_scope, requires_user
-from .scopes import includes
-from .validation import TokenRequest, token_request
+from .permissions import prefers_html, requires_user
+from .validation import token_request
 
 bp = Blueprint("access_api", __name__)
 # Ids beyond the column's range route nowhere (404) instead of reaching SQL.
 _ONE_TOKEN = f"/tokens/<int(max={MAX_TOKEN_ID}):token_id>"
-
-
-def _owner_filter(identity: Identity) -> int | None:
-    """Whose tokens the caller may see: all for admin scope, else only its own."""
-    return None if identity.allows("admin") else identity.user_id
 
 
 @bp.get("/me")
@@ -44,17 +36,22 @@ def me() -> Any:
 
 
 @bp.get("/tokens")
-@requires_user("read")
+@requires_user("read", negotiated=True)
 def list_tokens() -> Any:
-    """The caller's tokens (with admin scope, everyone's); never a secret."""
-    return {"tokens": accounts.list_tokens(_owner_filter(current_identity()))}
+    """The caller's tokens (with admin scope, everyone's); never a secret. JSON,
+    or the tokens page a browser asks for."""
+    if prefers_html():
+        return account_pages.tokens_page()
+    tokens = accounts.list_tokens(owner_filter(current_identity()))
+    # Caches keep the HTML and the JSON answers apart.
+    return {"tokens": tokens}, 200, {"Vary": "Accept"}
 
 
 @bp.get(_ONE_TOKEN)
 @requires_user("read")
 def get_token(token_id: int) -> Any:
     """One of the caller's tokens (with admin scope, anyone's)."""
-    return accounts.get_token(token_id, _owner_filter(current_identity()))
+    return accounts.get_token(token_id, owner_filter(current_identity()))
 
 
 @bp.post("/tokens")
@@ -63,7 +60,7 @@ def create_token() -> Any:
     """Make a token no wider than the caller; its secret is in this answer only."""
     identity = current_identity()
     wanted = token_request(json_body())
-    _refuse_wider_than_caller(identity, wanted)
+    refuse_wider_than_caller(identity, wanted)
     owner = wanted.user or identity.name
     assert owner is not None
     new = accounts.create_token(wanted, owner)
@@ -71,36 +68,9 @@ def create_token() -> Any:
     return {**new.token, "token": new.secret}, 201, {"Location": location}
 
 
-def _refuse_wider_than_caller(identity: Identity, wanted: TokenRequest) -> None:
-    if not includes(identity.scope, wanted.scope):
-        raise insufficient_scope(identity, wanted.scope)
-    if wanted.user not in (None, identity.name) and not identity.allows("admin"):
-        raise insufficient_scope(identity, "admin")
-    if identity.collections is not None and not (
-        wanted.collections is not None
-        and identity.collections.issuperset(wanted.collections)
-    ):
-        raise insufficient_scope(
-            identity,
-            wanted.scope,
-            "A token limited to some collections can only make tokens limited to"
-            " some of the same.",
-        )
-    if identity.expires_at is not None and (
-        wanted.expires_in_days is None
-        or utcnow() + timedelta(days=wanted.expires_in_days) > identity.expires_at
-    ):
-        raise insufficient_scope(
-            identity,
-            wanted.scope,
-            "A token that expires can only make tokens that expire no later"
-            f" (at {utc_text(identity.expires_at)}).",
-        )
-
-
 @bp.delete(_ONE_TOKEN)
 @requires_user("read")
 def revoke_token(token_id: int) -> Any:
     """Revoke one of the caller's tokens (with admin scope, anyone's)."""
-    accounts.revoke_token(token_id, _owner_filter(current_identity()))
+    accounts.revoke_token(token_id, owner_filter(current_identity()))
     return "", 204

@@ -87,9 +87,11 @@ def prefers_html() -> bool:
     return offered == "text/html"
 
 
-def requires_user(scope: str, *, page: bool = False) -> Callable[[F], F]:
+def requires_user(
+    scope: str, *, page: bool = False, negotiated: bool = False
+) -> Callable[[F], F]:
     """The route needs a user holding ``scope``; anonymous access never suffices."""
-    return _declare(Requirement(scope, user=True, page=page))
+    return _declare(Requirement(scope, user=True, page=page, negotiated=negotiated))
 
 
 def requirement_of(endpoint: str) -> Requirement | None:
@@ -107,6 +109,8 @@ def authorize() -> Any:
     page = requirement is not None and (
         requirement.page or (requirement.negotiated and prefers_html())
     )
+    # Errors of a page are answered as a page (errors.py reads this).
+    g.page = page
     g.identity = identity = load_identity(accepts_session=page)
     if endpoint is None or request.method == "OPTIONS":
         # Routing answers 404/405 next; OPTIONS only lists the methods.
