@@ -29,8 +29,13 @@ def add_security_headers(response: Response) -> Response:
         else CONTENT_SECURITY_POLICY,
     )
     identity = g.get("identity")
-    if identity is not None and identity.user_id is not None:
+    if (
+        identity is not None
+        and identity.user_id is not None
+        and "Cache-Control" not in headers
+    ):
         # Never kept by a shared cache; the browser's own may revalidate (ETag).
+        # (A view that says no-store, for a secret, is left to say it.)
         headers["Cache-Control"] = "private, no-cache"
     # What the caller sees depends on who it is.
     vary = headers.get("Vary")

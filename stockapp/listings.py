@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 
 from .database import dialect_name
 from .extensions import db
@@ -96,8 +104,12 @@ def _with_totals(collections: Select[Any]) -> list[tuple[int, CollectionSummary]
     page = collections.subquery()
     # A sum of 64-bit quantities can pass 64 bits (SQLite then fails): each
     # half of the quantities is summed alone and the halves joined in Python.
-    high = func.coalesce(func.sum(Member.quantity.op(">>")(32)), 0)
-    low = func.coalesce(func.sum(Member.quantity.op("&")(0xFFFFFFFF)), 0)
+    # (Constants in the SQL: PostgreSQL has no bigint >> smallint, the type
+    # psycopg would give a small parameter.)
+    high = func.coalesce(func.sum(Member.quantity.op(">>")(literal_column("32"))), 0)
+    low = func.coalesce(
+        func.sum(Member.quantity.op("&")(literal_column("4294967295"))), 0
+    )
     rows = db.session.execute(
         select(page.c.id, page.c.name, page.c.version, func.count(Member.id))
         .add_columns(high, low)
@@ -179,16 +191,17 @@ def _beyond(
     """The rows after ``position`` (the key values of the last row shown) in
     the order of ``keys``.
 
-    Written out rather than as a row value, so that each database seeks the
-    (collection_id, key, ...) index to the spot.
+    The bound on ``key`` alone (redundant beside the rest) is what lets each
+    database seek the (collection_id, key, ...) index to the spot instead of
+    walking the collection from its start.
     """
     if len(keys) == 1:
         return keys[0] < position[0] if descending else keys[0] > position[0]
     key, tie = keys
     value, tie_value = position
     if descending:
-        return or_(key < value, and_(key == value, tie < tie_value))
-    return or_(key > value, and_(key == value, tie > tie_value))
+        return and_(key <= value, or_(key < value, tie < tie_value))
+    return and_(key >= value, or_(key > value, tie > tie_value))
 
 
 def _member_columns() -> Select[Any]:

@@ -318,7 +318,9 @@ def csrf_token_of(page: str) -> str:
     return found.group(1)
 
 
-_PAGE_ERROR = re.compile(r"<h1>(.*?)</h1>\s*<p class=\"error\" role=\"alert\">(.*?)</p>", re.S)
+_PAGE_ERROR = re.compile(
+    r"<h1>(.*?)</h1>\s*<p class=\"error\" role=\"alert\">(.*?)</p>", re.S
+)
 
 
 def problem_page(response: Any) -> dict[str, Any]:

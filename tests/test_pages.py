@@ -140,3 +140,119 @@ def test_invalid_form_keeps_what_was_typed_escaped(client, submit):
     form = {"collection": '"><b>x', "member": "", "qty": "1"}
     page = submit("/add-collection", data=form).get_data(as_text=True)
     assert 'value="&#34;&gt;&lt;b&gt;x"' in page
+
+
+# --- The search ----------------------------------------------------------------------
+
+_MATCH = re.compile(
+    r'<tr>\s*<td><a href="[^"]+">(.*?)</a></td>\s*<td><a href="([^"]+)">(.*?)</a></td>'
+    r'\s*<td class="quantity">(\d+)</td>',
+    re.S,
+)
+
+
+def matches(page: str) -> list[tuple[str, str, int]]:
+    """(collection, member, quantity) of each member the search found."""
+    return [
+        (html.unescape(collection), html.unescape(member), int(quantity))
+        for collection, _, member, quantity in _MATCH.findall(page)
+    ]
+
+
+def matching_collections(page: str) -> list[str]:
+    found = re.search(r'<ul class="matches">(.*?)</ul>', page, re.S)
+    if found is None:
+        return []
+    return [html.unescape(name) for name in re.findall(r">([^<]+)</a>", found[1])]
+
+
+def test_search_finds_members_and_collections_by_part_of_their_name(client, seed):
+    seed(
+        fruit={"Apple": 30, "pear": 2, "pineapple": 1},
+        apparel={"hat": 4},
+        veg={"leek": 9},
+    )
+    response = client.get("/?q=app")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert matching_collections(page) == ["apparel"]
+    # Ignoring case; in creation order; a matching collection brings its members.
+    assert matches(page) == [
+        ("fruit", "Apple", 30),
+        ("fruit", "pineapple", 1),
+        ("apparel", "hat", 4),
+    ]
+    # A found member links to its collection's page, filtered to it.
+    assert '<a href="/collections/fruit?q=Apple">Apple</a>' in page
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [("%", ["50%"]), ("_", ["a_b"]), ("\\", ["back\\slash"]), ("zzz", [])],
+)
+def test_search_takes_wildcards_as_themselves(client, seed, query, found):
+    seed(shelf={"50%": 1, "a_b": 2, "axb": 3, "back\\slash": 4})
+    page = client.get("/", query_string={"q": query}).get_data(as_text=True)
+    assert [member for _, member, _ in matches(page)] == found
+    if not found:
+        assert "No member matches." in page
+
+
+def test_search_results_come_a_page_at_a_time_keeping_the_query(client, seed):
+    seed(bin={f"bolt{number:02}": number for number in range(7)}, other={"nut": 1})
+    seen = []
+    url = "/?q=BOLT&limit=3"
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        seen += [member for _, member, _ in matches(page)]
+        more = re.search(r'<a href="([^"]+)" rel="next">More matches</a>', page)
+        url = html.unescape(more.group(1)) if more else None
+    assert seen == [f"bolt{number:02}" for number in range(7)]
+
+
+def test_the_search_text_is_escaped_and_kept_in_the_box(client, seed):
+    seed(fruit={"apple": 1})
+    page = client.get("/", query_string={"q": '<b>"x'}).get_data(as_text=True)
+    assert "<b>" not in page
+    assert 'value="&lt;b&gt;&#34;x"' in page
+
+
+def test_a_search_text_too_long_is_refused_with_a_page(client):
+    response = client.get("/?q=" + "x" * 101)
+    assert response.status_code == 400
+    assert "q: must be at most 100 characters" in response.get_data(as_text=True)
+
+
+def test_a_blank_search_shows_the_overview(client, seed):
+    seed(fruit={"apple": 1})
+    page = client.get("/?q=%20%20").get_data(as_text=True)
+    assert collection_rows(page) == [("fruit", "1", "1")]
+
+
+def test_a_limited_token_searches_its_own_collections_only(
+    make_app, make_user, make_token, seed
+):
+    seed(fruit={"apple": 1}, apparel={"apple watch": 2})
+    make_user("alice", "clerk")
+    token = make_token("alice", "read", collections=["fruit"])
+    browser = make_app(ANONYMOUS_ACCESS="none").test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    page = browser.get("/?q=app", headers=headers).get_data(as_text=True)
+    assert matches(page) == [("fruit", "apple", 1)]
+    assert matching_collections(page) == []
+    overview = browser.get("/", headers=headers).get_data(as_text=True)
+    assert collection_rows(overview) == [("fruit", "1", "1")]
+
+
+def test_the_overview_and_a_search_cost_the_same_statements_at_any_size(
+    client, seed, count_statements
+):
+    counts = {}
+    for size in (3, 300):
+        seed(**{f"c{size}-{number}": {"m": number} for number in range(size)})
+        with count_statements() as overview:
+            assert client.get("/").status_code == 200
+        with count_statements() as search:
+            assert client.get("/?q=m").status_code == 200
+        counts[size] = (len(overview), len(search))
+    assert counts[3] == counts[300]
