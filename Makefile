@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres bench bench-postgres format clean system-packages \
-  bench-packages bench-postgres-packages
+.PHONY: run test test-postgres bench bench-postgres bench-pages format clean \
+  system-packages bench-packages bench-postgres-packages
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stockapp needs Python 3.11+"'
@@ -75,6 +75,10 @@ bench: $(VENV)/.dev bench-packages
 ## bench-postgres: the same on a durable throwaway PostgreSQL cluster of its own
 bench-postgres: $(VENV)/.dev bench-postgres-packages
 	$(BIN)/python tests/benchmarks/run_bench.py --backend postgresql
+
+## bench-pages: the web interface's reads with 100,000 members, in ms (SQLite)
+bench-pages: $(VENV)/.dev
+	$(BIN)/python tests/benchmarks/pages_bench.py --backend sqlite
 
 ## format: rewrite the code in the house style
 format: $(VENV)/.dev

@@ -332,6 +332,18 @@ def problem_page(response: Any) -> dict[str, Any]:
     return {"status": response.status_code, "error": error, "detail": detail}
 
 
+def pages_from(client: FlaskClient, url: str, link: str) -> Iterator[str]:
+    """Each page of a paged HTML list, from ``url`` on, following the
+    ``rel="next"`` link whose text is ``link``."""
+    pattern = re.compile(rf'<a href="([^"]+)" rel="next">{re.escape(link)}</a>')
+    next_url: str | None = url
+    while next_url:
+        page = client.get(next_url).get_data(as_text=True)
+        yield page
+        found = pattern.search(page)
+        next_url = html.unescape(found.group(1)) if found else None
+
+
 @pytest.fixture
 def submit(client: FlaskClient):
     """Post a form as a browser does: with the CSRF token the log-in page gives."""

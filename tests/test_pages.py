@@ -4,6 +4,7 @@ import html
 import re
 
 import pytest
+from conftest import pages_from
 
 
 def collection_rows(page: str) -> list[tuple[str, str, str]]:
@@ -34,13 +35,11 @@ def test_index_lists_every_collection_with_its_totals(client, seed):
 
 def test_index_lists_collections_a_page_at_a_time(client, seed):
     seed(**{f"c{number:02}": {"m": number} for number in range(7)})
-    seen = []
-    url = "/?limit=3"
-    while url:
-        page = client.get(url).get_data(as_text=True)
-        seen += [name for name, _, _ in collection_rows(page)]
-        more = re.search(r'<a href="([^"]+)" rel="next">More collections</a>', page)
-        url = html.unescape(more.group(1)) if more else None
+    seen = [
+        name
+        for page in pages_from(client, "/?limit=3", "More collections")
+        for name, _, _ in collection_rows(page)
+    ]
     assert seen == [f"c{number:02}" for number in range(7)]
 
 
@@ -200,13 +199,11 @@ def test_search_takes_wildcards_as_themselves(client, seed, query, found):
 
 def test_search_results_come_a_page_at_a_time_keeping_the_query(client, seed):
     seed(bin={f"bolt{number:02}": number for number in range(7)}, other={"nut": 1})
-    seen = []
-    url = "/?q=BOLT&limit=3"
-    while url:
-        page = client.get(url).get_data(as_text=True)
-        seen += [member for _, member, _ in matches(page)]
-        more = re.search(r'<a href="([^"]+)" rel="next">More matches</a>', page)
-        url = html.unescape(more.group(1)) if more else None
+    seen = [
+        member
+        for page in pages_from(client, "/?q=BOLT&limit=3", "More matches")
+        for _, member, _ in matches(page)
+    ]
     assert seen == [f"bolt{number:02}" for number in range(7)]
 
 

@@ -118,11 +118,16 @@ def bad_token(server: Server):
     )
 
 
-def check_refusal(reply) -> None:
+def check_refusal(reply, *, page: bool = False) -> None:
+    """The 429: problem+json, or (``page``) the log-in form's error page."""
     assert reply.status == 429
-    assert reply.headers["Content-Type"] == "application/problem+json"
     assert 1 <= int(reply.headers["Retry-After"]) <= 600
-    assert reply.json()["error"] == "Too many requests"
+    if page:
+        assert reply.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert b"<h1>Too many requests</h1>" in reply.body
+    else:
+        assert reply.headers["Content-Type"] == "application/problem+json"
+        assert reply.json()["error"] == "Too many requests"
 
 
 def test_invalid_tokens_share_one_limit_across_workers_through_redis(serve, redis_url):
@@ -184,7 +189,7 @@ def test_failed_log_ins_of_one_name_share_one_limit_through_redis(
     assert sorted(reply.status for reply in replies) == [400] * LIMIT + [429] * 3
     assert len(statuses_by_worker(server, "/log-in")) >= LIMIT
     # The right password too is refused while the name is locked...
-    check_refusal(log_in(server, "alice", PASSWORD))
+    check_refusal(log_in(server, "alice", PASSWORD), page=True)
     # ...but that is the address's count as well; another name from the same
     # address is refused, showing the per-address limit is shared too.
-    check_refusal(log_in(server, "bob", "any password at all"))
+    check_refusal(log_in(server, "bob", "any password at all"), page=True)

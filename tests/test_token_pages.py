@@ -9,7 +9,7 @@ import pytest
 from conftest import bearer, csrf_token_of, login, problem_page
 
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-_SECRET = re.compile(r'<input id="new-token" type="text" value="(stk_[^"]+)" readonly>')
+_SECRET = re.compile(r'<textarea id="new-token"[^>]*>(stk_[^<]+)</textarea>')
 
 
 @pytest.fixture
