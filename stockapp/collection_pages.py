@@ -11,7 +11,7 @@ failure shows the page again with the error beside the field.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import ETags
@@ -43,6 +43,20 @@ _LISTING_ARGS = ("sort", "cursor", "q")
 _INVALID, _CONFLICT = 400, 409
 
 
+class FailedForm(NamedTuple):
+    """A form of the page that was refused, shown again with why."""
+
+    # The member whose row holds the form; None: the add-member form.
+    member: str | None
+    # Which of its forms: adjust, quantity, level, or add.
+    form: str
+    # Why, by field ("form": about the whole form).
+    errors: dict[str, str]
+
+
+_NOTHING_FAILED = FailedForm(None, "", {})
+
+
 def listing_args() -> dict[str, str]:
     """The sort and cursor of the page of members being shown."""
     return {key: request.args[key] for key in _LISTING_ARGS if key in request.args}
@@ -70,9 +84,9 @@ def _collection_page(
     collection: str,
     status: int = 200,
     *,
-    failed: dict[str, Any] | None = None,
+    failed: FailedForm = _NOTHING_FAILED,
 ) -> Any:
-    """The page; ``failed`` says which form (member, form, errors) went wrong."""
+    """The page of members; ``failed`` shows a refused form again, with why."""
     sort, position = listings.member_listing(request.args)
     text = listings.search_text(request.args)
     page = listings.members_page(collection, sort, position, text)
@@ -88,9 +102,9 @@ def _collection_page(
             query=text,
             sorts=listings.MEMBER_SORTS,
             listing=listing_args(),
-            failed=failed or {},
-            failed_elsewhere=bool(failed)
-            and failed.get("member") not in shown | {None},
+            failed=failed,
+            # A refused member that is not on this page is spoken of on top.
+            failed_elsewhere=failed.member is not None and failed.member not in shown,
             form=request.form,
         ),
         status,
@@ -98,7 +112,7 @@ def _collection_page(
 
 
 def _member_edit(
-    collection: str, member: str, form_name_: str, edit: Callable[[], str]
+    collection: str, member: str, which: str, edit: Callable[[], str]
 ) -> Any:
     """Carry out ``edit`` (which returns the message to flash) on a member; on a
     refusal show the page again with the reason beside the form."""
@@ -106,13 +120,13 @@ def _member_edit(
     try:
         message = edit()
     except ValidationError as error:
-        failed = {"member": member, "form": form_name_, "errors": error.errors}
+        failed = FailedForm(member, which, error.errors)
         return _collection_page(collection, _INVALID, failed=failed)
     except Problem as problem:
         if problem.status not in (409, 412):
             raise
         reason = _refusal(collection, member, problem)
-        failed = {"member": member, "form": form_name_, "errors": {"form": reason}}
+        failed = FailedForm(member, which, {"form": reason})
         return _collection_page(collection, _CONFLICT, failed=failed)
     flash(message, "success")
     return _back_to(collection)
@@ -232,7 +246,7 @@ def add_member(collection: str) -> Any:
         only_new = Precondition(if_none_match=ETags(star_tag=True))
         stock.put_member(collection, member, quantity, only_new, by=actor())
     except ValidationError as error:
-        failed = {"member": None, "form": "add", "errors": error.errors}
+        failed = FailedForm(None, "add", error.errors)
         return _collection_page(collection, _INVALID, failed=failed)
     except Problem as problem:
         if problem.status != 412:
@@ -240,7 +254,7 @@ def add_member(collection: str) -> Any:
         current = listings.member_details(collection, member)
         holding = "" if current is None else f" (it holds {_holding(current)})"
         errors = {"member": f"already exists in {collection}{holding}"}
-        failed = {"member": None, "form": "add", "errors": errors}
+        failed = FailedForm(None, "add", errors)
         return _collection_page(collection, _CONFLICT, failed=failed)
     flash(f"{member} added to {collection} with {quantity}.", "success")
     return _back_to(collection)
