@@ -33,6 +33,9 @@ def test_a_members_history_shows_only_that_member(client, seed):
     client.put("/stock/fruit/apple", json=31)
     page = client.get("/collections/fruit/members/apple/history").get_data(as_text=True)
     assert "History of apple in fruit" in page
+    # Back to the member on its collection's page, or to the whole history.
+    assert '<a href="/collections/fruit?q=apple">Back to fruit</a>' in page
+    assert '<a href="/collections/fruit/history">All of fruit</a>' in page
     assert entries(page) == [
         "30 → 31 (replace)",
         "new → 30 (create)",

@@ -233,7 +233,9 @@ def test_a_browser_gets_the_low_stock_page_and_curl_the_json(client, seed):
     assert page.content_type == "text/html; charset=utf-8"
     assert page.headers["Vary"].startswith("Accept")
     text = page.get_data(as_text=True)
-    assert "<td>apple</td>" in text and "pear" not in text
+    # Each low member links to its collection's page, found there by name.
+    assert '<td><a href="/collections/fruit?q=apple">apple</a></td>' in text
+    assert "pear" not in text
     api = client.get("/low-stock", headers={"Accept": "*/*"})
     assert api.content_type == "application/json"
     assert api.headers["Vary"].startswith("Accept")
