@@ -15,6 +15,7 @@ from .access.openapi import (
     describe_access,
 )
 from .access.permissions import public
+from .health import health_paths
 from .openapi import openapi_document
 from .reorder import reorder_parameters, reorder_paths, reorder_schemas
 
@@ -28,14 +29,15 @@ _DOCUMENT = "stockapp.openapi"
 
 def api_document() -> dict[str, Any]:
     """The whole OpenAPI document of this app, assembled once: the stock API's
-    part, the reorder levels' part, the access part, and who may call each
-    operation."""
+    part, the reorder levels' part, the health checks, the access part, and who
+    may call each operation."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if _DOCUMENT not in app.extensions:
         document = copy.deepcopy(openapi_document())
         document["paths"].update(reorder_paths())
         document["components"]["schemas"].update(reorder_schemas())
         document["components"]["parameters"].update(reorder_parameters())
+        document["paths"].update(health_paths())
         document["paths"].update(access_paths())
         document["components"]["schemas"].update(access_schemas())
         document["components"]["parameters"].update(access_parameters())

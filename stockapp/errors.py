@@ -104,7 +104,7 @@ def _http_exception(error: HTTPException) -> Response:
 
 def _unexpected(error: Exception) -> Response:
     db.session.rollback()
-    if _schema_is_missing(error):
+    if schema_is_missing(error):
         return problem_response(
             Problem(
                 503,
@@ -133,7 +133,8 @@ def _unexpected(error: Exception) -> Response:
     )
 
 
-def _schema_is_missing(error: Exception) -> bool:
+def schema_is_missing(error: Exception) -> bool:
+    """Whether ``error`` is the database lacking a table or column (not migrated)."""
     if not isinstance(error, (OperationalError, ProgrammingError)):
         return False
     sqlstate = getattr(error.orig, "sqlstate", None)

@@ -974,6 +974,7 @@ def openapi_document() -> dict[str, Any]:
             },
             {"name": "text", "description": "The tutorial's plain-text routes."},
             {"name": "access", "description": "Who the caller is; API tokens."},
+            {"name": "operations", "description": "Health checks."},
         ],
         "paths": {**_stock_paths(), **_inventory_paths(), **_text_paths()},
         "components": {

@@ -1,0 +1,129 @@
+"""Health checks for the process supervisor and the load balancer.
+
+``/healthz``: the process answers (no database). ``/readyz``: the database
+answers and its schema is at the migrations' head; otherwise 503 naming why.
+Both are public and cheap: one statement at most.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from flask import Blueprint, Flask, current_app
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from .access.permissions import public
+from .errors import Problem, schema_is_missing
+from .extensions import db
+from .openapi import Schema, media, operation_responses, problem_response
+
+bp = Blueprint("health", __name__)
+
+_HEAD = "stockapp.migrations_head"
+_STORED_VERSION = text("SELECT version_num FROM alembic_version")
+
+
+def migrations_head(app: Flask, migrations: str) -> str:
+    """The newest revision of ``migrations``, read once per app."""
+    if _HEAD not in app.extensions:
+        config = Config()
+        config.set_main_option("script_location", migrations)
+        app.extensions[_HEAD] = ScriptDirectory.from_config(config).get_current_head()
+    return app.extensions[_HEAD]
+
+
+@bp.get("/healthz")
+@public
+def healthz() -> Any:
+    """The process is up and answering; the database is not asked."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+@public
+def readyz() -> Any:
+    """The database answers and its schema is the one this code expects."""
+    head = current_app.extensions[_HEAD]
+    try:
+        with db.engine.connect() as connection:
+            stored = connection.execute(_STORED_VERSION).scalar_one_or_none()
+    except SQLAlchemyError as error:
+        # No alembic_version table: a database never migrated.
+        if schema_is_missing(error):
+            stored = None
+        else:
+            current_app.logger.warning("Readiness: database unavailable: %s", error)
+            raise Problem(
+                503,
+                "Database unavailable",
+                "The database does not answer; see the server's log.",
+                headers={"Retry-After": "5"},
+            ) from None
+    if stored != head:
+        raise Problem(
+            503,
+            "Database not migrated",
+            f"The database schema is at {stored or 'nothing'}, this code needs"
+            f" {head}: run `flask db upgrade`.",
+        )
+    return {"status": "ready", "database": head}
+
+
+# The OpenAPI document's part ---------------------------------------------------
+
+
+def health_paths() -> dict[str, Schema]:
+    """The operations of this module, for the OpenAPI document."""
+    unready = problem_response(
+        "The database does not answer, or its schema is not at the migrations'"
+        " head (`detail` names the revisions).",
+        "Database unavailable",
+        "Database not migrated",
+    )
+    return {
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Liveness: the process answers",
+                "description": "Never touches the database.",
+                "tags": ["operations"],
+                "responses": operation_responses(
+                    {"200": _status_response("The process is up.", "ok")},
+                    names=False,
+                    database=False,
+                ),
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "readyz",
+                "summary": "Readiness: the database answers and is migrated",
+                "tags": ["operations"],
+                "responses": operation_responses(
+                    {
+                        "200": _status_response(
+                            "Ready; `database` is the schema's revision.",
+                            "ready",
+                            database={"type": "string"},
+                        ),
+                        "503": unready,
+                    },
+                    names=False,
+                    database=False,
+                ),
+            }
+        },
+    }
+
+
+def _status_response(description: str, status: str, **more: Schema) -> Schema:
+    schema = {
+        "type": "object",
+        "required": ["status", *more],
+        "properties": {"status": {"const": status}, **more},
+        "additionalProperties": False,
+    }
+    return {"description": description, "content": media(schema)}
