@@ -56,6 +56,9 @@ class Config:
     RATELIMIT_BAD_TOKENS = os.environ.get("RATELIMIT_BAD_TOKENS", "20 per 5 minutes")
     # Requests per token (e.g. "600 per minute"); empty: no limit.
     RATELIMIT_API = os.environ.get("RATELIMIT_API", "")
+    # text: gunicorn's access log and Flask's plain lines; json: one JSON line per
+    # request on stdout instead (see stockapp/request_log.py).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 
 
 class DevelopmentConfig(Config):
@@ -77,6 +80,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 
 
 CONFIGS = {

@@ -10,7 +10,9 @@ from sqlalchemy import text
 from stockapp.database import MIGRATION_LOCK_KEY, begin_sqlite_transaction
 
 config = context.config
-fileConfig(config.config_file_name)
+# Without disable_existing_loggers=False this would silence the app's own
+# loggers in a process that migrates and then serves (or tests).
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db

@@ -19,6 +19,7 @@ from .errors import register_error_handlers
 from .extensions import csrf, db, migrate
 from .guards import register_guards
 from .headers import register_security_headers
+from .request_log import init_request_log
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -54,7 +55,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    # Access control registers the first request hook: it decides before the guards.
+    # The request's id comes first (it decides nothing, and every later line of
+    # the request's log carries it); then access control, which decides before
+    # the guards.
+    init_request_log(app)
     init_access(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(reorder.bp)

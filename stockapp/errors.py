@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .extensions import db
+from .request_log import request_id
 from .validation import ValidationError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -68,6 +69,9 @@ def problem_response(problem: Problem) -> Response:
         "error": problem.error,
         **problem.extra,
     }
+    if problem.status >= 500:
+        # What to quote to an operator: it is on every log line of the request.
+        body["request_id"] = request_id()
     response = current_app.json.response(body)
     response.status_code = problem.status
     response.content_type = PROBLEM_MEDIA_TYPE
@@ -76,7 +80,7 @@ def problem_response(problem: Problem) -> Response:
 
 
 def _problem_page(problem: Problem) -> Response:
-    body = render_template("problem.html", problem=problem)
+    body = render_template("problem.html", problem=problem, request_id=request_id())
     return current_app.response_class(body, problem.status, problem.headers)
 
 

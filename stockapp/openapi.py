@@ -725,6 +725,11 @@ def _schemas() -> dict[str, Schema]:
                     " with why.",
                     "additionalProperties": {"type": "string"},
                 },
+                "request_id": {
+                    "type": "string",
+                    "description": "On a 5xx: the request's `X-Request-ID`, which"
+                    " is on every log line of the request.",
+                },
             },
             "additionalProperties": True,
             "example": {

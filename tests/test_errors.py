@@ -59,6 +59,7 @@ def test_unexpected_exception_is_a_500_problem_without_traceback(
         "status": 500,
         "detail": "The server failed to answer; nothing was stored.",
         "error": "Internal server error",
+        "request_id": response.headers["X-Request-ID"],
     }
     assert b"secret internals" not in response.data
     assert b"Traceback" not in response.data
@@ -89,6 +90,7 @@ def test_unmigrated_database_answers_503(empty_database_url, method, path, body)
         "detail": "The database schema is missing or out of date:"
         " run `flask db upgrade`.",
         "error": "Database not migrated",
+        "request_id": response.headers["X-Request-ID"],
     }
 
 
@@ -120,7 +122,10 @@ def test_exhausted_connection_pool_is_a_503_to_retry(client, monkeypatch):
     response = client.get("/stock")
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
-    assert response.get_json() == BUSY
+    assert response.get_json() == {
+        **BUSY,
+        "request_id": response.headers["X-Request-ID"],
+    }
 
 
 @pytest.mark.sqlite_only
@@ -139,7 +144,10 @@ def test_write_lock_held_past_the_busy_timeout_is_a_503(database_url, stored):
         holder.execute("ROLLBACK")
         holder.close()
     assert response.status_code == 503
-    assert response.get_json() == BUSY
+    assert response.get_json() == {
+        **BUSY,
+        "request_id": response.headers["X-Request-ID"],
+    }
     assert stored() == {}
     with app.app_context():
         db.engine.dispose()

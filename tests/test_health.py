@@ -52,6 +52,7 @@ def test_readyz_names_an_unmigrated_database(make, empty_database_url):
         "detail": f"The database schema is at nothing, this code needs {HEAD}:"
         " run `flask db upgrade`.",
         "error": "Database not migrated",
+        "request_id": response.headers["X-Request-ID"],
     }
     with app.app_context():
         db.engine.dispose()

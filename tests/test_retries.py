@@ -102,6 +102,7 @@ def test_a_write_that_keeps_failing_answers_503_and_stores_nothing(
         "status": 503,
         "detail": "Concurrent writes kept conflicting; nothing was stored. Try again.",
         "error": "Database busy",
+        "request_id": response.headers["X-Request-ID"],
     }
     assert len(runs) == WRITE_ATTEMPTS
     assert stored() == {"fruit": {"apple": 30}}
