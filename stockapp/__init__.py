@@ -12,7 +12,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS
 
-from . import api, collection_pages, docs, health, history_pages, pages, reorder
+from . import (
+    api,
+    collection_pages,
+    docs,
+    exports,
+    health,
+    history_pages,
+    pages,
+    reorder,
+)
 from .access import init_access
 from .database import configure_engine, engine_options
 from .errors import register_error_handlers
@@ -67,10 +76,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(history_pages.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(exports.bp)
+    app.cli.add_command(exports.stock_cli)
     health.migrations_head(app, str(MIGRATIONS))
     csrf.exempt(api.bp)
     csrf.exempt(reorder.bp)
     csrf.exempt(health.bp)
+    csrf.exempt(exports.bp)
     register_guards(app)
     register_security_headers(app)
     register_error_handlers(app)

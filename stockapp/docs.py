@@ -15,6 +15,7 @@ from .access.openapi import (
     describe_access,
 )
 from .access.permissions import public
+from .exports import export_paths
 from .health import health_paths
 from .openapi import openapi_document
 from .reorder import reorder_parameters, reorder_paths, reorder_schemas
@@ -38,6 +39,7 @@ def api_document() -> dict[str, Any]:
         document["components"]["schemas"].update(reorder_schemas())
         document["components"]["parameters"].update(reorder_parameters())
         document["paths"].update(health_paths())
+        document["paths"].update(export_paths())
         document["paths"].update(access_paths())
         document["components"]["schemas"].update(access_schemas())
         document["components"]["parameters"].update(access_parameters())

@@ -149,6 +149,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "account_pages.users"): Route("/users", "admin", 200, page=True),
     ("GET", "api.list_stock"): Route("/stock", "read", 200),
+    ("GET", "exports.export_csv"): Route("/export.csv", "read", 200),
+    ("GET", "exports.export_json"): Route("/export.json", "read", 200),
     ("GET", "api.get_collection"): Route("/stock/fruit", "read", 200, collection=True),
     ("GET", "api.get_member"): Route(
         "/stock/fruit/apple", "read", 200, collection=True

@@ -29,7 +29,7 @@ NOT_IN_DOCUMENT = {
     "docs.",
 }
 # The blueprints of the JSON API.
-API_BLUEPRINTS = ("api.", "access_api.", "reorder.", "health.")
+API_BLUEPRINTS = ("api.", "access_api.", "reorder.", "health.", "exports.")
 # Flask answers these for every route by itself.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
