@@ -23,6 +23,7 @@ from . import (
     reorder,
 )
 from .access import init_access
+from .backups import register_backup_commands
 from .database import configure_engine, engine_options
 from .errors import register_error_handlers
 from .extensions import csrf, db, migrate
@@ -78,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(exports.bp)
     app.cli.add_command(exports.stock_cli)
+    register_backup_commands()
     health.migrations_head(app, str(MIGRATIONS))
     csrf.exempt(api.bp)
     csrf.exempt(reorder.bp)

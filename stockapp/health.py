@@ -35,6 +35,11 @@ def migrations_head(app: Flask, migrations: str) -> str:
     return app.extensions[_HEAD]
 
 
+def schema_head() -> str:
+    """The schema revision this code needs (the migrations' head)."""
+    return current_app.extensions[_HEAD]
+
+
 @bp.get("/healthz")
 @public
 def healthz() -> Any:
@@ -46,7 +51,7 @@ def healthz() -> Any:
 @public
 def readyz() -> Any:
     """The database answers and its schema is the one this code expects."""
-    head = current_app.extensions[_HEAD]
+    head = schema_head()
     try:
         with db.engine.connect() as connection:
             stored = connection.execute(_STORED_VERSION).scalar_one_or_none()
