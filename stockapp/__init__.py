@@ -29,6 +29,8 @@ from .errors import register_error_handlers
 from .extensions import csrf, db, migrate
 from .guards import register_guards
 from .headers import register_security_headers
+from .metrics import bp as metrics_bp
+from .metrics import init_metrics
 from .request_log import init_request_log
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -78,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(docs.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(exports.bp)
+    init_metrics(app)
     app.cli.add_command(exports.stock_cli)
     register_backup_commands()
     health.migrations_head(app, str(MIGRATIONS))
@@ -85,6 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(reorder.bp)
     csrf.exempt(health.bp)
     csrf.exempt(exports.bp)
+    csrf.exempt(metrics_bp)
     register_guards(app)
     register_security_headers(app)
     register_error_handlers(app)

@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from . import driver
 from .errors import Problem
 from .extensions import db
+from .instruments import RETRIES
 
 # Where write_transaction keeps (in flask.g) the connection of the request's
 # write transaction.
@@ -241,6 +242,7 @@ def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]
             # A random pause, so that the two sides of a deadlock do not meet again.
             time.sleep(random.uniform(0, 0.01 * attempt))
             attempt += 1
+            RETRIES.inc()
 
     return run
 

@@ -26,6 +26,7 @@ from .database import (
 )
 from .errors import Problem
 from .guards import request_body
+from .instruments import REPLAYS
 from .models import IdempotencyKey, utcnow
 from .validation import idempotency_key
 
@@ -79,6 +80,7 @@ def _apply_and_record(
             .scalar_one_or_none()
         )
         if key_id is None:
+            REPLAYS.inc()
             return _replay(user_id, key, fingerprint)
         # A failure raises and rolls the claim back with everything else:
         # only successes are kept, and a failed request may be retried.

@@ -979,7 +979,7 @@ def openapi_document() -> dict[str, Any]:
             },
             {"name": "text", "description": "The tutorial's plain-text routes."},
             {"name": "access", "description": "Who the caller is; API tokens."},
-            {"name": "operations", "description": "Health checks; export."},
+            {"name": "operations", "description": "Health checks, export, metrics."},
         ],
         "paths": {**_stock_paths(), **_inventory_paths(), **_text_paths()},
         "components": {

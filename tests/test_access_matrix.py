@@ -82,6 +82,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "docs.docs_asset"): Route("/docs/assets/swagger-ui.css", "public", 200),
     ("GET", "health.healthz"): Route("/healthz", "public", 200),
     ("GET", "health.readyz"): Route("/readyz", "public", 200),
+    ("GET", "metrics.metrics"): Route("/metrics", "admin", 200),
     ("GET", "api.get_text"): Route("/get-text", "public", 200),
     ("GET", "api.query_string"): Route("/qs?a=1", "public", 200),
     ("GET", "access_pages.log_in"): Route("/log-in", "public", 200, page=True),

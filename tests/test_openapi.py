@@ -29,7 +29,14 @@ NOT_IN_DOCUMENT = {
     "docs.",
 }
 # The blueprints of the JSON API.
-API_BLUEPRINTS = ("api.", "access_api.", "reorder.", "health.", "exports.")
+API_BLUEPRINTS = (
+    "api.",
+    "access_api.",
+    "reorder.",
+    "health.",
+    "exports.",
+    "metrics.",
+)
 # Flask answers these for every route by itself.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -262,6 +269,7 @@ def test_security_of_each_operation_is_what_the_route_needs(app, client):
     expected_security = {
         "public": [],
         "user": [{"bearer": []}],
+        "admin": [{"bearer": []}],
         "read": [{"bearer": []}, {}],
         "write": [{"bearer": []}, {}],
     }

@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import insert, text
 from sqlalchemy.exc import OperationalError
 
@@ -57,10 +58,15 @@ def test_an_aborted_unit_of_work_runs_again_from_scratch(
                 abort_transaction(backend, sqlstate)
         return "done"
 
+    retried = REGISTRY.get_sample_value("stockapp_transaction_retries_total")
     with app.app_context():
         assert add_fruit() == "done"
     assert len(runs) == 2
     assert stored() == {"fruit": {}}
+    # /metrics counts the second run.
+    assert REGISTRY.get_sample_value("stockapp_transaction_retries_total") == (
+        retried + 1
+    )
 
 
 def test_other_database_errors_are_not_retried(app, stored, backend):

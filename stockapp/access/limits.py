@@ -20,6 +20,7 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 from ..errors import Problem
+from ..instruments import RATE_LIMITED
 
 _EXTENSION = "stockapp.limits"
 
@@ -63,7 +64,7 @@ class Attempt:
         for key in keys:
             # One atomic increment each (INCR in Redis).
             if not _counters().hit(self.limit, *key):
-                raise _too_many(self.limit, key)
+                raise _too_many(setting, self.limit, key)
 
     def succeeded(self) -> None:
         """Give the attempt back: it was not a failure."""
@@ -76,10 +77,11 @@ def take_one(setting: str, *key: str) -> None:
     """Count one use against ``key``, answering 429 once the limit is used up."""
     limit = _limit(setting)
     if not _counters().hit(limit, *key):
-        raise _too_many(limit, key)
+        raise _too_many(setting, limit, key)
 
 
-def _too_many(limit: RateLimitItem, key: tuple[str, ...]) -> Problem:
+def _too_many(setting: str, limit: RateLimitItem, key: tuple[str, ...]) -> Problem:
+    RATE_LIMITED.labels(setting.removeprefix("RATELIMIT_").lower()).inc()
     reset_at = _counters().get_window_stats(limit, *key).reset_time
     retry_after = max(1, math.ceil(reset_at - time.time()))
     return Problem(

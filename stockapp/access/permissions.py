@@ -42,6 +42,9 @@ class Requirement:
     # Both an API route and a page at one URL: a page for a request that
     # prefers HTML (a browser), JSON otherwise.
     negotiated: bool = False
+    # A setting that, when it is "public", opens the route to anyone
+    # (METRICS_ACCESS for /metrics).
+    public_when: str | None = None
 
 
 def _declare(requirement: Requirement) -> Callable[[F], F]:
@@ -88,10 +91,23 @@ def prefers_html() -> bool:
 
 
 def requires_user(
-    scope: str, *, page: bool = False, negotiated: bool = False
+    scope: str,
+    *,
+    page: bool = False,
+    negotiated: bool = False,
+    public_when: str | None = None,
 ) -> Callable[[F], F]:
-    """The route needs a user holding ``scope``; anonymous access never suffices."""
-    return _declare(Requirement(scope, user=True, page=page, negotiated=negotiated))
+    """The route needs a user holding ``scope``; anonymous access never suffices
+    (unless the setting ``public_when`` is "public")."""
+    return _declare(
+        Requirement(
+            scope,
+            user=True,
+            page=page,
+            negotiated=negotiated,
+            public_when=public_when,
+        )
+    )
 
 
 def requirement_of(endpoint: str) -> Requirement | None:
@@ -118,6 +134,11 @@ def authorize() -> Any:
     if requirement is None:
         raise RuntimeError(f"route {endpoint!r} declares no access requirement")
     if requirement.scope is None:
+        return None
+    if (
+        requirement.public_when is not None
+        and current_app.config[requirement.public_when] == "public"
+    ):
         return None
     if identity.is_anonymous and (
         requirement.user or not identity.allows(requirement.scope)
