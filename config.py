@@ -12,6 +12,9 @@ class Config:
     )
     # Larger bodies are refused with 413 from their declared length.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 1024 * 1024))
+    # POST /imports takes files up to this many bytes; larger ones go through
+    # `flask stock import`, which has no limit.
+    IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", 32 * 1024 * 1024))
     # FULL survives power loss; NORMAL (WAL) may lose the last commits on a crash
     # of the machine, never corrupting the file.
     SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL")

@@ -19,6 +19,7 @@ from . import (
     exports,
     health,
     history_pages,
+    imports,
     pages,
     reorder,
 )
@@ -80,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(docs.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(imports.bp)
     init_metrics(app)
     app.cli.add_command(exports.stock_cli)
     register_backup_commands()
@@ -88,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(reorder.bp)
     csrf.exempt(health.bp)
     csrf.exempt(exports.bp)
+    csrf.exempt(imports.bp)
     csrf.exempt(metrics_bp)
     register_guards(app)
     register_security_headers(app)

@@ -17,6 +17,7 @@ from .access.openapi import (
 from .access.permissions import public
 from .exports import export_paths
 from .health import health_paths
+from .imports import import_paths
 from .metrics import metrics_paths
 from .openapi import openapi_document
 from .reorder import reorder_parameters, reorder_paths, reorder_schemas
@@ -41,6 +42,7 @@ def api_document() -> dict[str, Any]:
         document["components"]["parameters"].update(reorder_parameters())
         document["paths"].update(health_paths())
         document["paths"].update(export_paths())
+        document["paths"].update(import_paths())
         document["paths"].update(metrics_paths())
         document["paths"].update(access_paths())
         document["components"]["schemas"].update(access_schemas())

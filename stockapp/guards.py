@@ -2,21 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from .errors import Problem
 from .validation import MalformedJSON, ValidationError, parse_json
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _too_large(limit: int) -> RequestEntityTooLarge:
     return RequestEntityTooLarge(f"The body may be at most {limit} bytes.")
 
 
+_BODY_LIMIT = "stockapp_body_limit"
+
+
+def allows_body_up_to(setting: str) -> Callable[[F], F]:
+    """The route takes bodies up to the setting ``setting`` (in bytes) rather
+    than MAX_CONTENT_LENGTH (POST /imports)."""
+
+    def declare(view: F) -> F:
+        setattr(view, _BODY_LIMIT, setting)
+        return view
+
+    return declare
+
+
 def refuse_oversized_body() -> None:
     """Answer 413 from the declared Content-Length, before any of the body is read."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    setting = getattr(view, _BODY_LIMIT, None)
+    if setting is not None:
+        request.max_content_length = current_app.config[setting]
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         raise _too_large(limit)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .extensions import db
 from .validation import MAX_NAME_LENGTH, MAX_REASON_LENGTH
 
-MOVEMENT_KINDS = ("create", "replace", "update", "delete", "adjust")
+MOVEMENT_KINDS = ("create", "replace", "update", "delete", "adjust", "import")
 # When a member's stock is low; its partial index holds only those members (a
 # null level is never low).
 LOW_STOCK = "quantity <= reorder_level"

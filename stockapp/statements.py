@@ -186,6 +186,8 @@ class DialectStatements:
     log_members_not_named: Insert
     # Remove them.
     delete_members_not_named: Executable
+    # How many there are.
+    count_members_not_named: Select[Any]
     # (id, collection, member, quantity, reorder level) of each member at or
     # below its level, oldest first, after ``after_id``, at most ``limit``, in
     # the collections in ``only`` unless it is null.
@@ -279,6 +281,7 @@ def _statements_for(dialect: str) -> DialectStatements:
             .order_by(members.c.id),
         ),
         delete_members_not_named=delete(members).where(not_named),
+        count_members_not_named=select(func.count()).where(not_named),
         low_stock=low.add_columns(
             members.c.id,
             collections.c.name.label("collection"),

@@ -236,6 +236,7 @@ def replace_collection(
     precondition: Precondition = NO_PRECONDITION,
     *,
     by: str | None = None,
+    kind: str = "replace",
 ) -> Written:
     """Make collection ``name`` hold exactly ``members``, creating it if needed.
 
@@ -244,9 +245,9 @@ def replace_collection(
     """
     with write_transaction():
         collection, created = _lock_or_create_collection(name, precondition)
-        removed = _remove_members_not_named(collection, members, "replace", by)
+        removed = _remove_members_not_named(collection, members, kind, by)
         current = _current_members(collection.id, members)
-        version, _ = _apply_changes(collection, current, members, "replace", by)
+        version, _ = _apply_changes(collection, current, members, kind, by)
         if removed and version == collection.version:
             version = _bump_collection(collection)
     return Written(created, version)
@@ -259,12 +260,13 @@ def update_collection(
     precondition: Precondition = NO_PRECONDITION,
     *,
     by: str | None = None,
+    kind: str = "update",
 ) -> Written:
     """Merge ``changes`` into collection ``name`` (None removes); create if needed."""
     with write_transaction():
         collection, created = _lock_or_create_collection(name, precondition)
         current = _current_members(collection.id, changes)
-        version, _ = _apply_changes(collection, current, changes, "update", by)
+        version, _ = _apply_changes(collection, current, changes, kind, by)
     return Written(created, version)
 
 
@@ -358,6 +360,64 @@ def adjust_member(
             by,
         )
     return Adjusted(adjusted.quantity, adjusted.version)
+
+
+class ImportedCollection(NamedTuple):
+    """What an import does (or, in a dry run, would do) to one collection."""
+
+    collection: str
+    created: bool
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+
+
+@retry_serialization_failures
+def import_stock(
+    stock: Mapping[str, Stock], *, replace: bool, dry_run: bool, by: str | None
+) -> list[ImportedCollection]:
+    """Set the quantities of ``stock`` (with ``replace``, each collection it
+    names holds only its members afterwards), as one transaction, each change
+    logged as kind "import"; with ``dry_run`` only say what would change."""
+    outcome = []
+    with write_transaction():
+        for name, members in stock.items():
+            outcome.append(_import_plan(name, members, replace))
+            if dry_run:
+                continue
+            if replace:
+                replace_collection(name, dict(members), by=by, kind="import")
+            else:
+                update_collection(name, dict(members), by=by, kind="import")
+    return outcome
+
+
+def _import_plan(name: str, members: Stock, replace: bool) -> ImportedCollection:
+    collection = _lock_collection(name)
+    if collection is None:
+        return ImportedCollection(name, True, len(members), 0, 0, 0)
+    current = _current_members(collection.id, members)
+    changed = sum(
+        1
+        for member, quantity in members.items()
+        if member in current and current[member].quantity != quantity
+    )
+    removed = 0
+    if replace:
+        removed = _execute(
+            for_dialect().count_members_not_named,
+            collection_id=collection.id,
+            names=names_parameter(members),
+        ).one()[0]
+    return ImportedCollection(
+        name,
+        False,
+        len(members) - len(current),
+        changed,
+        len(current) - changed,
+        removed,
+    )
 
 
 def _refused_adjustment(

@@ -152,6 +152,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "api.list_stock"): Route("/stock", "read", 200),
     ("GET", "exports.export_csv"): Route("/export.csv", "read", 200),
     ("GET", "exports.export_json"): Route("/export.json", "read", 200),
+    ("POST", "imports.create_import"): Route(
+        "/imports",
+        "write",
+        200,
+        body={"fruit": {"apple": 3}},
+        collection=True,
+        creates=True,
+    ),
     ("GET", "api.get_collection"): Route("/stock/fruit", "read", 200, collection=True),
     ("GET", "api.get_member"): Route(
         "/stock/fruit/apple", "read", 200, collection=True

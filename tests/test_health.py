@@ -8,7 +8,7 @@ import pytest
 from stockapp import create_app
 from stockapp.extensions import db
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from stockapp import MIGRATIONS, create_app
@@ -214,6 +215,33 @@ def test_reorder_levels_come_and_go_keeping_the_stock(empty_app):
     assert rows_of(empty_app, MOVEMENTS) == movements
     db_command(empty_app, "upgrade")
     assert rows_of(empty_app, levels) == [("apple", 30, None), ("pear", 2, None)]
+
+
+def test_the_import_kind_comes_and_goes_keeping_the_log(empty_app):
+    db_command(empty_app, "upgrade", "0006")
+    client = empty_app.test_client()
+    client.post("/stock/fruit", json={"apple": 30, "pear": 2})
+    client.post("/stock/fruit/apple/adjustments", json={"delta": -1, "reason": "x"})
+    before = rows_of(empty_app, MOVEMENTS)
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, MOVEMENTS) == before
+    with empty_app.app_context():
+        db.session.execute(
+            text(
+                'INSERT INTO movements (collection, member, kind, "after", at)'
+                " VALUES ('fruit', 'kiwi', 'import', 4, '2026-11-26 00:00:00')"
+            )
+        )
+        db.session.commit()
+    # The older code's CHECK takes it back as an update; every row stays.
+    db_command(empty_app, "downgrade", "0006")
+    kinds = "SELECT member, kind FROM movements ORDER BY id"
+    assert rows_of(empty_app, kinds)[-1] == ("kiwi", "update")
+    assert len(rows_of(empty_app, kinds)) == len(before) + 1
+    with empty_app.app_context(), pytest.raises(IntegrityError):
+        db.session.execute(text("UPDATE movements SET kind = 'import'"))
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, MOVEMENTS)[: len(before)] == before
 
 
 def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:

@@ -35,6 +35,7 @@ API_BLUEPRINTS = (
     "reorder.",
     "health.",
     "exports.",
+    "imports.",
     "metrics.",
 )
 # Flask answers these for every route by itself.
