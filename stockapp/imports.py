@@ -30,7 +30,7 @@ from .access.permissions import refuse_unseen_collection, requires
 from .errors import Problem
 from .exports import CSV_HEADER, stock_cli
 from .guards import allows_body_up_to, request_body
-from .openapi import Schema, media, operation_responses, problem_response, ref
+from .openapi import Schema, media, operation_responses, ref
 from .validation import (
     MAX_QUANTITY,
     MalformedJSON,
@@ -144,7 +144,7 @@ def parse_json_import(raw: bytes) -> Imported:
     for collection, members in document.items():
         if why := name_problem(collection):
             problems.append({"line": None, "error": f"collection {collection!r} {why}"})
-        elif not isinstance(members, dict):
+        if not isinstance(members, dict):
             problems.append(
                 {"line": None, "error": f"{collection}: must be an object of members"}
             )
@@ -278,6 +278,17 @@ def import_command(mode: str, dry_run: bool, file_format: str | None, source) ->
 # The OpenAPI document's part ---------------------------------------------------
 
 
+def _csv_schema() -> Schema:
+    """The CSV an import takes, as far as a pattern can say (names of unquoted
+    fields only; a name may also be quoted, and may not be only whitespace)."""
+    name = '[^,"\\r\\n/\\x00-\\x1f\\x7f-\\x9f]{1,100}'
+    row = f"\\r\\n{name},{name},[0-9]{{1,18}}"
+    return {
+        "type": "string",
+        "pattern": f"^{','.join(CSV_HEADER)}({row})*(\\r\\n)?$",
+    }
+
+
 def import_paths() -> dict[str, Schema]:
     """The operation of this module, for the OpenAPI document."""
     flag = {"type": "string", "enum": ["true", "false"], "default": "false"}
@@ -325,31 +336,20 @@ def import_paths() -> dict[str, Schema]:
                 ],
                 "requestBody": {
                     "required": True,
+                    "description": "CSV as `/export.csv` writes it, or the"
+                    " `GET /stock` document. (The web page's upload, a"
+                    " `multipart/form-data` `file`, is taken too.)",
                     "content": {
-                        "text/csv": {"schema": {"type": "string"}},
+                        "text/csv": {"schema": _csv_schema()},
                         **media(ref("schemas", "Stock")),
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["file"],
-                                "properties": {
-                                    "file": {"type": "string", "format": "binary"}
-                                },
-                            }
-                        },
                     },
                 },
                 "responses": operation_responses(
                     {"200": {"description": "What changed.", "content": media(report)}},
                     names=False,
                     body=True,
-                    extra={
-                        "400": problem_response(
-                            "A bad option, or bad rows (`problems`).",
-                            "Invalid input",
-                            "Invalid import",
-                        )
-                    },
+                    # Bad rows: `problems` lists each with its line.
+                    bad_request=("Invalid import",),
                 ),
             }
         }

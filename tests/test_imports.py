@@ -229,6 +229,8 @@ def test_a_json_import_takes_the_stock_document(client, seed, stored):
         (b'{"fruit": 3}', "fruit: must be an object of members"),
         (b'{"fruit": {"apple": -1}}', "fruit, apple: must be a JSON integer from 0"),
         (b'{"a/b": {}}', "collection 'a/b' must not contain '/'"),
+        # A bad name and a bad value at once (the fuzzer found a 500 here).
+        (b'{"a\\u009b": ""}', "collection 'a\\x9b' must not contain control"),
         (b'{"fruit": {"x": 1, "x": 2}}', "fruit: 'x' appears more than once"),
         (b"{", "is not valid JSON"),
     ],

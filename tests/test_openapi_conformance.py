@@ -53,6 +53,8 @@ class ContractExceptions:
     - A write whose If-Match / If-None-Match does not hold: 412.
     - An Idempotency-Key already used for another request: 422.
     - A history ``cursor`` that no Link header gave out: 400 (it is opaque).
+    - An imported CSV that repeats a row, or names something with whitespace
+      only: 400 "Invalid import" (a pattern cannot say either).
     And what neither JSON Schema nor Schemathesis's heuristics can know:
     - A whole float: JSON Schema counts ``2.0`` as an integer, and no keyword can
       say otherwise; the contract refuses it ("a JSON integer, not a float").
@@ -88,6 +90,14 @@ class ContractExceptions:
         error = problem.get("error")
         if (response.status_code, error) in STATE_REFUSALS:
             return True
+        if (response.status_code, error) == (400, "Invalid import"):
+            # What the CSV's pattern cannot say: a row given twice, a name of
+            # whitespace only.
+            return all(
+                problem["error"].startswith("repeats line")
+                or "must not be only whitespace" in problem["error"]
+                for problem in problem["problems"]
+            )
         if response.status_code != 400 or error != "Invalid input":
             return False
         errors = problem["errors"]
