@@ -19,6 +19,7 @@ from . import (
     exports,
     health,
     history_pages,
+    import_pages,
     imports,
     pages,
     reorder,
@@ -82,6 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(imports.bp)
+    app.register_blueprint(import_pages.bp)
     init_metrics(app)
     app.cli.add_command(exports.stock_cli)
     register_backup_commands()

@@ -164,7 +164,22 @@ def parse_json_import(raw: bytes) -> Imported:
     return document
 
 
-def _options(values: Mapping[str, str]) -> tuple[bool, bool]:
+def read_import(raw: bytes, file_format: str) -> Imported:
+    """The stock a file of ``file_format`` (csv or json) lists, or ImportRefused."""
+    return parse_csv(raw) if file_format == "csv" else parse_json_import(raw)
+
+
+def summary(totals: Mapping[str, int], collections: int, dry_run: bool) -> str:
+    """One sentence saying what an import did (or, dry, would do)."""
+    verb = "Would import" if dry_run else "Imported"
+    return (
+        f"{verb} {collections} collections ({totals['created']} new):"
+        f" {totals['added']} members added, {totals['changed']} changed,"
+        f" {totals['unchanged']} unchanged, {totals['removed']} removed."
+    )
+
+
+def options(values: Mapping[str, str]) -> tuple[bool, bool]:
     """``mode`` (is it replace?) and ``dry_run``, checked."""
     errors = {}
     mode = values.get("mode", "merge")
@@ -178,7 +193,7 @@ def _options(values: Mapping[str, str]) -> tuple[bool, bool]:
     return mode == "replace", dry_run == "true"
 
 
-def _report(
+def report(
     outcome: list[stock.ImportedCollection], *, replace: bool, dry_run: bool
 ) -> dict[str, Any]:
     collections = [entry._asdict() for entry in outcome]
@@ -228,16 +243,16 @@ def _uploaded() -> tuple[bytes, str, Mapping[str, str]]:
 @allows_body_up_to("IMPORT_MAX_BYTES")
 def create_import() -> Any:
     """Import a CSV or JSON file, all or nothing; a report of what changed."""
-    raw, file_format, options = _uploaded()
-    replace, dry_run = _options(options)
+    raw, file_format, form = _uploaded()
+    replace, dry_run = options(form)
     try:
-        imported = parse_csv(raw) if file_format == "csv" else parse_json_import(raw)
+        imported = read_import(raw, file_format)
     except ImportRefused as refused:
         raise _refusal(refused.problems) from None
     for collection in imported:
         refuse_unseen_collection(collection, creates=True)
     outcome = stock.import_stock(imported, replace=replace, dry_run=dry_run, by=actor())
-    return _report(outcome, replace=replace, dry_run=dry_run)
+    return report(outcome, replace=replace, dry_run=dry_run)
 
 
 @stock_cli.command("import")
@@ -256,7 +271,7 @@ def import_command(mode: str, dry_run: bool, file_format: str | None, source) ->
         file_format = "json" if str(source.name).endswith(".json") else "csv"
     raw = source.read()
     try:
-        imported = parse_csv(raw) if file_format == "csv" else parse_json_import(raw)
+        imported = read_import(raw, file_format)
     except ImportRefused as refused:
         for problem in refused.problems:
             where = "" if problem["line"] is None else f"line {problem['line']}: "
@@ -266,13 +281,8 @@ def import_command(mode: str, dry_run: bool, file_format: str | None, source) ->
         ) from None
     replace = mode == "replace"
     outcome = stock.import_stock(imported, replace=replace, dry_run=dry_run, by=None)
-    totals = _report(outcome, replace=replace, dry_run=dry_run)["totals"]
-    verb = "Would import" if dry_run else "Imported"
-    click.echo(
-        f"{verb} {len(outcome)} collections ({totals['created']} new):"
-        f" {totals['added']} members added, {totals['changed']} changed,"
-        f" {totals['unchanged']} unchanged, {totals['removed']} removed."
-    )
+    totals = report(outcome, replace=replace, dry_run=dry_run)["totals"]
+    click.echo(summary(totals, len(outcome), dry_run))
 
 
 # The OpenAPI document's part ---------------------------------------------------

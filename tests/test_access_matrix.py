@@ -7,6 +7,7 @@ the suite, so a new route cannot skip the matrix.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -73,6 +74,7 @@ def member_form(path: str, ok: int = 303, **form: str) -> Route:
 
 
 MEMBER_PAGE = "/collections/fruit/members/apple"
+IMPORTED = b"collection,member,quantity\r\nfruit,apple,3\r\n"
 
 
 ROUTES: dict[tuple[str, str], Route] = {
@@ -152,6 +154,16 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "api.list_stock"): Route("/stock", "read", 200),
     ("GET", "exports.export_csv"): Route("/export.csv", "read", 200),
     ("GET", "exports.export_json"): Route("/export.json", "read", 200),
+    ("GET", "import_pages.import_form"): Route("/import", "write", 200, page=True),
+    ("POST", "import_pages.submit_import"): Route(
+        "/import",
+        "write",
+        303,
+        form=lambda cell: {"file": (io.BytesIO(IMPORTED), "stock.csv")},
+        page=True,
+        collection=True,
+        creates=True,
+    ),
     ("POST", "imports.create_import"): Route(
         "/imports",
         "write",
@@ -353,7 +365,10 @@ class Caller:
             kwargs["json"] = body
         if route.form is not None:
             form = route.form(cell) if callable(route.form) else route.form
-            form = {key: value.format(**self.versions) for key, value in form.items()}
+            form = {
+                key: value.format(**self.versions) if isinstance(value, str) else value
+                for key, value in form.items()
+            }
             # The form's CSRF token, fetched as a browser would (without the
             # Authorization header, which a broken token would make a 401).
             page = self.client.get("/log-in").get_data(as_text=True)

@@ -554,6 +554,41 @@ def test_enter_in_an_amount_neither_takes_nor_adds(page, site, make_token, store
     assert stored() == {"fruit": {"apple": 33}}
 
 
+IMPORT_HEADER = b"collection,member,quantity\r\n"
+
+
+def test_a_file_is_tried_then_imported_on_the_import_page(
+    page, site, make_token, stored
+):
+    api_caller(site, make_token)("PUT", "/stock/fruit", {"apple": 30, "pear": 2})
+    log_in_as(page, "clerk")
+    page.get_by_role("link", name="Import", exact=True).click()
+    expect(page.get_by_role("heading", name="Import stock", level=1)).to_be_visible()
+    stock_file = {
+        "name": "count.csv",
+        "mimeType": "text/csv",
+        "buffer": IMPORT_HEADER + b"fruit,apple,28\r\nfruit,kiwi,5\r\n",
+    }
+    page.get_by_label("File", exact=True).set_input_files(files=[stock_file])
+    page.get_by_label("Remove them from the collections the file names").check()
+    page.get_by_label("Only show what would change").check()
+    assert press(page, page.get_by_role("button", name="Import")) == 200
+    expect(page.get_by_role("status")).to_have_text(
+        "Would import 1 collections (0 new): 1 members added, 1 changed,"
+        " 0 unchanged, 1 removed."
+    )
+    assert stored() == {"fruit": {"apple": 30, "pear": 2}}
+
+    page.get_by_label("File", exact=True).set_input_files(files=[stock_file])
+    page.get_by_label("Only show what would change").uncheck()
+    assert press(page, page.get_by_role("button", name="Import")) == 303
+    expect(flash(page)).to_have_text(
+        "Imported 1 collections (0 new): 1 members added, 1 changed, 0 unchanged,"
+        " 1 removed."
+    )
+    assert stored() == {"fruit": {"apple": 28, "kiwi": 5}}
+
+
 # Every width ---------------------------------------------------------------
 
 
@@ -588,6 +623,22 @@ def show_missing_collection(page) -> None:
     expect(page.get_by_role("alert")).to_have_text('There is no collection "nope".')
 
 
+def show_refused_import(page) -> None:
+    """The import page after a file with bad rows (and a dry run's report)."""
+    page.goto("/import")
+    page.get_by_label("File", exact=True).set_input_files(
+        files=[
+            {
+                "name": "stock.csv",
+                "mimeType": "text/csv",
+                "buffer": IMPORT_HEADER + b"shelf,bolts,many\r\nshelf,nuts/bolts,1\r\n",
+            }
+        ]
+    )
+    assert press(page, page.get_by_role("button", name="Import")) == 400
+    expect(page.get_by_role("alert")).to_contain_text("Nothing was imported: 2 bad")
+
+
 NEW_PAGES = {
     # name: (who is logged in, a path to open or a function that shows the page)
     "collection": ("clerk", show_collection_with_a_refused_row),
@@ -598,6 +649,7 @@ NEW_PAGES = {
     "tokens": ("clerk", show_new_token),
     "users": ("admin", "/users"),
     "not-found": ("clerk", show_missing_collection),
+    "import-refused": ("clerk", show_refused_import),
 }
 
 

@@ -25,6 +25,7 @@ NOT_IN_DOCUMENT = {
     "access_pages.",
     "account_pages.",
     "collection_pages.",
+    "import_pages.",
     "history_pages.",
     "docs.",
 }

@@ -1,0 +1,92 @@
+"""The import page: upload a CSV or JSON file, see what it would change, import.
+
+The same reading and unit of work as ``POST /imports`` (imports.py, stock.py).
+A refused file is shown again with every bad row and its line; a dry run shows
+what would change; an import redirects back with what it did.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from . import stock
+from .access.identity import actor
+from .access.permissions import refuse_unseen_collection, requires
+from .guards import allows_body_up_to
+from .imports import (
+    MAX_PROBLEMS_SHOWN,
+    ImportRefused,
+    options,
+    read_import,
+    report,
+    summary,
+)
+from .validation import ValidationError
+
+bp = Blueprint("import_pages", __name__)
+
+
+def _page(status: int = 200, **shown: Any) -> Any:
+    shown.setdefault("errors", {})
+    limit = current_app.config["IMPORT_MAX_BYTES"]
+    page = render_template(
+        "import.html", limit_mib=limit / 2**20, form=request.form, **shown
+    )
+    return page, status
+
+
+@bp.get("/import")
+@requires("write", page=True)
+def import_form() -> Any:
+    """The form that uploads a file to import."""
+    return _page()
+
+
+@bp.post("/import")
+@requires("write", page=True)
+@allows_body_up_to("IMPORT_MAX_BYTES")
+def submit_import() -> Any:
+    """Import the uploaded file (or, dry, say what it would change)."""
+    upload = request.files.get("file")
+    try:
+        replace, dry_run = options(
+            {
+                "mode": request.form.get("mode", "merge"),
+                "dry_run": "true" if request.form.get("dry_run") else "false",
+            }
+        )
+        if upload is None or not upload.filename:
+            raise ValidationError({"file": "is required: choose a .csv or .json file"})
+        suffix = Path(upload.filename).suffix.lower()
+        if suffix not in (".csv", ".json"):
+            raise ValidationError({"file": "must be a .csv or .json file"})
+        imported = read_import(upload.read(), suffix[1:])
+    except ValidationError as error:
+        return _page(400, errors=error.errors)
+    except ImportRefused as refused:
+        problems = refused.problems
+        return _page(
+            400,
+            problems=problems[:MAX_PROBLEMS_SHOWN],
+            more=max(0, len(problems) - MAX_PROBLEMS_SHOWN),
+        )
+    for collection in imported:
+        refuse_unseen_collection(collection, creates=True)
+    outcome = stock.import_stock(imported, replace=replace, dry_run=dry_run, by=actor())
+    result = report(outcome, replace=replace, dry_run=dry_run)
+    said = summary(result["totals"], len(outcome), dry_run)
+    if dry_run:
+        return _page(result=result, said=said)
+    flash(said, "success")
+    return redirect(url_for(".import_form"), 303)
