@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, current_app, g, render_template
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -27,6 +27,8 @@ _MESSAGES = {404: "Not found"}
 # message, PostgreSQL's SQLSTATE undefined_table and undefined_column).
 _MISSING_SCHEMA_MESSAGES = ("no such table", "no such column")
 _MISSING_SCHEMA_SQLSTATES = ("42P01", "42703")
+# PostgreSQL's disk_full.
+_DISK_FULL_SQLSTATES = ("53100",)
 
 
 class Problem(Exception):
@@ -117,6 +119,16 @@ def _unexpected(error: Exception) -> Response:
                 " run `flask db upgrade`.",
             )
         )
+    if storage_is_full(error):
+        current_app.logger.error("Storage full: %s", error)
+        return problem_response(
+            Problem(
+                507,
+                "Storage full",
+                "The server's storage is full; nothing was stored. Reads still"
+                " work; try the write again once space is freed.",
+            )
+        )
     if _database_is_busy(error):
         current_app.logger.warning("Database busy: %s", error)
         return problem_response(
@@ -144,6 +156,19 @@ def schema_is_missing(error: Exception) -> bool:
     sqlstate = getattr(error.orig, "sqlstate", None)
     return sqlstate in _MISSING_SCHEMA_SQLSTATES or any(
         text in str(error.orig) for text in _MISSING_SCHEMA_MESSAGES
+    )
+
+
+def storage_is_full(error: Exception) -> bool:
+    """Whether the database refused a write for want of disk space (SQLite's
+    SQLITE_FULL, PostgreSQL's disk_full, or the OS's ENOSPC under either)."""
+    if not isinstance(error, DBAPIError):
+        return False
+    text = str(error.orig)
+    return (
+        getattr(error.orig, "sqlstate", None) in _DISK_FULL_SQLSTATES
+        or "database or disk is full" in text
+        or "No space left on device" in text
     )
 
 

@@ -157,6 +157,9 @@ def operation_responses(
     responses["500"] = ref("responses", "ServerError")
     if database:
         responses["503"] = ref("responses", "NotMigrated")
+    if body or conditional or idempotent:
+        # A write: the disk may be full.
+        responses["507"] = ref("responses", "StorageFull")
     return dict(sorted(responses.items()))
 
 
@@ -928,6 +931,11 @@ def _shared_responses() -> dict[str, Schema]:
         ),
         "NotMigrated": problem_response(
             "The database schema is missing or out of date.", "Database not migrated"
+        ),
+        "StorageFull": problem_response(
+            "The server's storage is full: nothing was stored. Reads still work,"
+            " and writes work again once space is freed.",
+            "Storage full",
         ),
         "Unauthorized": problem_response(
             "No credentials where they are needed (`Authentication required`), or"
