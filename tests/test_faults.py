@@ -148,3 +148,29 @@ def test_a_reload_under_load_loses_no_request(database_url, tmp_path):
     for worker in (0, 2):
         last = max(n for n in written if n // 10**6 == worker) % 10**6
         assert final[f"w{worker}"] == {"n": last}
+
+
+class _DiskFull(Exception):
+    """What psycopg raises when PostgreSQL's disk is full (SQLSTATE 53100)."""
+
+    sqlstate = "53100"
+
+
+@pytest.mark.parametrize(
+    "orig",
+    [
+        _DiskFull('could not extend file "base/16384/2619": No space left on device'),
+        Exception("database or disk is full"),
+    ],
+)
+def test_each_databases_full_disk_is_a_507(client, stored, monkeypatch, orig):
+    from sqlalchemy.exc import OperationalError
+
+    def full(*args, **kwargs):
+        raise OperationalError("INSERT ...", {}, orig)
+
+    monkeypatch.setattr("stockapp.stock._apply_changes", full)
+    response = client.post("/stock/fruit", json={"apple": 1})
+    assert response.status_code == 507
+    assert response.get_json()["error"] == "Storage full"
+    assert stored() == {}
