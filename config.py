@@ -62,9 +62,9 @@ class Config:
     # text: gunicorn's access log and Flask's plain lines; json: one JSON line per
     # request on stdout instead (see stockapp/request_log.py).
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
-    # Who may read /metrics: "admin" (a user's token with the admin scope) or
+    # Who may read /metrics: "token" (a token with the metrics or admin scope) or
     # "public" (anyone who can reach it: a scraper on a private network).
-    METRICS_ACCESS = os.environ.get("METRICS_ACCESS", "admin")
+    METRICS_ACCESS = os.environ.get("METRICS_ACCESS", "token")
 
 
 class DevelopmentConfig(Config):

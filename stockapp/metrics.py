@@ -10,8 +10,9 @@ Labels are the route template, method and status: never a name, so the number
 of series does not grow with the stock. The stock gauges are counted when
 scraped, in one statement.
 
-Who may scrape: a user's token with the ``admin`` scope (a token made for the
-scraper), or anyone with ``METRICS_ACCESS=public`` (a private network).
+Who may scrape: a token with the ``metrics`` scope (made by an admin for the
+scraper; it reads nothing else) or the ``admin`` scope, or anyone with
+``METRICS_ACCESS=public`` (a private network).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from .openapi import Schema, operation_responses, ref
 
 bp = Blueprint("metrics", __name__)
 
-METRICS_ACCESS_LEVELS = ("admin", "public")
+METRICS_ACCESS_LEVELS = ("token", "public")
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -75,7 +76,7 @@ def _observe(response: Response) -> Response:
 
 
 @bp.get("/metrics")
-@requires_user("admin", public_when="METRICS_ACCESS")
+@requires_user("metrics", public_when="METRICS_ACCESS")
 def metrics() -> Any:
     """The metrics, in Prometheus's text format."""
     registry = CollectorRegistry()
@@ -127,8 +128,7 @@ def metrics_paths() -> dict[str, Schema]:
                 "description": "Requests by route template, method and status;"
                 " latency histograms; transaction retries; idempotent replays;"
                 " rate-limit refusals; the numbers of collections and members."
-                " Needs a user's token with the `admin` scope, unless the server"
-                " sets `METRICS_ACCESS=public`.",
+                " Open to anyone if the server sets `METRICS_ACCESS=public`.",
                 "tags": ["operations"],
                 "responses": operation_responses(
                     {

@@ -306,15 +306,16 @@ def test_tokens_create_refuses_bad_options(runner, rows, make_user, args, messag
 
 
 @pytest.mark.parametrize(
-    ("role", "scope", "widest"),
+    ("role", "scope", "held"),
     [
         ("viewer", "write", "read"),
         ("viewer", "admin", "read"),
-        ("clerk", "admin", "write"),
+        ("clerk", "admin", "read, write"),
+        ("clerk", "metrics", "read, write"),
     ],
 )
 def test_tokens_create_refuses_a_scope_wider_than_the_role(
-    runner, rows, make_user, role, scope, widest
+    runner, rows, make_user, role, scope, held
 ):
     make_user("alice", role)
     result = invoke(
@@ -323,7 +324,7 @@ def test_tokens_create_refuses_a_scope_wider_than_the_role(
     )  # fmt: skip
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == f'Error: scope may be at most "{widest}" for a {role}\n'
+    assert result.stderr == f"Error: scope must be one a {role} may hold: {held}\n"
     assert stored_tokens(rows) == []
 
 

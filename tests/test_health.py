@@ -8,7 +8,7 @@ import pytest
 from stockapp import create_app
 from stockapp.extensions import db
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 @pytest.fixture

@@ -35,14 +35,16 @@ def requests_counted(text: str, route: str, method: str, status: str) -> float:
 
 @pytest.fixture
 def scrape(make_app, make_user, make_token):
-    """Read /metrics with an admin's token from an app closed to anonymous callers."""
+    """Read /metrics with a scraper's metrics token from an app closed to
+    anonymous callers; ``scrape.token`` is an admin's token for the rest."""
     make_user("ops", "admin")
     token = make_token("ops", "admin")
+    scraper = make_token("ops", "metrics", label="prometheus")
     app = make_app(ANONYMOUS_ACCESS="none")
     client = app.test_client()
 
     def read() -> str:
-        response = client.get("/metrics", headers=bearer(token))
+        response = client.get("/metrics", headers=bearer(scraper))
         assert response.status_code == 200
         assert response.content_type == "text/plain; version=1.0.0; charset=utf-8"
         return response.get_data(as_text=True)
@@ -133,14 +135,101 @@ def test_rate_limit_refusals_and_replays_are_counted(make_app, make_user, make_t
     assert value("stockapp_idempotent_replays_total") == replays + 1
 
 
-def test_metrics_need_an_admins_token(make_app, make_user, make_token):
-    make_user("clerk", "clerk")
-    app = make_app(ANONYMOUS_ACCESS="write")
-    browser = app.test_client()
-    anonymous = browser.get("/metrics")
-    assert anonymous.status_code == 401
-    clerk = browser.get("/metrics", headers=bearer(make_token("clerk", "write")))
-    assert clerk.status_code == 403
+def refused(status: int, error: str, detail: str) -> dict[str, object]:
+    title = {401: "Unauthorized", 403: "Forbidden"}[status]
+    return {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "error": error,
+    }
+
+
+NEEDS_METRICS = 'This needs the "metrics" scope, which this caller does not have.'
+
+
+@pytest.mark.parametrize(
+    ("role", "scope", "status"),
+    [
+        ("admin", "metrics", 200),
+        ("admin", "admin", 200),
+        ("admin", "write", 403),
+        ("admin", "read", 403),
+        ("clerk", "write", 403),
+        ("viewer", "read", 403),
+    ],
+)
+def test_metrics_need_the_metrics_or_the_admin_scope(
+    make_app, make_user, make_token, role, scope, status
+):
+    make_user("someone", role)
+    token = make_token("someone", scope)
+    # Even where anonymous callers may write, /metrics needs a token.
+    response = (
+        make_app(ANONYMOUS_ACCESS="write")
+        .test_client()
+        .get("/metrics", headers=bearer(token))
+    )
+    assert response.status_code == status
+    if status == 403:
+        assert response.get_json() == refused(403, "Forbidden", NEEDS_METRICS)
+        assert response.headers["WWW-Authenticate"] == (
+            'Bearer realm="stockapp", error="insufficient_scope", scope="metrics"'
+        )
+
+
+def test_metrics_refuse_an_anonymous_caller(make_app):
+    response = make_app(ANONYMOUS_ACCESS="write").test_client().get("/metrics")
+    assert response.status_code == 401
+    assert response.get_json() == refused(
+        401,
+        "Authentication required",
+        "This needs credentials: send Authorization: Bearer <token>.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "needs"),
+    [
+        ("GET", "/stock", "read"),
+        ("GET", "/me", "read"),
+        ("GET", "/export.csv", "read"),
+        ("PUT", "/stock/fruit", "write"),
+        ("GET", "/tokens", "read"),
+        ("POST", "/tokens", "read"),
+    ],
+)
+def test_a_metrics_token_reads_nothing_else(
+    make_app, make_user, make_token, rows, method, path, needs
+):
+    make_user("ops", "admin")
+    token = make_token("ops", "metrics")
+    client = make_app(ANONYMOUS_ACCESS="none").test_client()
+    body = {"label": "wider", "scope": "read"} if path == "/tokens" else {"a": 1}
+    response = client.open(path, method=method, json=body, headers=bearer(token))
+    assert response.status_code == 403
+    assert response.get_json() == refused(
+        403,
+        "Forbidden",
+        f'This needs the "{needs}" scope, which this caller does not have.',
+    )
+    assert rows("SELECT name FROM collections") == []
+    assert rows("SELECT scope FROM api_tokens") == [{"scope": "metrics"}]
+
+
+def test_a_metrics_token_stops_working_when_its_user_is_no_admin(
+    make_app, make_user, make_token, client
+):
+    make_user("ops", "admin")
+    token = make_token("ops", "metrics")
+    app = make_app(ANONYMOUS_ACCESS="none")
+    assert app.test_client().get("/metrics", headers=bearer(token)).status_code == 200
+    result = app.test_cli_runner().invoke(args=["users", "set-role", "ops", "clerk"])
+    assert result.exit_code == 0, result.output
+    response = app.test_client().get("/metrics", headers=bearer(token))
+    assert response.status_code == 403
+    assert response.get_json() == refused(403, "Forbidden", NEEDS_METRICS)
 
 
 def test_metrics_can_be_opened_to_anyone_by_a_setting(make_app):
@@ -150,7 +239,9 @@ def test_metrics_can_be_opened_to_anyone_by_a_setting(make_app):
 
 
 def test_an_unknown_metrics_access_is_refused(database_url):
-    with pytest.raises(RuntimeError, match="METRICS_ACCESS must be one of admin"):
+    with pytest.raises(
+        RuntimeError, match="METRICS_ACCESS must be one of token, public"
+    ):
         create_app({"SQLALCHEMY_DATABASE_URI": database_url, "METRICS_ACCESS": "all"})
 
 

@@ -244,6 +244,75 @@ def test_the_import_kind_comes_and_goes_keeping_the_log(empty_app):
     assert rows_of(empty_app, MOVEMENTS)[: len(before)] == before
 
 
+TOKENS = (
+    "SELECT id, user_id, label, scope, digest, collections, expires_at"
+    " FROM api_tokens ORDER BY id"
+)
+
+
+def token_table_shape(app):
+    """api_tokens' keys, checks and indexes, as the inspector sees them."""
+    with app.app_context():
+        inspector = inspect(db.engine)
+        return (
+            [
+                (fk["name"], fk["referred_table"], fk["options"])
+                for fk in inspector.get_foreign_keys("api_tokens")
+            ],
+            sorted(c["name"] for c in inspector.get_unique_constraints("api_tokens")),
+            sorted(c["name"] for c in inspector.get_check_constraints("api_tokens")),
+            sorted(index["name"] for index in inspector.get_indexes("api_tokens")),
+        )
+
+
+def test_the_metrics_scope_comes_and_goes_keeping_the_other_tokens(empty_app):
+    db_command(empty_app, "upgrade", "0007")
+    runner = empty_app.test_cli_runner()
+    for name, role in (("ops", "admin"), ("bob", "clerk")):
+        result = runner.invoke(
+            args=["users", "create", name, "--role", role, "--password-stdin"],
+            input="a long enough password\n",
+        )
+        assert result.exit_code == 0, result.output
+    made = runner.invoke(
+        args=["tokens", "create", "--user", "bob", "--label", "t", "--scope", "write"]
+    )
+    assert made.exit_code == 0, made.output
+    secret = made.output.strip()
+    runner.invoke(
+        args=["tokens", "create", "--user", "ops", "--label", "limited"]
+        + ["--scope", "read", "--collection", "fruit", "--expires-in", "9"]
+    )
+    before = rows_of(empty_app, TOKENS)
+    shape = token_table_shape(empty_app)
+    assert [row[3] for row in before] == ["write", "read"]
+
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, TOKENS) == before
+    assert token_table_shape(empty_app) == shape
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert empty_app.test_client().get("/me", headers=bearer).status_code == 200
+    scraper = runner.invoke(
+        args=["tokens", "create", "--user", "ops", "--label", "p", "--scope", "metrics"]
+    )
+    assert scraper.exit_code == 0, scraper.output
+    assert rows_of(empty_app, TOKENS)[-1][2:4] == ("p", "metrics")
+
+    # The older code has no metrics scope: the token goes, the others stay.
+    db_command(empty_app, "downgrade", "0007")
+    assert rows_of(empty_app, TOKENS) == before
+    assert token_table_shape(empty_app) == shape
+    with empty_app.app_context(), pytest.raises(IntegrityError):
+        db.session.execute(text("UPDATE api_tokens SET scope = 'metrics'"))
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, TOKENS) == before
+    # The foreign key still cascades: a deleted user takes its tokens along.
+    with empty_app.app_context():
+        db.session.execute(text("DELETE FROM users WHERE name = 'bob'"))
+        db.session.commit()
+    assert rows_of(empty_app, TOKENS) == before[1:]
+
+
 def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:
     """Run ``flask db ...`` on the database at ``url`` as a deployment would."""
     env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi"}

@@ -272,6 +272,7 @@ def test_security_of_each_operation_is_what_the_route_needs(app, client):
         "public": [],
         "user": [{"bearer": []}],
         "admin": [{"bearer": []}],
+        "metrics": [{"bearer": []}],
         "read": [{"bearer": []}, {}],
         "write": [{"bearer": []}, {}],
     }

@@ -95,10 +95,50 @@ def test_a_token_limited_to_collections_named_one_per_line(closed, client):
     assert me["collections"] == ["fruit", "veg"]
 
 
-def test_a_viewer_is_offered_only_the_read_scope(closed):
-    vera = closed("vera", "viewer")
-    page = vera.get("/tokens", headers=HTML).get_data(as_text=True)
-    assert re.findall(r"<option[^>]*>(\w+)</option>", page) == ["read"]
+@pytest.mark.parametrize(
+    ("role", "offered", "hint"),
+    [
+        ("viewer", ["read"], "read: see the stock."),
+        ("clerk", ["read", "write"], "read: see the stock; write: also change it."),
+        (
+            "admin",
+            ["read", "write", "admin", "metrics"],
+            "read: see the stock; write: also change it; admin: also everyone's"
+            " tokens and the users; metrics: only /metrics, for a monitoring"
+            " scraper.",
+        ),
+    ],
+)
+def test_each_role_is_offered_the_scopes_it_may_hold(closed, role, offered, hint):
+    browser = closed("vera", role)
+    page = browser.get("/tokens", headers=HTML).get_data(as_text=True)
+    assert re.findall(r"<option[^>]*>(\w+)</option>", page) == offered
+    shown = re.search(r'<p class="hint" id="scope-hint">(.*?)</p>', page).group(1)
+    assert html.unescape(shown) == hint
+
+
+def test_an_admin_makes_a_token_that_reads_only_the_metrics(closed, client, rows):
+    ops = closed("ops", "admin")
+    response = make(ops, label="prometheus", scope="metrics")
+    assert response.status_code == 201
+    secret = _SECRET.search(response.get_data(as_text=True)).group(1)
+    assert client.get("/metrics", headers=bearer(secret)).status_code == 200
+    assert client.get("/stock", headers=bearer(secret)).status_code == 403
+    assert client.get("/tokens", headers=bearer(secret)).status_code == 403
+    stored = rows("SELECT label, scope, collections FROM api_tokens")
+    assert [tuple(row.values()) for row in stored] == [("prometheus", "metrics", None)]
+
+
+def test_a_metrics_token_is_limited_to_no_collection(closed, rows):
+    ops = closed("ops", "admin")
+    response = make(ops, label="prometheus", scope="metrics", collections="fruit")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert (
+        '<p class="error" id="collections-error">Only these collections cannot limit'
+        " a &#34;metrics&#34; token, which is about no collection</p>"
+    ) in page
+    assert rows("SELECT label FROM api_tokens") == []
 
 
 @pytest.mark.parametrize(
@@ -106,7 +146,11 @@ def test_a_viewer_is_offered_only_the_read_scope(closed):
     [
         ({"label": "  "}, "label", "Label must be 1 to 100 characters"),
         ({"label": "x" * 101}, "label", "Label must be 1 to 100 characters"),
-        ({"scope": "root"}, "scope", "Scope must be one of read, write, admin"),
+        (
+            {"scope": "root"},
+            "scope",
+            "Scope must be one of read, write, admin, metrics",
+        ),
         ({"expires_in_days": "0"}, "expires_in_days", "Expires after (days) must be"),
         ({"expires_in_days": "soon"}, "expires_in_days", "Expires after (days) must"),
         ({"collections": "a/b"}, "collections", "Only these collections holds"),

@@ -341,6 +341,8 @@ def test_post_tokens_with_expiry(client, rows, make_user, make_token):
         ("clerk", "write", "admin"),
         ("admin", "read", "write"),
         ("admin", "write", "admin"),
+        ("admin", "write", "metrics"),
+        ("admin", "metrics", "read"),
     ],
 )
 def test_post_tokens_wider_than_the_caller_is_forbidden(
@@ -409,11 +411,15 @@ def test_admin_makes_a_token_for_another_user(client, rows, make_user, make_toke
 
 
 @pytest.mark.parametrize(
-    ("role", "scope", "widest"),
-    [("viewer", "write", "read"), ("clerk", "admin", "write")],
+    ("role", "scope", "held"),
+    [
+        ("viewer", "write", "read"),
+        ("clerk", "admin", "read, write"),
+        ("clerk", "metrics", "read, write"),
+    ],
 )
 def test_admin_cannot_give_a_user_more_than_their_role(
-    client, rows, make_user, make_token, role, scope, widest
+    client, rows, make_user, make_token, role, scope, held
 ):
     make_user("root", "admin")
     make_user("alice", role)
@@ -425,7 +431,7 @@ def test_admin_cannot_give_a_user_more_than_their_role(
     )
     assert response.status_code == 400
     assert response.get_json() == invalid_input(
-        {"scope": f'may be at most "{widest}" for a {role}'}
+        {"scope": f"must be one a {role} may hold: {held}"}
     )
     assert len(token_rows(rows)) == 1
 
@@ -547,11 +553,11 @@ _FIELDS = "label, scope, expires_in_days, collections, user"
         ),
         (
             '{"label": "x", "scope": "READ"}',
-            {"scope": "must be one of read, write, admin"},
+            {"scope": "must be one of read, write, admin, metrics"},
         ),
         (
             '{"label": "x", "scope": ["read"]}',
-            {"scope": "must be one of read, write, admin"},
+            {"scope": "must be one of read, write, admin, metrics"},
         ),
         (
             '{"label": "x", "scope": "read", "admin": true}',
@@ -651,7 +657,7 @@ _FIELDS = "label, scope, expires_in_days, collections, user"
             {
                 "extra": f"is not a field of a token ({_FIELDS})",
                 "label": "must be a string",
-                "scope": "must be one of read, write, admin",
+                "scope": "must be one of read, write, admin, metrics",
                 "user": "must be a string",
             },
         ),
@@ -663,6 +669,10 @@ _FIELDS = "label, scope, expires_in_days, collections, user"
             "body": "is not valid JSON: Extra data: line 1 column 33 (char 32)"
         }),
         ("", {"body": "is not valid JSON: Expecting value: line 1 column 1 (char 0)"}),
+        ('{"label": "x", "scope": "metrics", "collections": ["fruit"]}', {
+            "collections": 'cannot limit a "metrics" token, which is about no'
+            " collection"
+        }),
         ('{"label": NaN, "scope": "read"}', {
             "body": "is not valid JSON: NaN is not a JSON number"
         }),

@@ -23,7 +23,7 @@ from .grants import owner_filter, refuse_wider_than_caller
 from .identity import current_identity
 from .models import MAX_TOKEN_ID
 from .permissions import requires_user
-from .scopes import SCOPES
+from .scopes import MEANINGS, covered_by
 from .validation import token_request
 
 bp = Blueprint("account_pages", __name__)
@@ -42,13 +42,15 @@ def tokens_page(
     for token in tokens:
         token["state"] = _state(token, now)
     assert identity.scope is not None
+    scopes = covered_by(identity.scope)
     page = render_template(
         "tokens.html",
         tokens=tokens,
         created=created,
         errors=errors or {},
         form=request.form if errors else {},
-        scopes=SCOPES[: SCOPES.index(identity.scope) + 1],
+        scopes=scopes,
+        scope_hint="; ".join(f"{scope}: {MEANINGS[scope]}" for scope in scopes) + ".",
         everyone=identity.allows("admin"),
     )
     headers = {"Vary": "Accept"}

@@ -16,7 +16,7 @@ from ..models import utcnow
 from ..validation import ValidationError
 from .models import ApiToken, User
 from .passwords import hash_password
-from .scopes import ROLE_SCOPE, includes
+from .scopes import ROLE_SCOPE, covered_by
 from .token_secrets import digest, new_secret
 from .validation import TokenRequest, user_fields
 
@@ -123,10 +123,10 @@ def create_token(request: TokenRequest, owner: str) -> NewToken:
         )
         if user is None:
             raise _no_user(owner)
-        if not includes(ROLE_SCOPE[user.role], request.scope):
-            widest = ROLE_SCOPE[user.role]
+        held = covered_by(ROLE_SCOPE[user.role])
+        if request.scope not in held:
             raise ValidationError(
-                {"scope": f'may be at most "{widest}" for a {user.role}'}
+                {"scope": f"must be one a {user.role} may hold: {', '.join(held)}"}
             )
         values = {
             "user_id": user.id,

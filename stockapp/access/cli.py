@@ -13,7 +13,13 @@ from ..errors import Problem
 from ..validation import ValidationError
 from . import accounts
 from .scopes import ROLES, SCOPES
-from .validation import TokenRequest, collections_problem, expiry_problem, label_problem
+from .validation import (
+    TokenRequest,
+    collections_problem,
+    expiry_problem,
+    label_problem,
+    unlimited_scope_problem,
+)
 
 users = AppGroup("users", help="Manage the users who may log in and hold tokens.")
 tokens = AppGroup("tokens", help="Manage API tokens.")
@@ -114,7 +120,7 @@ def create_token(
 ) -> None:
     """Make a token and print it, alone, on standard output (shown only once)."""
     limited = collections or None
-    if why := collections_problem(limited):
+    if why := collections_problem(limited) or unlimited_scope_problem(scope, limited):
         raise click.BadParameter(why, param_hint="--collection")
     wanted = TokenRequest(label, scope, expires_in, limited)
     new = _run(accounts.create_token, wanted, owner)

@@ -24,7 +24,7 @@ from ..openapi import (
 from ..validation import MAX_NAME_LENGTH
 from .models import MAX_LABEL_LENGTH, MAX_TOKEN_ID
 from .permissions import requirement_of
-from .scopes import ROLES, SCOPES
+from .scopes import ROLES, SCOPES, STANDALONE
 from .token_secrets import TOKEN_PREFIX
 from .validation import MAX_EXPIRY_DAYS, MAX_TOKEN_COLLECTIONS
 
@@ -84,10 +84,11 @@ def access_paths() -> dict[str, Schema]:
                 "operationId": "createToken",
                 "summary": "Make a token no wider than the caller",
                 "description": "The scope may not exceed the caller's or the owner's"
-                " role; a token limited to some collections makes only tokens"
-                " limited to some of them, and an expiring one only tokens that"
-                " expire no later. With admin scope, `user` makes one for someone"
-                " else. The secret is in this answer only.",
+                " role (`metrics`, which reads only `/metrics`, is an admin's and"
+                " is limited to no collection); a token limited to some collections"
+                " makes only tokens limited to some of them, and an expiring one"
+                " only tokens that expire no later. With admin scope, `user` makes"
+                " one for someone else. The secret is in this answer only.",
                 "tags": ["access"],
                 "requestBody": {
                     "required": True,
@@ -263,6 +264,12 @@ def access_schemas() -> dict[str, Schema]:
                 },
             },
             "additionalProperties": False,
+            # A standalone scope (metrics) is about no collection.
+            "if": {
+                "required": ["scope"],
+                "properties": {"scope": {"enum": list(STANDALONE)}},
+            },
+            "then": {"properties": {"collections": {"type": "null"}}},
         },
     }
 
@@ -291,7 +298,10 @@ def _secure(operation: Schema, requirement: Any) -> None:
         responses["403"] = ref("responses", "Forbidden")
         operation["security"] = _TOKEN if requirement.user else _TOKEN_OR_ANONYMOUS
         needs = "a user's token" if requirement.user else "a token or anonymous access"
-        note = f"Needs the `{requirement.scope}` scope ({needs})."
+        scope = f"`{requirement.scope}`"
+        if requirement.scope in STANDALONE:
+            scope += " or the `admin`"
+        note = f"Needs the {scope} scope ({needs})."
         description = operation.get("description")
         operation["description"] = f"{description} {note}" if description else note
     operation["responses"] = dict(sorted(responses.items()))

@@ -9,7 +9,7 @@ from typing import Any
 from ..validation import ValidationError, field_errors, name_problem
 from .models import MAX_LABEL_LENGTH
 from .passwords import password_problem
-from .scopes import ROLES, SCOPES
+from .scopes import ROLES, SCOPES, limits_collections
 
 MAX_EXPIRY_DAYS = 3650
 MAX_TOKEN_COLLECTIONS = 100
@@ -43,6 +43,14 @@ def scope_problem(scope: Any) -> str | None:
     if scope not in SCOPES:
         return f"must be one of {', '.join(SCOPES)}"
     return None
+
+
+def unlimited_scope_problem(scope: Any, collections: Any) -> str | None:
+    """Why ``collections`` cannot limit a token of ``scope``, or None: a
+    standalone scope (metrics) is about no collection."""
+    if collections is None or scope_problem(scope) or limits_collections(scope):
+        return None
+    return f'cannot limit a "{scope}" token, which is about no collection'
 
 
 def role_problem(role: Any) -> str | None:
@@ -107,6 +115,8 @@ def token_request(body: Any) -> TokenRequest:
     for key, check in checks.items():
         if key in body and (why := check(body[key])):
             errors.setdefault(key, why)
+    if why := unlimited_scope_problem(body.get("scope"), body.get("collections")):
+        errors.setdefault("collections", why)
     if errors:
         raise ValidationError(errors)
     collections = body.get("collections")
