@@ -219,7 +219,7 @@ def test_a_metrics_token_reads_nothing_else(
 
 
 def test_a_metrics_token_stops_working_when_its_user_is_no_admin(
-    make_app, make_user, make_token, client
+    make_app, make_user, make_token
 ):
     make_user("ops", "admin")
     token = make_token("ops", "metrics")
