@@ -263,6 +263,14 @@ def add_member(collection: str) -> Any:
 # Deleting, after a page that asks to confirm -----------------------------------
 
 
+def _changed_before_deletion(name: str) -> str:
+    """Why a confirmed deletion was not done: it no longer is what was shown."""
+    return (
+        f"{name} was changed by someone else meanwhile. Check what it holds now"
+        " and confirm again."
+    )
+
+
 @bp.get(f"{_MEMBER}/delete")
 @requires("write", page=True)
 def confirm_member_deletion(collection: str, member: str) -> Any:
@@ -298,11 +306,9 @@ def delete_member(collection: str, member: str) -> Any:
     except Problem as problem:
         if problem.status != 412:
             raise
-        error = (
-            f"{member} was changed by someone else meanwhile. Check what it holds"
-            " now and confirm again."
+        return _member_deletion_page(
+            collection, member, _CONFLICT, _changed_before_deletion(member)
         )
-        return _member_deletion_page(collection, member, _CONFLICT, error)
     flash(f"{member} deleted from {collection}.", "success")
     return _back_to(collection)
 
@@ -341,10 +347,7 @@ def delete_collection(collection: str) -> Any:
     except Problem as problem:
         if problem.status != 412:
             raise
-        errors = {
-            "form": f"{collection} was changed by someone else meanwhile. Check"
-            " what it holds now and confirm again."
-        }
+        errors = {"form": _changed_before_deletion(collection)}
         return _collection_deletion_page(collection, _CONFLICT, errors)
     flash(f"Collection {collection} deleted.", "success")
     return redirect(url_for("pages.index"), 303)
