@@ -21,13 +21,11 @@ import sqlite3
 from pathlib import Path
 
 import click
-from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from flask import current_app
 from flask_migrate.cli import db as db_commands
 
 from .extensions import db
-from .health import schema_head
+from .health import migration_scripts, schema_head
 
 _POSTGRESQL = (
     "On PostgreSQL, back up with pg_dump and restore with pg_restore, e.g.\n"
@@ -63,11 +61,8 @@ def _checked(connection: sqlite3.Connection, what: str) -> str:
     if row is None:
         raise click.ClickException(f"{what} has no schema revision.")
     revision = row[0]
-    scripts = ScriptDirectory.from_config(
-        current_app.extensions["migrate"].migrate.get_config()
-    )
     try:
-        known = scripts.get_revision(revision) is not None
+        known = migration_scripts().get_revision(revision) is not None
     except CommandError:
         known = False
     if not known:

@@ -7,11 +7,12 @@ Both are public and cheap: one statement at most.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,22 +23,24 @@ from .openapi import Schema, media, operation_responses, problem_response
 
 bp = Blueprint("health", __name__)
 
-_HEAD = "stockapp.migrations_head"
 _STORED_VERSION = text("SELECT version_num FROM alembic_version")
 
 
-def migrations_head(app: Flask, migrations: str) -> str:
-    """The newest revision of ``migrations``, read once per app."""
-    if _HEAD not in app.extensions:
-        config = Config()
-        config.set_main_option("script_location", migrations)
-        app.extensions[_HEAD] = ScriptDirectory.from_config(config).get_current_head()
-    return app.extensions[_HEAD]
+@cache
+def _scripts(directory: str) -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", directory)
+    return ScriptDirectory.from_config(config)
+
+
+def migration_scripts() -> ScriptDirectory:
+    """The app's migrations (Flask-Migrate's directory), read once per process."""
+    return _scripts(current_app.extensions["migrate"].directory)
 
 
 def schema_head() -> str:
     """The schema revision this code needs (the migrations' head)."""
-    return current_app.extensions[_HEAD]
+    return migration_scripts().get_current_head()
 
 
 @bp.get("/healthz")

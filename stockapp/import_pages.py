@@ -7,7 +7,6 @@ what would change; an import redirects back with what it did.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -20,17 +19,16 @@ from flask import (
     url_for,
 )
 
-from . import stock
-from .access.identity import actor
-from .access.permissions import refuse_unseen_collection, requires
+from .access.permissions import requires
 from .guards import allows_body_up_to
 from .imports import (
-    MAX_PROBLEMS_SHOWN,
     ImportRefused,
+    import_as_caller,
     options,
     read_import,
-    report,
+    shown_problems,
     summary,
+    uploaded_file,
 )
 from .validation import ValidationError
 
@@ -58,7 +56,6 @@ def import_form() -> Any:
 @allows_body_up_to("IMPORT_MAX_BYTES")
 def submit_import() -> Any:
     """Import the uploaded file (or, dry, say what it would change)."""
-    upload = request.files.get("file")
     try:
         replace, dry_run = options(
             {
@@ -66,26 +63,17 @@ def submit_import() -> Any:
                 "dry_run": "true" if request.form.get("dry_run") else "false",
             }
         )
-        if upload is None or not upload.filename:
-            raise ValidationError({"file": "is required: choose a .csv or .json file"})
-        suffix = Path(upload.filename).suffix.lower()
-        if suffix not in (".csv", ".json"):
-            raise ValidationError({"file": "must be a .csv or .json file"})
-        imported = read_import(upload.read(), suffix[1:])
+        raw, file_format = uploaded_file(
+            request.files.get("file"), "is required: choose a .csv or .json file"
+        )
+        imported = read_import(raw, file_format)
     except ValidationError as error:
         return _page(400, errors=error.errors)
     except ImportRefused as refused:
-        problems = refused.problems
-        return _page(
-            400,
-            problems=problems[:MAX_PROBLEMS_SHOWN],
-            more=max(0, len(problems) - MAX_PROBLEMS_SHOWN),
-        )
-    for collection in imported:
-        refuse_unseen_collection(collection, creates=True)
-    outcome = stock.import_stock(imported, replace=replace, dry_run=dry_run, by=actor())
-    result = report(outcome, replace=replace, dry_run=dry_run)
-    said = summary(result["totals"], len(outcome), dry_run)
+        problems, more = shown_problems(refused.problems)
+        return _page(400, problems=problems, more=more)
+    result = import_as_caller(imported, replace=replace, dry_run=dry_run)
+    said = summary(result)
     if dry_run:
         return _page(result=result, said=said)
     flash(said, "success")

@@ -169,11 +169,13 @@ def read_import(raw: bytes, file_format: str) -> Imported:
     return parse_csv(raw) if file_format == "csv" else parse_json_import(raw)
 
 
-def summary(totals: Mapping[str, int], collections: int, dry_run: bool) -> str:
-    """One sentence saying what an import did (or, dry, would do)."""
-    verb = "Would import" if dry_run else "Imported"
+def summary(result: Mapping[str, Any]) -> str:
+    """One sentence saying what an import did (or, dry, would do), from its
+    ``report``."""
+    totals = result["totals"]
+    verb = "Would import" if result["dry_run"] else "Imported"
     return (
-        f"{verb} {collections} collections ({totals['created']} new):"
+        f"{verb} {len(result['collections'])} collections ({totals['created']} new):"
         f" {totals['added']} members added, {totals['changed']} changed,"
         f" {totals['unchanged']} unchanged, {totals['removed']} removed."
     )
@@ -210,9 +212,37 @@ def report(
     }
 
 
-def _refusal(problems: list[dict[str, Any]]) -> Problem:
+def import_as_caller(
+    imported: Imported, *, replace: bool, dry_run: bool
+) -> dict[str, Any]:
+    """Import for this request's caller (a token limited to some collections
+    may import only into those); the ``report``."""
+    for collection in imported:
+        refuse_unseen_collection(collection, creates=True)
+    outcome = stock.import_stock(imported, replace=replace, dry_run=dry_run, by=actor())
+    return report(outcome, replace=replace, dry_run=dry_run)
+
+
+def shown_problems(problems: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The bad rows a refusal lists, and how many more there are."""
     shown = problems[:MAX_PROBLEMS_SHOWN]
-    more = len(problems) - len(shown)
+    return shown, len(problems) - len(shown)
+
+
+def uploaded_file(upload: Any, missing: str = "is required") -> tuple[bytes, str]:
+    """The bytes and format (csv or json, by its name) of a form's file; a
+    ValidationError for ``file`` when there is none (``missing``) or it is
+    neither."""
+    if upload is None or not upload.filename:
+        raise ValidationError({"file": missing})
+    suffix = Path(upload.filename).suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise ValidationError({"file": "must be a .csv or .json file"})
+    return upload.read(), suffix[1:]
+
+
+def _refusal(problems: list[dict[str, Any]]) -> Problem:
+    shown, more = shown_problems(problems)
     detail = f"{len(problems)} bad row{'s' if len(problems) != 1 else ''}; nothing was"
     detail += " imported."
     return Problem(400, "Invalid import", detail, problems=shown, more_problems=more)
@@ -221,13 +251,8 @@ def _refusal(problems: list[dict[str, Any]]) -> Problem:
 def _uploaded() -> tuple[bytes, str, Mapping[str, str]]:
     """The file's bytes, its format (csv or json), and the options' source."""
     if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            raise ValidationError({"file": "is required"})
-        suffix = Path(upload.filename).suffix.lower()
-        if suffix not in (".csv", ".json"):
-            raise ValidationError({"file": "must be a .csv or .json file"})
-        return upload.read(), suffix[1:], {**request.args, **request.form}
+        raw, file_format = uploaded_file(request.files.get("file"))
+        return raw, file_format, {**request.args, **request.form}
     formats = {"text/csv": "csv", "application/json": "json"}
     if request.mimetype not in formats:
         raise Problem(
@@ -249,10 +274,7 @@ def create_import() -> Any:
         imported = read_import(raw, file_format)
     except ImportRefused as refused:
         raise _refusal(refused.problems) from None
-    for collection in imported:
-        refuse_unseen_collection(collection, creates=True)
-    outcome = stock.import_stock(imported, replace=replace, dry_run=dry_run, by=actor())
-    return report(outcome, replace=replace, dry_run=dry_run)
+    return import_as_caller(imported, replace=replace, dry_run=dry_run)
 
 
 @stock_cli.command("import")
@@ -281,8 +303,7 @@ def import_command(mode: str, dry_run: bool, file_format: str | None, source) ->
         ) from None
     replace = mode == "replace"
     outcome = stock.import_stock(imported, replace=replace, dry_run=dry_run, by=None)
-    totals = report(outcome, replace=replace, dry_run=dry_run)["totals"]
-    click.echo(summary(totals, len(outcome), dry_run))
+    click.echo(summary(report(outcome, replace=replace, dry_run=dry_run)))
 
 
 # The OpenAPI document's part ---------------------------------------------------

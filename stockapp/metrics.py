@@ -18,11 +18,10 @@ scraper; it reads nothing else) or the ``admin`` scope, or anyone with
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, request
+from flask import Blueprint, Flask, Response, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -38,6 +37,8 @@ from .extensions import db
 from .instruments import LATENCY, RATE_LIMITED, REPLAYS, REQUESTS, RETRIES
 from .models import Collection, Member
 from .openapi import Schema, operation_responses, ref
+from .request_log import elapsed_seconds, route_template
+from .settings import one_of
 
 bp = Blueprint("metrics", __name__)
 
@@ -65,13 +66,12 @@ class _StockCollector(Collector):
 
 
 def _observe(response: Response) -> Response:
-    started = g.get("request_started")
-    route = None if request.url_rule is None else request.url_rule.rule
     # A URL that routes nowhere is one series, whatever was asked for.
-    route = route or "(unrouted)"
+    route = route_template() or "(unrouted)"
     REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-    if started is not None:
-        LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
+    elapsed = elapsed_seconds()
+    if elapsed is not None:
+        LATENCY.labels(route, request.method).observe(elapsed)
     return response
 
 
@@ -107,10 +107,7 @@ class _Forward(Collector):
 
 def init_metrics(app: Flask) -> None:
     """Count every request; serve /metrics."""
-    if app.config["METRICS_ACCESS"] not in METRICS_ACCESS_LEVELS:
-        raise RuntimeError(
-            f"METRICS_ACCESS must be one of {', '.join(METRICS_ACCESS_LEVELS)}"
-        )
+    one_of(app, "METRICS_ACCESS", METRICS_ACCESS_LEVELS)
     app.after_request(_observe)
     app.register_blueprint(bp)
 

@@ -23,6 +23,8 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
+from .settings import one_of
+
 LOG_FORMATS = ("text", "json")
 HEADER = "X-Request-ID"
 # What a client's id may be; anything else is replaced, never logged.
@@ -33,6 +35,17 @@ REQUESTS_LOGGER = "stockapp.requests"
 def request_id() -> str | None:
     """This request's id (None outside a request)."""
     return g.get("request_id") if has_request_context() else None
+
+
+def route_template() -> str | None:
+    """The rule this request matched (``/stock/<collection>``); None: none."""
+    return None if request.url_rule is None else request.url_rule.rule
+
+
+def elapsed_seconds() -> float | None:
+    """Seconds since this request began (None if it began before the hook)."""
+    started = g.get("request_started")
+    return None if started is None else time.perf_counter() - started
 
 
 def _start() -> None:
@@ -49,17 +62,15 @@ def _echo(response: Response) -> Response:
 
 def _log_request(response: Response) -> Response:
     identity = g.get("identity")
-    started = g.get("request_started")
+    elapsed = elapsed_seconds()
     logging.getLogger(REQUESTS_LOGGER).info(
         "request",
         extra={
             "request": {
                 "method": request.method,
-                "route": None if request.url_rule is None else request.url_rule.rule,
+                "route": route_template(),
                 "status": response.status_code,
-                "duration_ms": None
-                if started is None
-                else round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": None if elapsed is None else round(elapsed * 1000, 2),
                 "user": None if identity is None else identity.name,
             }
         },
@@ -92,9 +103,6 @@ class JSONFormatter(logging.Formatter):
 class _StandardOutput(logging.StreamHandler):
     """Writes to whatever ``sys.stdout`` is when a line is written."""
 
-    def __init__(self) -> None:
-        super().__init__()
-
     @property  # type: ignore[override]
     def stream(self) -> Any:
         return sys.stdout
@@ -106,9 +114,7 @@ class _StandardOutput(logging.StreamHandler):
 
 def init_request_log(app: Flask) -> None:
     """Give every request an id and, with LOG_FORMAT=json, log it as JSON."""
-    log_format = app.config["LOG_FORMAT"]
-    if log_format not in LOG_FORMATS:
-        raise RuntimeError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    log_format = one_of(app, "LOG_FORMAT", LOG_FORMATS)
     app.before_request(_start)
     app.after_request(_echo)
     if log_format != "json":

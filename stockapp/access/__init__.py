@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ..extensions import csrf, login_manager
+from ..settings import one_of
 from . import account_pages, api, cli, pages
 from .limits import init_limits
 from .permissions import authorize
@@ -14,11 +15,7 @@ from .sessions import SignedCookieSessions
 
 def init_access(app: Flask) -> None:
     """Bind the access extensions to ``app`` and check every request first."""
-    level = app.config["ANONYMOUS_ACCESS"]
-    if level not in ANONYMOUS_ACCESS_LEVELS:
-        raise RuntimeError(
-            f"ANONYMOUS_ACCESS must be one of {', '.join(ANONYMOUS_ACCESS_LEVELS)}"
-        )
+    level = one_of(app, "ANONYMOUS_ACCESS", ANONYMOUS_ACCESS_LEVELS)
     if level != "none":
         app.logger.warning(
             "ANONYMOUS_ACCESS=%s: anyone who can reach the server may %s the stock"
