@@ -431,6 +431,33 @@ def rows(app: Flask):
     return read
 
 
+# The HTTP reason phrase each status's problem+json title is, written out.
+PROBLEM_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+}
+
+
+def problem_body(status: int, error: str, detail: str, **extra: Any) -> dict:
+    """The problem+json body stockapp answers with ``status``, ``error`` and
+    ``detail`` (and any extra members)."""
+    return {
+        "type": "about:blank",
+        "title": PROBLEM_TITLES[status],
+        "status": status,
+        "detail": detail,
+        "error": error,
+        **extra,
+    }
+
+
 def bearer(token: str) -> dict[str, str]:
     """The headers that present ``token``."""
     return {"Authorization": f"Bearer {token}"}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from conftest import bearer
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
@@ -290,8 +291,8 @@ def test_the_metrics_scope_comes_and_goes_keeping_the_other_tokens(empty_app):
     db_command(empty_app, "upgrade")
     assert rows_of(empty_app, TOKENS) == before
     assert token_table_shape(empty_app) == shape
-    bearer = {"Authorization": f"Bearer {secret}"}
-    assert empty_app.test_client().get("/me", headers=bearer).status_code == 200
+    me = empty_app.test_client().get("/me", headers=bearer(secret))
+    assert me.status_code == 200
     scraper = runner.invoke(
         args=["tokens", "create", "--user", "ops", "--label", "p", "--scope", "metrics"]
     )

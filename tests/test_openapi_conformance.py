@@ -93,7 +93,7 @@ class ContractExceptions:
         if (response.status_code, error) == (400, "Invalid import"):
             # What the CSV's pattern cannot say: a row given twice, a name of
             # whitespace only.
-            return all(
+            return bool(problem["problems"]) and all(
                 problem["error"].startswith("repeats line")
                 or "must not be only whitespace" in problem["error"]
                 for problem in problem["problems"]

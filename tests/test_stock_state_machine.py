@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
+from conftest import problem_body
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -47,15 +48,6 @@ ROUTE_NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL"
     " manually please check your spelling and try again."
 )
-TITLES = {
-    400: "Bad Request",
-    404: "Not Found",
-    409: "Conflict",
-    412: "Precondition Failed",
-    413: "Request Entity Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Entity",
-}
 MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 
 Stock = dict[str, dict[str, int]]
@@ -107,15 +99,7 @@ class Expected:
 
 
 def problem(status: int, error: str, detail: str, **extra: Any) -> Expected:
-    body = {
-        "type": "about:blank",
-        "title": TITLES[status],
-        "status": status,
-        "detail": detail,
-        "error": error,
-        **extra,
-    }
-    return Expected(status, body)
+    return Expected(status, problem_body(status, error, detail, **extra))
 
 
 def invalid(errors: dict[str, str]) -> Expected:

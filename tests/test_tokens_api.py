@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import TIMESTAMP, bearer, login
+from conftest import TIMESTAMP, bearer, login, problem_body
 
 from stockapp.access.token_secrets import digest
 
@@ -40,24 +40,12 @@ def stamped(token: dict[str, Any]) -> dict[str, Any]:
 
 
 def forbidden(detail: str) -> dict[str, Any]:
-    return {
-        "type": "about:blank",
-        "title": "Forbidden",
-        "status": 403,
-        "detail": detail,
-        "error": "Forbidden",
-    }
+    return problem_body(403, "Forbidden", detail)
 
 
 def invalid_input(errors: dict[str, str]) -> dict[str, Any]:
-    return {
-        "type": "about:blank",
-        "title": "Bad Request",
-        "status": 400,
-        "detail": "; ".join(f"{key}: {why}" for key, why in errors.items()),
-        "error": "Invalid input",
-        "errors": errors,
-    }
+    detail = "; ".join(f"{key}: {why}" for key, why in errors.items())
+    return problem_body(400, "Invalid input", detail, errors=errors)
 
 
 def token_rows(rows) -> list[dict[str, Any]]:
