@@ -7,7 +7,7 @@ from alembic import context
 from flask import current_app
 from sqlalchemy import text
 
-from stockapp.database import MIGRATION_LOCK_KEY, begin_sqlite_transaction
+from stockapp.core.database import MIGRATION_LOCK_KEY, begin_sqlite_transaction
 
 config = context.config
 # Without disable_existing_loggers=False this would silence the app's own

@@ -12,28 +12,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS
 
-from . import (
-    api,
-    collection_pages,
-    docs,
-    exports,
-    health,
-    history_pages,
-    import_pages,
-    imports,
-    pages,
-    reorder,
-)
-from .access import init_access
-from .backups import register_backup_commands
-from .database import configure_engine, engine_options
-from .errors import register_error_handlers
-from .extensions import csrf, db, migrate
-from .guards import register_guards
-from .headers import register_security_headers
-from .metrics import bp as metrics_bp
-from .metrics import init_metrics
-from .request_log import init_request_log
+from . import access, exchange, history, ops, stock
+from .core.database import configure_engine, engine_options
+from .core.errors import register_error_handlers
+from .core.extensions import db, migrate
+from .core.guards import register_guards
+from .core.headers import register_security_headers
+from .core.request_log import init_request_log
+
+# Each capability registers its routes, pages and commands with one init_app, in
+# this order: access first, since it decides before anything else of a request;
+# operations last, as its metrics observe every answer.
+CAPABILITIES = (access, stock, history, exchange, ops)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -69,30 +59,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    # The request's id comes first (it decides nothing, and every later line of
-    # the request's log carries it); then access control, which decides before
-    # the guards.
+    # The request's id comes first: it decides nothing, and every later line of
+    # the request's log carries it.
     init_request_log(app)
-    init_access(app)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(reorder.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(collection_pages.bp)
-    app.register_blueprint(history_pages.bp)
-    app.register_blueprint(docs.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(exports.bp)
-    app.register_blueprint(imports.bp)
-    app.register_blueprint(import_pages.bp)
-    init_metrics(app)
-    app.cli.add_command(exports.stock_cli)
-    register_backup_commands()
-    csrf.exempt(api.bp)
-    csrf.exempt(reorder.bp)
-    csrf.exempt(health.bp)
-    csrf.exempt(exports.bp)
-    csrf.exempt(imports.bp)
-    csrf.exempt(metrics_bp)
+    for capability in CAPABILITIES:
+        capability.init_app(app)
     register_guards(app)
     register_security_headers(app)
     register_error_handlers(app)

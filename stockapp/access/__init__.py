@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ..extensions import csrf, login_manager
-from ..settings import one_of
+from ..core.extensions import csrf, login_manager
+from ..core.settings import one_of
 from . import account_pages, api, cli, pages
 from .limits import init_limits
 from .permissions import authorize
@@ -13,7 +13,7 @@ from .scopes import ANONYMOUS_ACCESS_LEVELS
 from .sessions import SignedCookieSessions
 
 
-def init_access(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Bind the access extensions to ``app`` and check every request first."""
     level = one_of(app, "ANONYMOUS_ACCESS", ANONYMOUS_ACCESS_LEVELS)
     if level != "none":

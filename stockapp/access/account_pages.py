@@ -14,10 +14,9 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from ..errors import Problem
-from ..history import utc_text
-from ..models import utcnow
-from ..validation import ValidationError
+from ..core.clock import utc_text, utcnow
+from ..core.errors import Problem
+from ..core.rules import ValidationError
 from . import accounts
 from .grants import owner_filter, refuse_wider_than_caller
 from .identity import current_identity
@@ -26,7 +25,7 @@ from .permissions import requires_user
 from .scopes import MEANINGS, covered_by
 from .validation import token_request
 
-bp = Blueprint("account_pages", __name__)
+bp = Blueprint("account_pages", __name__, template_folder="templates")
 
 
 def tokens_page(
@@ -44,7 +43,7 @@ def tokens_page(
     assert identity.scope is not None
     scopes = covered_by(identity.scope)
     page = render_template(
-        "tokens.html",
+        "access/tokens.html",
         tokens=tokens,
         created=created,
         errors=errors or {},
@@ -118,4 +117,4 @@ def revoke_token(token_id: int) -> Any:
 @requires_user("admin", page=True)
 def users() -> Any:
     """Every user with their role and whether they are disabled (admins only)."""
-    return render_template("users.html", users=accounts.list_users())
+    return render_template("access/users.html", users=accounts.list_users())

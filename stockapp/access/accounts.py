@@ -8,12 +8,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..database import write_connection, write_transaction
-from ..errors import Problem
-from ..extensions import db
-from ..history import utc_text
-from ..models import utcnow
-from ..validation import ValidationError
+from ..core.clock import utc_text, utcnow
+from ..core.database import write_connection, write_transaction
+from ..core.errors import Problem
+from ..core.extensions import db
+from ..core.rules import ValidationError
 from .models import ApiToken, User
 from .passwords import hash_password
 from .scopes import ROLE_SCOPE, covered_by

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, url_for
 
-from ..guards import json_body
+from ..core.guards import json_body
 from . import account_pages, accounts
 from .grants import owner_filter, refuse_wider_than_caller
 from .identity import current_identity

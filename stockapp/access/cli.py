@@ -9,8 +9,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from ..errors import Problem
-from ..validation import ValidationError
+from ..core.errors import Problem
+from ..core.rules import ValidationError
 from . import accounts
 from .scopes import ROLES, SCOPES
 from .validation import (

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..history import utc_text
-from ..models import utcnow
+from ..core.clock import utc_text, utcnow
 from .identity import Identity
 from .permissions import insufficient_scope
 from .scopes import includes

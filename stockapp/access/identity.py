@@ -10,10 +10,10 @@ from flask import current_app, g, request
 from flask_login import UserMixin, current_user
 from sqlalchemy import bindparam, or_, select, update
 
-from ..database import read, write_connection, write_transaction
-from ..errors import Problem
-from ..extensions import login_manager
-from ..models import utcnow
+from ..core.clock import utcnow
+from ..core.database import read, write_connection, write_transaction
+from ..core.errors import Problem
+from ..core.extensions import login_manager
 from . import limits
 from .models import ApiToken, User
 from .scopes import ROLE_SCOPE, includes, narrower

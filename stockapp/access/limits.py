@@ -19,8 +19,8 @@ from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
-from ..errors import Problem
-from ..instruments import RATE_LIMITED
+from ..core.errors import Problem
+from ..core.instruments import RATE_LIMITED
 
 _EXTENSION = "stockapp.limits"
 

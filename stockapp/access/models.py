@@ -13,9 +13,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from ..models import utcnow
-from ..validation import MAX_NAME_LENGTH
+from ..core.clock import utcnow
+from ..core.extensions import db
+from ..core.rules import MAX_NAME_LENGTH
 from .scopes import ROLES, SCOPES
 
 MAX_LABEL_LENGTH = 100

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from ..openapi import (
+from ..core.api_doc import (
     NAME_PATTERN,
     TIMESTAMP,
     Schema,
@@ -21,7 +21,7 @@ from ..openapi import (
     problem_response,
     ref,
 )
-from ..validation import MAX_NAME_LENGTH
+from ..core.rules import MAX_NAME_LENGTH
 from .models import MAX_LABEL_LENGTH, MAX_TOKEN_ID
 from .permissions import requirement_of
 from .scopes import ROLES, SCOPES, STANDALONE

@@ -8,22 +8,22 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
-from ..extensions import db
-from ..validation import MAX_NAME_LENGTH
+from ..core.extensions import db
+from ..core.rules import MAX_NAME_LENGTH
 from . import limits
 from .identity import SessionUser
 from .models import User
 from .passwords import MAX_PASSWORD_LENGTH, verify_password
 from .permissions import public_page, safe_next
 
-bp = Blueprint("access_pages", __name__)
+bp = Blueprint("access_pages", __name__, template_folder="templates")
 
 _FAILED = "Invalid name or password."
 
 
 def _form(errors: dict[str, str], status: int = 200) -> Any:
     page = render_template(
-        "log_in.html",
+        "access/log_in.html",
         errors=errors,
         name=request.form.get("name", ""),
         next=safe_next(request.values.get("next")) or "",

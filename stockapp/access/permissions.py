@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, request, url_for
 
-from ..errors import Problem
+from ..core.errors import Problem
 from .identity import REALM, Identity, load_identity
 
 F = TypeVar("F", bound=Callable[..., Any])

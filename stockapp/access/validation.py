@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from ..validation import ValidationError, field_errors, name_problem
+from ..core.rules import ValidationError, field_errors, name_problem
 from .models import MAX_LABEL_LENGTH
 from .passwords import password_problem
 from .scopes import ROLES, SCOPES, limits_collections

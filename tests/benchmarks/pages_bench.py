@@ -4,7 +4,7 @@ In process, through Flask's test client, on a fresh database of 100 collections
 of 1,000 members: the overview, the search (a hit, a rare hit at the very end,
 and a miss, which reads every name), and a collection's pages (first, and one
 deep in by cursor, in each sort). Prints the median and 95th percentile in ms;
-no thresholds: the numbers go to the README.
+no thresholds: the numbers go to docs/performance.md.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent)]
 import flask_migrate  # noqa: E402
 from databases import BACKENDS, running_backend  # noqa: E402
 
-from stockapp import create_app, listings, stock  # noqa: E402
-from stockapp.paging import encode_position  # noqa: E402
+from stockapp import create_app  # noqa: E402
+from stockapp.core.cursors import encode_position  # noqa: E402
+from stockapp.stock import listings, units  # noqa: E402
 
 COLLECTIONS, MEMBERS_EACH = 100, 1000
 RARE = "needle"
@@ -38,7 +39,7 @@ def load(app) -> None:
             members = {f"m{index:04}": index % 97 for index in range(MEMBERS_EACH)}
             if number == COLLECTIONS - 1:
                 members[RARE] = 1
-            stock.create_collection(f"c{number:03}", members)
+            units.create_collection(f"c{number:03}", members)
 
 
 def deep_cursor(sort: str) -> str:
@@ -104,7 +105,7 @@ def main() -> None:
                 median, p95 = measure(client, path)
                 print(f"{name:<48} {median:>10.2f} {p95:>8.2f}")
             with app.app_context():
-                from stockapp.extensions import db
+                from stockapp.core.extensions import db
 
                 db.engine.dispose()
 

@@ -1,0 +1,223 @@
+"""Exporting the stock: ``GET /export.csv``, ``GET /export.json`` and
+``flask stock export``, all streamed from one read so a million members never
+sit in memory.
+
+CSV is RFC 4180 (``collection,member,quantity``, CRLF line ends, fields quoted
+where they must be), UTF-8 without a byte-order mark; a collection with no
+members has no row. JSON is the ``GET /stock`` document, empty collections
+included.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import click
+from flask import Blueprint, Response, request
+from flask.cli import AppGroup
+
+from ..access.identity import current_identity
+from ..access.permissions import refuse_unseen_collection, requires
+from ..core.api_doc import Schema, media, operation_responses, ref
+from ..core.database import RowStream
+from ..core.errors import not_found
+from ..core.extensions import db
+from ..core.rules import ValidationError, name_problem
+from ..stock import reads
+from ..stock.models import Collection, Member
+
+bp = Blueprint("exports", __name__)
+stock_cli = AppGroup("stock", help="Export and import the stock.")
+
+CSV_HEADER = ("collection", "member", "quantity")
+FORMATS = {"csv": "text/csv", "json": "application/json"}
+# How many rows' text is gathered before it is sent or written.
+_ROWS_PER_CHUNK = 2000
+
+
+def _rows(collection: str | None, only: frozenset[str] | None) -> RowStream:
+    """(collection, member, quantity) of every member, in creation order."""
+    query = (
+        db.select(Collection.name, Member.name, Member.quantity)
+        .join(Member, Member.collection_id == Collection.id)
+        .order_by(Collection.id, Member.id)
+    )
+    if collection is not None:
+        query = query.where(Collection.name == collection)
+    if only is not None:
+        query = query.where(Collection.name.in_(sorted(only)))
+    return RowStream(query, {})
+
+
+def csv_chunks(rows: RowStream) -> Iterator[str]:
+    """The CSV text of ``rows``, header first, a few thousand rows at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for count, row in enumerate(rows, 1):
+        writer.writerow(row)
+        if count % _ROWS_PER_CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def export_chunks(
+    export_format: str, collection: str | None, only: frozenset[str] | None
+) -> tuple[Iterator[str], RowStream]:
+    """The export's text in pieces, and the stream to close once it is sent."""
+    if export_format == "csv":
+        rows = _rows(collection, only)
+        return csv_chunks(rows), rows
+    names = only if collection is None else frozenset({collection})
+    objects = reads.stock_objects(names, 0, None)
+    return reads.stock_json(objects), objects
+
+
+def _collection_named(value: str | None) -> str | None:
+    """The ``collection`` argument, checked (None: every collection)."""
+    if value is None:
+        return None
+    if why := name_problem(value):
+        raise ValidationError({"collection": why})
+    return value
+
+
+def _exists(collection: str) -> bool:
+    found = db.session.execute(
+        db.select(Collection.id).where(Collection.name == collection)
+    ).first()
+    db.session.rollback()
+    return found is not None
+
+
+def _export(export_format: str) -> Any:
+    collection = _collection_named(request.args.get("collection"))
+    if collection is not None:
+        refuse_unseen_collection(collection, creates=False)
+        if not _exists(collection):
+            raise not_found(f'collection "{collection}"')
+    chunks, rows = export_chunks(
+        export_format, collection, current_identity().collections
+    )
+    filename = f"{collection or 'stock'}.{export_format}"
+    response = Response(
+        chunks,
+        content_type=f"{FORMATS[export_format]}; charset=utf-8",
+        headers={"Content-Disposition": _attachment(filename)},
+    )
+    response.call_on_close(rows.close)
+    return response
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition naming ``filename`` (RFC 6266; any characters)."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@bp.get("/export.csv")
+@requires("read")
+def export_csv() -> Any:
+    """The stock (or one ``collection``) as CSV, streamed."""
+    return _export("csv")
+
+
+@bp.get("/export.json")
+@requires("read")
+def export_json() -> Any:
+    """The stock (or one ``collection``) as the GET /stock document, streamed."""
+    return _export("json")
+
+
+@stock_cli.command("export")
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice(sorted(FORMATS)),
+    default="csv",
+    show_default=True,
+)
+@click.option("--collection", help="Only this collection.")
+@click.argument("destination", type=click.Path(dir_okay=False, allow_dash=True))
+def export_command(
+    export_format: str, collection: str | None, destination: str
+) -> None:
+    """Write the stock (or one collection) to DESTINATION, a file or - for stdout."""
+    if collection is not None:
+        if why := name_problem(collection):
+            raise click.BadParameter(why, param_hint="--collection")
+        if not _exists(collection):
+            raise click.ClickException(f'There is no collection "{collection}".')
+    chunks, rows = export_chunks(export_format, collection, None)
+    try:
+        if destination == "-":
+            # As bytes: the CSV's CRLF must reach the pipe as it is.
+            output = sys.stdout.buffer
+            for chunk in chunks:
+                output.write(chunk.encode())
+            output.flush()
+            return
+        # newline="": the CSV's own CRLF line ends are written as they are.
+        with open(destination, "w", encoding="utf-8", newline="") as file:
+            for chunk in chunks:
+                file.write(chunk)
+    finally:
+        rows.close()
+
+
+# The OpenAPI document's part ---------------------------------------------------
+
+
+def export_paths() -> dict[str, Schema]:
+    """The operations of this module, for the OpenAPI document."""
+    parameter = {
+        "name": "collection",
+        "in": "query",
+        "description": "Only this collection (404 if there is none).",
+        "schema": ref("schemas", "Name"),
+    }
+    csv_body = {
+        "type": "string",
+        "description": "RFC 4180: a `collection,member,quantity` header, then one"
+        " row per member, CRLF line ends.",
+    }
+
+    def operation(name: str, summary: str, content: Schema) -> Schema:
+        return {
+            "get": {
+                "operationId": name,
+                "summary": summary,
+                "description": "Streamed; a token limited to some collections gets"
+                " only theirs.",
+                "tags": ["operations"],
+                "parameters": [parameter],
+                "responses": operation_responses(
+                    {
+                        "200": {
+                            "description": "The export, as an attachment.",
+                            "content": content,
+                        }
+                    },
+                    names=False,
+                    not_found=("Not found",),
+                    # A bad collection name in the query.
+                    extra={"400": ref("responses", "BadRequest")},
+                ),
+            }
+        }
+
+    return {
+        "/export.csv": operation(
+            "exportCsv", "The stock as CSV", {"text/csv": {"schema": csv_body}}
+        ),
+        "/export.json": operation(
+            "exportJson", "The stock as JSON", media(ref("schemas", "Stock"))
+        ),
+    }

@@ -1,0 +1,387 @@
+"""Importing stock: ``POST /imports`` and ``flask stock import``.
+
+A CSV file (``collection,member,quantity``, as ``/export.csv`` writes it) or a
+JSON document (the ``GET /stock`` shape) sets the quantities it lists:
+``mode=merge`` keeps every other member, ``mode=replace`` makes each collection
+it names hold exactly its rows. All or nothing: one bad row (bad name or
+quantity, a row given twice, wrong columns, bad encoding) refuses the whole
+import with every bad row and its line, and stores nothing. ``dry_run=true``
+says what would change. Each change is a movement of kind "import".
+
+The API takes bodies up to ``IMPORT_MAX_BYTES``; a larger file goes through the
+CLI, which has no limit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Blueprint, request
+
+from ..access.identity import actor
+from ..access.permissions import refuse_unseen_collection, requires
+from ..core.api_doc import Schema, media, operation_responses, ref
+from ..core.errors import Problem
+from ..core.guards import allows_body_up_to, request_body
+from ..core.rules import (
+    MAX_QUANTITY,
+    MalformedJSON,
+    ValidationError,
+    name_problem,
+    parse_json,
+    quantity_problem,
+)
+from ..stock import units
+from .exports import CSV_HEADER, stock_cli
+
+bp = Blueprint("imports", __name__)
+
+MODES = ("merge", "replace")
+# A refusal lists at most this many bad rows (and says how many more there are).
+MAX_PROBLEMS_SHOWN = 100
+_QUANTITY = re.compile(r"[0-9]{1,19}")
+_QUANTITY_RULE = f"quantity must be a whole number from 0 to {MAX_QUANTITY}"
+Imported = dict[str, dict[str, int]]
+
+
+class ImportRefused(Exception):
+    """The file has bad rows: each as {"line" (None in JSON), "error"}."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+def parse_csv(raw: bytes) -> Imported:
+    """The stock a CSV file lists, or ImportRefused naming every bad row."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ImportRefused(
+            [{"line": line, "error": f"is not valid UTF-8 (byte {error.start})"}]
+        ) from None
+    # A byte-order mark (as spreadsheets write one) is not part of the header.
+    # strict: a quote left open, or text after a closing quote, is an error.
+    reader = csv.reader(
+        io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True
+    )
+    problems: list[dict[str, Any]] = []
+    imported: Imported = {}
+    first_seen: dict[tuple[str, str], int] = {}
+    # The line a row starts on (a quoted field may hold line breaks).
+    line = 1
+    try:
+        header = next(reader, None)
+        if header is None:
+            problems.append({"line": 1, "error": "is empty: the header is missing"})
+        elif header != list(CSV_HEADER):
+            header_rule = "must be the header " + ",".join(CSV_HEADER)
+            problems.append({"line": 1, "error": header_rule})
+        line = reader.line_num + 1
+        for row in reader:
+            if row:  # (a blank line is no row)
+                _check_row(row, line, imported, first_seen, problems)
+            line = reader.line_num + 1
+    except csv.Error as error:
+        problems.append({"line": line, "error": f"is not valid CSV: {error}"})
+    if problems:
+        raise ImportRefused(problems)
+    return imported
+
+
+def _check_row(
+    row: list[str],
+    line: int,
+    imported: Imported,
+    first_seen: dict[tuple[str, str], int],
+    problems: list[dict[str, Any]],
+) -> None:
+    if len(row) != 3:
+        fields = ",".join(CSV_HEADER)
+        problems.append(
+            {"line": line, "error": f"has {len(row)} fields, not 3 ({fields})"}
+        )
+        return
+    collection, member, quantity = row
+    why = [
+        f"{field} {reason}"
+        for field, value in (("collection", collection), ("member", member))
+        if (reason := name_problem(value))
+    ]
+    if not _QUANTITY.fullmatch(quantity) or int(quantity) > MAX_QUANTITY:
+        why.append(_QUANTITY_RULE)
+    key = (collection, member)
+    if key in first_seen:
+        why.append(f"repeats line {first_seen[key]} ({collection}, {member})")
+    if why:
+        problems.append({"line": line, "error": "; ".join(why)})
+        return
+    first_seen[key] = line
+    imported.setdefault(collection, {})[member] = int(quantity)
+
+
+def parse_json_import(raw: bytes) -> Imported:
+    """The stock a JSON document lists, or ImportRefused naming every bad entry."""
+    try:
+        document = parse_json(raw)
+    except MalformedJSON as error:
+        raise ImportRefused([{"line": None, "error": str(error)}]) from None
+    if not isinstance(document, dict):
+        raise ImportRefused(
+            [{"line": None, "error": "must be a JSON object of collections"}]
+        )
+    problems = [
+        {"line": None, "error": f"collection {key!r} appears more than once"}
+        for key in getattr(document, "duplicates", ())
+    ]
+    for collection, members in document.items():
+        if why := name_problem(collection):
+            problems.append({"line": None, "error": f"collection {collection!r} {why}"})
+        if not isinstance(members, dict):
+            problems.append(
+                {"line": None, "error": f"{collection}: must be an object of members"}
+            )
+            continue
+        for key in getattr(members, "duplicates", ()):
+            problems.append(
+                {"line": None, "error": f"{collection}: {key!r} appears more than once"}
+            )
+        for member, quantity in members.items():
+            why = name_problem(member) or quantity_problem(quantity)
+            if why:
+                problems.append(
+                    {"line": None, "error": f"{collection}, {member}: {why}"}
+                )
+    if problems:
+        raise ImportRefused(problems)
+    return document
+
+
+def read_import(raw: bytes, file_format: str) -> Imported:
+    """The stock a file of ``file_format`` (csv or json) lists, or ImportRefused."""
+    return parse_csv(raw) if file_format == "csv" else parse_json_import(raw)
+
+
+def summary(result: Mapping[str, Any]) -> str:
+    """One sentence saying what an import did (or, dry, would do), from its
+    ``report``."""
+    totals = result["totals"]
+    verb = "Would import" if result["dry_run"] else "Imported"
+    return (
+        f"{verb} {len(result['collections'])} collections ({totals['created']} new):"
+        f" {totals['added']} members added, {totals['changed']} changed,"
+        f" {totals['unchanged']} unchanged, {totals['removed']} removed."
+    )
+
+
+def options(values: Mapping[str, str]) -> tuple[bool, bool]:
+    """``mode`` (is it replace?) and ``dry_run``, checked."""
+    errors = {}
+    mode = values.get("mode", "merge")
+    if mode not in MODES:
+        errors["mode"] = f"must be one of {', '.join(MODES)}"
+    dry_run = values.get("dry_run", "false")
+    if dry_run not in ("true", "false"):
+        errors["dry_run"] = "must be true or false"
+    if errors:
+        raise ValidationError(errors)
+    return mode == "replace", dry_run == "true"
+
+
+def report(
+    outcome: list[units.ImportedCollection], *, replace: bool, dry_run: bool
+) -> dict[str, Any]:
+    collections = [entry._asdict() for entry in outcome]
+    totals = {
+        key: sum(entry[key] for entry in collections)
+        for key in ("added", "changed", "unchanged", "removed")
+    }
+    totals["created"] = sum(1 for entry in collections if entry["created"])
+    return {
+        "mode": "replace" if replace else "merge",
+        "dry_run": dry_run,
+        "totals": totals,
+        "collections": collections,
+    }
+
+
+def import_as_caller(
+    imported: Imported, *, replace: bool, dry_run: bool
+) -> dict[str, Any]:
+    """Import for this request's caller (a token limited to some collections
+    may import only into those); the ``report``."""
+    for collection in imported:
+        refuse_unseen_collection(collection, creates=True)
+    outcome = units.import_stock(imported, replace=replace, dry_run=dry_run, by=actor())
+    return report(outcome, replace=replace, dry_run=dry_run)
+
+
+def shown_problems(problems: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The bad rows a refusal lists, and how many more there are."""
+    shown = problems[:MAX_PROBLEMS_SHOWN]
+    return shown, len(problems) - len(shown)
+
+
+def uploaded_file(upload: Any, missing: str = "is required") -> tuple[bytes, str]:
+    """The bytes and format (csv or json, by its name) of a form's file; a
+    ValidationError for ``file`` when there is none (``missing``) or it is
+    neither."""
+    if upload is None or not upload.filename:
+        raise ValidationError({"file": missing})
+    suffix = Path(upload.filename).suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise ValidationError({"file": "must be a .csv or .json file"})
+    return upload.read(), suffix[1:]
+
+
+def _refusal(problems: list[dict[str, Any]]) -> Problem:
+    shown, more = shown_problems(problems)
+    detail = f"{len(problems)} bad row{'s' if len(problems) != 1 else ''}; nothing was"
+    detail += " imported."
+    return Problem(400, "Invalid import", detail, problems=shown, more_problems=more)
+
+
+def _uploaded() -> tuple[bytes, str, Mapping[str, str]]:
+    """The file's bytes, its format (csv or json), and the options' source."""
+    if request.mimetype == "multipart/form-data":
+        raw, file_format = uploaded_file(request.files.get("file"))
+        return raw, file_format, {**request.args, **request.form}
+    formats = {"text/csv": "csv", "application/json": "json"}
+    if request.mimetype not in formats:
+        raise Problem(
+            415,
+            "Unsupported media type",
+            "Send text/csv, application/json or a multipart/form-data upload.",
+        )
+    return request_body(), formats[request.mimetype], request.args
+
+
+@bp.post("/imports")
+@requires("write")
+@allows_body_up_to("IMPORT_MAX_BYTES")
+def create_import() -> Any:
+    """Import a CSV or JSON file, all or nothing; a report of what changed."""
+    raw, file_format, form = _uploaded()
+    replace, dry_run = options(form)
+    try:
+        imported = read_import(raw, file_format)
+    except ImportRefused as refused:
+        raise _refusal(refused.problems) from None
+    return import_as_caller(imported, replace=replace, dry_run=dry_run)
+
+
+@stock_cli.command("import")
+@click.option("--mode", type=click.Choice(MODES), default="merge", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Only say what would change.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "json"]),
+    help="The file's format (by default, from its name).",
+)
+@click.argument("source", type=click.File("rb"))
+def import_command(mode: str, dry_run: bool, file_format: str | None, source) -> None:
+    """Import SOURCE (a file, or - for stdin): all or nothing, any size."""
+    if file_format is None:
+        file_format = "json" if str(source.name).endswith(".json") else "csv"
+    raw = source.read()
+    try:
+        imported = read_import(raw, file_format)
+    except ImportRefused as refused:
+        for problem in refused.problems:
+            where = "" if problem["line"] is None else f"line {problem['line']}: "
+            click.echo(f"{where}{problem['error']}", err=True)
+        raise click.ClickException(
+            f"{len(refused.problems)} bad rows; nothing was imported."
+        ) from None
+    replace = mode == "replace"
+    outcome = units.import_stock(imported, replace=replace, dry_run=dry_run, by=None)
+    click.echo(summary(report(outcome, replace=replace, dry_run=dry_run)))
+
+
+# The OpenAPI document's part ---------------------------------------------------
+
+
+def _csv_schema() -> Schema:
+    """The CSV an import takes, as far as a pattern can say (names of unquoted
+    fields only; a name may also be quoted, and may not be only whitespace)."""
+    name = '[^,"\\r\\n/\\x00-\\x1f\\x7f-\\x9f]{1,100}'
+    row = f"\\r\\n{name},{name},[0-9]{{1,18}}"
+    return {
+        "type": "string",
+        "pattern": f"^{','.join(CSV_HEADER)}({row})*(\\r\\n)?$",
+    }
+
+
+def import_paths() -> dict[str, Schema]:
+    """The operation of this module, for the OpenAPI document."""
+    flag = {"type": "string", "enum": ["true", "false"], "default": "false"}
+    counts = {
+        key: {"type": "integer", "minimum": 0}
+        for key in ("added", "changed", "unchanged", "removed")
+    }
+    report = {
+        "type": "object",
+        "required": ["mode", "dry_run", "totals", "collections"],
+        "properties": {
+            "mode": {"enum": list(MODES)},
+            "dry_run": {"type": "boolean"},
+            "totals": {
+                "type": "object",
+                "properties": {**counts, "created": {"type": "integer"}},
+            },
+            "collections": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "collection": ref("schemas", "Name"),
+                        "created": {"type": "boolean"},
+                        **counts,
+                    },
+                },
+            },
+        },
+    }
+    return {
+        "/imports": {
+            "post": {
+                "operationId": "importStock",
+                "summary": "Import stock from CSV or JSON, all or nothing",
+                "description": "`mode=merge` sets the listed quantities and keeps"
+                " every other member; `mode=replace` makes each collection the"
+                " file names hold exactly its rows. One bad row refuses the whole"
+                " file (400, `problems` lists each with its line) and nothing is"
+                " stored. Each change is a movement of kind `import`.",
+                "tags": ["operations"],
+                "parameters": [
+                    {"name": "mode", "in": "query", "schema": {"enum": list(MODES)}},
+                    {"name": "dry_run", "in": "query", "schema": flag},
+                ],
+                "requestBody": {
+                    "required": True,
+                    "description": "CSV as `/export.csv` writes it, or the"
+                    " `GET /stock` document. (The web page's upload, a"
+                    " `multipart/form-data` `file`, is taken too.)",
+                    "content": {
+                        "text/csv": {"schema": _csv_schema()},
+                        **media(ref("schemas", "Stock")),
+                    },
+                },
+                "responses": operation_responses(
+                    {"200": {"description": "What changed.", "content": media(report)}},
+                    names=False,
+                    body=True,
+                    # Bad rows: `problems` lists each with its line.
+                    bad_request=("Invalid import",),
+                ),
+            }
+        }
+    }

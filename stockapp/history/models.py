@@ -1,0 +1,42 @@
+"""The movement log: one row per change of a member's quantity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..core.clock import utcnow
+from ..core.extensions import db
+from ..core.rules import MAX_NAME_LENGTH, MAX_REASON_LENGTH
+
+MOVEMENT_KINDS = ("create", "replace", "update", "delete", "adjust", "import")
+
+
+class Movement(db.Model):
+    """One change of one member's quantity, kept after the member is gone."""
+
+    __tablename__ = "movements"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{kind}'" for kind in MOVEMENT_KINDS) + ")",
+            name="kind_known",
+        ),
+        # History pages walk these newest first, seeking by id (no OFFSET).
+        Index("ix_movements_collection_member_id", "collection", "member", "id"),
+        Index("ix_movements_collection_id", "collection", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Names, not foreign keys: the log outlives what it describes.
+    collection: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    member: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
+    kind: Mapped[str] = mapped_column(String(10))
+    before: Mapped[int | None] = mapped_column(BigInteger)
+    after: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(MAX_REASON_LENGTH))
+    # The user who made it, by name (null: anonymous); like the stock names, a
+    # name rather than a foreign key.
+    by: Mapped[str | None] = mapped_column(String(MAX_NAME_LENGTH))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,19 @@
+"""Running it: health checks, metrics, backup and restore, the API document."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..core.extensions import csrf
+from . import backups, docs, health, metrics
+
+
+def init_app(app: Flask) -> None:
+    """Serve /healthz, /readyz, /metrics, /openapi.json and /docs; add
+    ``flask db backup`` and ``restore``."""
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(health.bp)
+    csrf.exempt(health.bp)
+    metrics.init_metrics(app)
+    csrf.exempt(metrics.bp)
+    backups.register_backup_commands()

@@ -1,0 +1,142 @@
+"""``GET /metrics``: Prometheus metrics, right across gunicorn's workers.
+
+prometheus-client in its multiprocess mode: each worker writes its samples to
+files in ``PROMETHEUS_MULTIPROC_DIR`` (gunicorn.conf.py makes and empties it,
+and marks each dead worker's files), and a scrape, whichever worker serves it,
+adds them all up. Without that directory (``flask run``, the tests' in-process
+apps) the process's own registry is scraped.
+
+Labels are the route template, method and status: never a name, so the number
+of series does not grow with the stock. The stock gauges are counted when
+scraped, in one statement.
+
+Who may scrape: a token with the ``metrics`` scope (made by an admin for the
+scraper; it reads nothing else) or the ``admin`` scope, or anyone with
+``METRICS_ACCESS=public`` (a private network).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Flask, Response, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from ..access.permissions import requires_user
+from ..core.api_doc import Schema, operation_responses, ref
+from ..core.extensions import db
+from ..core.instruments import LATENCY, RATE_LIMITED, REPLAYS, REQUESTS, RETRIES
+from ..core.request_log import elapsed_seconds, route_template
+from ..core.settings import one_of
+from ..stock.models import Collection, Member
+
+bp = Blueprint("metrics", __name__)
+
+METRICS_ACCESS_LEVELS = ("token", "public")
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class _StockCollector(Collector):
+    """How many collections and members there are, counted at scrape time."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        collections, members = db.session.execute(
+            select(
+                select(func.count()).select_from(Collection).scalar_subquery(),
+                select(func.count()).select_from(Member).scalar_subquery(),
+            )
+        ).one()
+        db.session.rollback()
+        yield GaugeMetricFamily(
+            "stockapp_collections", "Collections in the stock.", value=collections
+        )
+        yield GaugeMetricFamily(
+            "stockapp_members", "Members in all collections.", value=members
+        )
+
+
+def _observe(response: Response) -> Response:
+    # A URL that routes nowhere is one series, whatever was asked for.
+    route = route_template() or "(unrouted)"
+    REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+    elapsed = elapsed_seconds()
+    if elapsed is not None:
+        LATENCY.labels(route, request.method).observe(elapsed)
+    return response
+
+
+@bp.get("/metrics")
+@requires_user("metrics", public_when="METRICS_ACCESS")
+def metrics() -> Any:
+    """The metrics, in Prometheus's text format."""
+    registry = CollectorRegistry()
+    if os.environ.get(MULTIPROCESS_DIRECTORY):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = _single_process(registry)
+    registry.register(_StockCollector())
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def _single_process(registry: CollectorRegistry) -> CollectorRegistry:
+    """This process's own metrics (no multiprocess directory), plus ours."""
+    for collector in (REQUESTS, LATENCY, RETRIES, REPLAYS, RATE_LIMITED):
+        registry.register(_Forward(collector))
+    return registry
+
+
+class _Forward(Collector):
+    """One metric of the default registry, shown in another registry."""
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+
+    def collect(self) -> Any:
+        return self.metric.collect()
+
+
+def init_metrics(app: Flask) -> None:
+    """Count every request; serve /metrics."""
+    one_of(app, "METRICS_ACCESS", METRICS_ACCESS_LEVELS)
+    app.after_request(_observe)
+    app.register_blueprint(bp)
+
+
+# The OpenAPI document's part ---------------------------------------------------
+
+
+def metrics_paths() -> dict[str, Schema]:
+    """The operation of this module, for the OpenAPI document."""
+    return {
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics",
+                "description": "Requests by route template, method and status;"
+                " latency histograms; transaction retries; idempotent replays;"
+                " rate-limit refusals; the numbers of collections and members."
+                " Open to anyone if the server sets `METRICS_ACCESS=public`.",
+                "tags": ["operations"],
+                "responses": operation_responses(
+                    {
+                        "200": {
+                            "description": "Prometheus's text exposition format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                    names=False,
+                    extra={"403": ref("responses", "Forbidden")},
+                ),
+            }
+        }
+    }

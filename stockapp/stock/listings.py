@@ -1,0 +1,283 @@
+"""The reads behind the pages: collections with their totals, a collection's
+members sorted and paged, one member, and the search over names.
+
+Not hot paths: the statements are built per request where that reads more
+clearly, but each one reads through an index, so its cost follows the page
+shown, not the size of the stock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+
+from ..core.cursors import Pages, decode_position, encode_position
+from ..core.database import dialect_name
+from ..core.extensions import db
+from ..core.rules import MAX_NAME_LENGTH, MAX_QUANTITY, ValidationError, name_problem
+from .models import Collection, Member
+
+SUMMARY_PAGES = Pages(prefix="after-summary:", default_limit=50, max_limit=500)
+SEARCH_PAGES = Pages(prefix="after-match:", default_limit=50, max_limit=500)
+MEMBERS_PER_PAGE = 50
+# How a collection's members may be listed: by name or quantity, "-" descending.
+MEMBER_SORTS = ("name", "-name", "quantity", "-quantity")
+# The collections a search names beside its members, at most.
+MATCHING_COLLECTIONS = 20
+_MEMBER_CURSOR = "members:"
+_BAD_SORT = f"must be one of {', '.join(MEMBER_SORTS)}"
+_BAD_CURSOR = "is not a cursor this page gave out"
+_LIKE_ESCAPE = "\\"
+
+
+class CollectionSummary(NamedTuple):
+    name: str
+    version: int
+    members: int
+    total: int
+
+
+class MemberRow(NamedTuple):
+    id: int
+    name: str
+    quantity: int
+    reorder_level: int | None
+    version: int
+
+
+class MembersPage(NamedTuple):
+    """One page of a collection's members and what the page needs beside them."""
+
+    # The collection's version: deleting it sends this as If-Match.
+    version: int
+    members: list[MemberRow]
+    # The cursor of the page after this one; None on the last page.
+    next_cursor: str | None
+
+
+class SearchResult(NamedTuple):
+    collections: list[str]
+    members: list[tuple[str, str, int]]
+    # The member id the next page of matches starts beyond; None: no more.
+    next_after: int | None
+
+
+# The collections overview ------------------------------------------------------
+
+
+def collection_summaries(
+    only: frozenset[str] | None, after_id: int, limit: int
+) -> tuple[list[CollectionSummary], int | None]:
+    """Up to ``limit`` collections after id ``after_id``, oldest first, each with
+    its number of members and total quantity; and the id the next page starts
+    beyond (None: no more)."""
+    page = select(Collection).where(Collection.id > after_id)
+    if only is not None:
+        page = page.where(Collection.name.in_(sorted(only)))
+    rows = _with_totals(page.order_by(Collection.id).limit(limit + 1))
+    next_after = rows[limit - 1][0] if len(rows) > limit else None
+    return [summary for _, summary in rows[:limit]], next_after
+
+
+def collection_summary(name: str) -> CollectionSummary | None:
+    """One collection with its number of members and total quantity, or None."""
+    rows = _with_totals(select(Collection).where(Collection.name == name))
+    return rows[0][1] if rows else None
+
+
+def _with_totals(collections: Select[Any]) -> list[tuple[int, CollectionSummary]]:
+    """The (id, summary) of each collection ``collections`` selects, in id order.
+
+    The members are counted and summed for those collections only (through
+    the (collection_id, ...) indexes), so the cost follows the page.
+    """
+    page = collections.subquery()
+    # A sum of 64-bit quantities can pass 64 bits (SQLite then fails): each
+    # half of the quantities is summed alone and the halves joined in Python.
+    # (Constants in the SQL: PostgreSQL has no bigint >> smallint, the type
+    # psycopg would give a small parameter.)
+    high = func.coalesce(func.sum(Member.quantity.op(">>")(literal_column("32"))), 0)
+    low = func.coalesce(
+        func.sum(Member.quantity.op("&")(literal_column("4294967295"))), 0
+    )
+    rows = db.session.execute(
+        select(page.c.id, page.c.name, page.c.version, func.count(Member.id))
+        .add_columns(high, low)
+        .select_from(page.outerjoin(Member, Member.collection_id == page.c.id))
+        .group_by(page.c.id, page.c.name, page.c.version)
+        .order_by(page.c.id)
+    )
+    return [
+        (row_id, CollectionSummary(name, version, count, (int(hi) << 32) + int(lo)))
+        for row_id, name, version, count, hi, lo in rows
+    ]
+
+
+# One collection's members ------------------------------------------------------
+
+
+def member_listing(args: Mapping[str, str]) -> tuple[str, list[Any] | None]:
+    """The ``sort`` and the position in ``cursor`` of a query string, checked."""
+    sort = args.get("sort", "name")
+    if sort not in MEMBER_SORTS:
+        raise ValidationError({"sort": _BAD_SORT})
+    raw = args.get("cursor")
+    if raw is None:
+        return sort, None
+    position = decode_position(_MEMBER_CURSOR, raw)
+    if position is None or not _is_position(sort, position):
+        raise ValidationError({"cursor": _BAD_CURSOR})
+    return sort, position
+
+
+def _is_position(sort: str, position: list[Any]) -> bool:
+    if len(position) != 3 or position[0] != sort or type(position[2]) is not int:
+        return False
+    key = position[1]
+    if sort.endswith("name"):
+        return isinstance(key, str) and name_problem(key) is None
+    return type(key) is int and 0 <= key <= MAX_QUANTITY
+
+
+def members_page(
+    collection: str, sort: str, position: list[Any] | None, text: str = ""
+) -> MembersPage | None:
+    """A page of the collection's members in ``sort`` order, starting beyond
+    ``position``, only those whose name holds ``text`` if it is given; None if
+    there is no such collection."""
+    found = db.session.execute(
+        select(Collection.id, Collection.version).where(Collection.name == collection)
+    ).one_or_none()
+    if found is None:
+        return None
+    descending = sort.startswith("-")
+    by_name = sort.endswith("name")
+    # Names are unique within a collection; equal quantities go by id.
+    keys = (Member.name,) if by_name else (Member.quantity, Member.id)
+    query = _member_columns().where(Member.collection_id == found.id)
+    if text:
+        query = query.where(_contains(Member.name, _pattern(text)))
+    if position is not None:
+        query = query.where(_beyond(keys, position[1:], descending))
+    order = [key.desc() for key in keys] if descending else keys
+    rows = [
+        MemberRow(*row)
+        for row in db.session.execute(
+            query.order_by(*order).limit(MEMBERS_PER_PAGE + 1)
+        )
+    ]
+    next_cursor = None
+    if len(rows) > MEMBERS_PER_PAGE:
+        rows = rows[:MEMBERS_PER_PAGE]
+        last = rows[-1]
+        value = last.name if by_name else last.quantity
+        next_cursor = encode_position(_MEMBER_CURSOR, [sort, value, last.id])
+    return MembersPage(found.version, rows, next_cursor)
+
+
+def _beyond(
+    keys: tuple[Any, ...], position: list[Any], descending: bool
+) -> ColumnElement:
+    """The rows after ``position`` (the key values of the last row shown) in
+    the order of ``keys``.
+
+    The bound on ``key`` alone (redundant beside the rest) is what lets each
+    database seek the (collection_id, key, ...) index to the spot instead of
+    walking the collection from its start.
+    """
+    if len(keys) == 1:
+        return keys[0] < position[0] if descending else keys[0] > position[0]
+    key, tie = keys
+    value, tie_value = position
+    if descending:
+        return and_(key <= value, or_(key < value, tie < tie_value))
+    return and_(key >= value, or_(key > value, tie > tie_value))
+
+
+def _member_columns() -> Select[Any]:
+    return select(
+        Member.id, Member.name, Member.quantity, Member.reorder_level, Member.version
+    )
+
+
+def member_details(collection: str, member: str) -> MemberRow | None:
+    """One member as stored, or None if the collection or member is missing."""
+    return db.session.execute(
+        _member_columns()
+        .join(Collection, Member.collection_id == Collection.id)
+        .where(Collection.name == collection, Member.name == member)
+    ).one_or_none()
+
+
+# The search ---------------------------------------------------------------------
+
+
+def search_text(args: Mapping[str, str]) -> str:
+    """The search box's text from a query string ("" when there is none)."""
+    text = args.get("q", "").strip()
+    if len(text) > MAX_NAME_LENGTH:
+        raise ValidationError({"q": f"must be at most {MAX_NAME_LENGTH} characters"})
+    return text
+
+
+def search(
+    text: str, only: frozenset[str] | None, after_id: int, limit: int
+) -> SearchResult:
+    """Collections and members whose name holds ``text``, ignoring case.
+
+    Members come in creation order after member ``after_id``, at most
+    ``limit``. A substring can use no index: the members are scanned in id
+    order until a page is found, which at 100,000 members stays in the tens of
+    milliseconds (see docs/performance.md).
+    """
+    pattern = _pattern(text)
+    collection_match = _contains(Collection.name, pattern)
+    member_match = _contains(Member.name, pattern)
+    members = (
+        select(Member.id, Collection.name, Member.name, Member.quantity)
+        .join(Collection, Member.collection_id == Collection.id)
+        .where(Member.id > after_id, or_(member_match, collection_match))
+        .order_by(Member.id)
+        .limit(limit + 1)
+    )
+    collections = (
+        select(Collection.name)
+        .where(collection_match)
+        .order_by(Collection.id)
+        .limit(MATCHING_COLLECTIONS)
+    )
+    if only is not None:
+        members = members.where(Collection.name.in_(sorted(only)))
+        collections = collections.where(Collection.name.in_(sorted(only)))
+    rows = db.session.execute(members).all()
+    # The matching collections are listed once, above the first page.
+    names = [] if after_id else list(db.session.execute(collections).scalars())
+    next_after = rows[limit - 1].id if len(rows) > limit else None
+    return SearchResult(
+        names, [(row[1], row[2], row[3]) for row in rows[:limit]], next_after
+    )
+
+
+def _pattern(text: str) -> str:
+    """The LIKE pattern of the names that hold ``text``."""
+    for special in (_LIKE_ESCAPE, "%", "_"):
+        text = text.replace(special, _LIKE_ESCAPE + special)
+    return f"%{text}%"
+
+
+def _contains(column: Any, pattern: str) -> ColumnElement:
+    # SQLite's LIKE already ignores the case of ASCII letters (as its lower()
+    # does); PostgreSQL's does not, so it is asked for ILIKE.
+    if dialect_name() == "postgresql":
+        return column.ilike(pattern, escape=_LIKE_ESCAPE)
+    return column.like(pattern, escape=_LIKE_ESCAPE)

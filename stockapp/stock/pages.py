@@ -1,0 +1,353 @@
+"""The collection page: its members sorted and paged, and every edit a clerk makes.
+
+Each edit is a plain form posted to its own URL and written by the same unit of
+work as the JSON API (units.py). It carries the version the page showed, sent
+as ``If-Match``: if someone changed the member (or collection) meanwhile,
+nothing is written and the clerk is shown what it holds now. A success
+redirects back to the page (post/redirect/get) with a flashed message; a
+failure shows the page again with the error beside the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import ETags
+
+from ..access.identity import actor
+from ..access.permissions import requires
+from ..core.conditions import Precondition
+from ..core.errors import Problem, not_found
+from ..core.rules import (
+    MAX_QUANTITY,
+    ValidationError,
+    check_names,
+    form_amount,
+    form_fields,
+    form_level,
+    form_name,
+    form_quantity,
+    form_reason,
+    form_version,
+)
+from . import listings, units
+
+bp = Blueprint("collection_pages", __name__, template_folder="templates")
+
+_MEMBER = "/collections/<collection>/members/<member>"
+# The query string that says which page of members is shown, kept across edits.
+_LISTING_ARGS = ("sort", "cursor", "q")
+# Answers to a form that could not be carried out.
+_INVALID, _CONFLICT = 400, 409
+
+
+class FailedForm(NamedTuple):
+    """A form of the page that was refused, shown again with why."""
+
+    # The member whose row holds the form; None: the add-member form.
+    member: str | None
+    # Which of its forms: adjust, quantity, level, or add.
+    form: str
+    # Why, by field ("form": about the whole form).
+    errors: dict[str, str]
+
+
+_NOTHING_FAILED = FailedForm(None, "", {})
+
+
+def listing_args() -> dict[str, str]:
+    """The sort and cursor of the page of members being shown."""
+    return {key: request.args[key] for key in _LISTING_ARGS if key in request.args}
+
+
+def _if_match(version: int) -> Precondition:
+    return Precondition(if_match=ETags([str(version)]))
+
+
+def _back_to(collection: str) -> Any:
+    """Post/redirect/get: back to the page of members the form was on."""
+    url = url_for(".collection", collection=collection, **listing_args())
+    return redirect(url, 303)
+
+
+@bp.get("/collections/<collection>")
+@requires("read", page=True)
+def collection(collection: str) -> Any:
+    """A collection's members, sorted by name or quantity, a page at a time."""
+    check_names(collection=collection)
+    return _collection_page(collection)
+
+
+def _collection_page(
+    collection: str,
+    status: int = 200,
+    *,
+    failed: FailedForm = _NOTHING_FAILED,
+) -> Any:
+    """The page of members; ``failed`` shows a refused form again, with why."""
+    sort, position = listings.member_listing(request.args)
+    text = listings.search_text(request.args)
+    page = listings.members_page(collection, sort, position, text)
+    if page is None:
+        raise not_found(f'collection "{collection}"')
+    shown = {member.name for member in page.members}
+    return (
+        render_template(
+            "stock/collection.html",
+            collection=collection,
+            page=page,
+            sort=sort,
+            query=text,
+            sorts=listings.MEMBER_SORTS,
+            listing=listing_args(),
+            failed=failed,
+            # A refused member that is not on this page is spoken of on top.
+            failed_elsewhere=failed.member is not None and failed.member not in shown,
+            form=request.form,
+        ),
+        status,
+    )
+
+
+def _member_edit(
+    collection: str, member: str, which: str, edit: Callable[[], str]
+) -> Any:
+    """Carry out ``edit`` (which returns the message to flash) on a member; on a
+    refusal show the page again with the reason beside the form."""
+    check_names(collection=collection, member=member)
+    try:
+        message = edit()
+    except ValidationError as error:
+        failed = FailedForm(member, which, error.errors)
+        return _collection_page(collection, _INVALID, failed=failed)
+    except Problem as problem:
+        if problem.status not in (409, 412):
+            raise
+        reason = _refusal(collection, member, problem)
+        failed = FailedForm(member, which, {"form": reason})
+        return _collection_page(collection, _CONFLICT, failed=failed)
+    flash(message, "success")
+    return _back_to(collection)
+
+
+def _refusal(collection: str, member: str, problem: Problem) -> str:
+    """What to tell the clerk when a member edit was refused: what it holds now."""
+    current = listings.member_details(collection, member)
+    if current is None:
+        return f"{member} was removed meanwhile; nothing was changed."
+    if problem.status == 412:
+        return (
+            f"{member} was changed by someone else meanwhile: it now holds"
+            f" {_holding(current)}. Nothing was changed; check it and try again."
+        )
+    return problem.detail
+
+
+def _holding(member: listings.MemberRow) -> str:
+    if member.reorder_level is None:
+        return str(member.quantity)
+    return f"{member.quantity} (reorder level {member.reorder_level})"
+
+
+@bp.post(f"{_MEMBER}/quantity")
+@requires("write", page=True)
+def set_quantity(collection: str, member: str) -> Any:
+    """Set a member's quantity to the number typed."""
+
+    def edit() -> str:
+        quantity, version = form_fields(
+            (form_quantity, request.form.get("qty", ""), "qty"),
+            (form_version, request.form.get("version", ""), "version"),
+        )
+        units.put_member(collection, member, quantity, _if_match(version), by=actor())
+        return f"{member} set to {quantity}."
+
+    return _member_edit(collection, member, "quantity", edit)
+
+
+@bp.post(f"{_MEMBER}/adjustments")
+@requires("write", page=True)
+def adjust(collection: str, member: str) -> Any:
+    """Add to or take from a member's quantity, with a reason."""
+
+    def edit() -> str:
+        direction = request.form.get("direction")
+        if direction not in ("add", "take"):
+            raise ValidationError({"amount": "choose + to add or − to take"})
+        amount, reason, version = form_fields(
+            (form_amount, request.form.get("amount", ""), "amount"),
+            (form_reason, request.form.get("reason", ""), "reason"),
+            (form_version, request.form.get("version", ""), "version"),
+        )
+        delta = amount if direction == "add" else -amount
+        try:
+            adjusted = units.adjust_member(
+                collection, member, delta, reason, _if_match(version), by=actor()
+            )
+        except Problem as problem:
+            if problem.status != 409:
+                raise
+            refused = _refused(member, delta, problem)
+            raise Problem(409, problem.error, refused) from None
+        verb = "Added" if delta > 0 else "Took"
+        preposition = "to" if delta > 0 else "from"
+        return (
+            f"{verb} {amount} {preposition} {member}: it now holds {adjusted.quantity}."
+        )
+
+    return _member_edit(collection, member, "adjust", edit)
+
+
+def _refused(member: str, delta: int, problem: Problem) -> str:
+    quantity = problem.extra["quantity"]
+    if delta < 0:
+        return (
+            f"Cannot take {-delta} from {member}: it holds only {quantity}."
+            " Nothing was changed."
+        )
+    return (
+        f"Cannot add {delta} to {member}: it holds {quantity}, and at most"
+        f" {MAX_QUANTITY} fits. Nothing was changed."
+    )
+
+
+@bp.post(f"{_MEMBER}/reorder-level")
+@requires("write", page=True)
+def set_reorder_level(collection: str, member: str) -> Any:
+    """Set a member's reorder level, or clear it when the field is left empty."""
+
+    def edit() -> str:
+        level, version = form_fields(
+            (form_level, request.form.get("level", ""), "level"),
+            (form_version, request.form.get("version", ""), "version"),
+        )
+        units.set_reorder_level(collection, member, level, _if_match(version))
+        if level is None:
+            return f"Reorder level of {member} cleared."
+        return f"Reorder level of {member} set to {level}."
+
+    return _member_edit(collection, member, "level", edit)
+
+
+@bp.post("/collections/<collection>/members")
+@requires("write", page=True)
+def add_member(collection: str) -> Any:
+    """Add a new member to the collection; an existing one is left alone."""
+    check_names(collection=collection)
+    member = request.form.get("member", "")
+    try:
+        member, quantity = form_fields(
+            (form_name, member, "member"),
+            (form_quantity, request.form.get("qty", ""), "qty"),
+        )
+        # If-None-Match: * — only a member that does not exist yet.
+        only_new = Precondition(if_none_match=ETags(star_tag=True))
+        units.put_member(collection, member, quantity, only_new, by=actor())
+    except ValidationError as error:
+        failed = FailedForm(None, "add", error.errors)
+        return _collection_page(collection, _INVALID, failed=failed)
+    except Problem as problem:
+        if problem.status != 412:
+            raise
+        current = listings.member_details(collection, member)
+        holding = "" if current is None else f" (it holds {_holding(current)})"
+        errors = {"member": f"already exists in {collection}{holding}"}
+        failed = FailedForm(None, "add", errors)
+        return _collection_page(collection, _CONFLICT, failed=failed)
+    flash(f"{member} added to {collection} with {quantity}.", "success")
+    return _back_to(collection)
+
+
+# Deleting, after a page that asks to confirm -----------------------------------
+
+
+def _changed_before_deletion(name: str) -> str:
+    """Why a confirmed deletion was not done: it no longer is what was shown."""
+    return (
+        f"{name} was changed by someone else meanwhile. Check what it holds now"
+        " and confirm again."
+    )
+
+
+@bp.get(f"{_MEMBER}/delete")
+@requires("write", page=True)
+def confirm_member_deletion(collection: str, member: str) -> Any:
+    """Ask to confirm deleting a member, showing what it holds."""
+    check_names(collection=collection, member=member)
+    return _member_deletion_page(collection, member)
+
+
+def _member_deletion_page(
+    collection: str, member: str, status: int = 200, error: str | None = None
+) -> Any:
+    current = listings.member_details(collection, member)
+    if current is None:
+        raise not_found(f'member "{member}" in collection "{collection}"')
+    page = render_template(
+        "stock/delete_member.html",
+        collection=collection,
+        member=current,
+        error=error,
+        listing=listing_args(),
+    )
+    return page, status
+
+
+@bp.post(f"{_MEMBER}/delete")
+@requires("write", page=True)
+def delete_member(collection: str, member: str) -> Any:
+    """Delete a member, if it still is as the confirmation page showed it."""
+    check_names(collection=collection, member=member)
+    (version,) = form_fields((form_version, request.form.get("version", ""), "version"))
+    try:
+        units.delete_member(collection, member, _if_match(version), by=actor())
+    except Problem as problem:
+        if problem.status != 412:
+            raise
+        return _member_deletion_page(
+            collection, member, _CONFLICT, _changed_before_deletion(member)
+        )
+    flash(f"{member} deleted from {collection}.", "success")
+    return _back_to(collection)
+
+
+@bp.get("/collections/<collection>/delete")
+@requires("write", page=True)
+def confirm_collection_deletion(collection: str) -> Any:
+    """Ask to confirm deleting a collection by typing its name."""
+    check_names(collection=collection)
+    return _collection_deletion_page(collection)
+
+
+def _collection_deletion_page(
+    collection: str, status: int = 200, errors: dict[str, str] | None = None
+) -> Any:
+    summary = listings.collection_summary(collection)
+    if summary is None:
+        raise not_found(f'collection "{collection}"')
+    page = render_template(
+        "stock/delete_collection.html", summary=summary, errors=errors or {}
+    )
+    return page, status
+
+
+@bp.post("/collections/<collection>/delete")
+@requires("write", page=True)
+def delete_collection(collection: str) -> Any:
+    """Delete a collection and its members, once its name is typed to confirm."""
+    check_names(collection=collection)
+    (version,) = form_fields((form_version, request.form.get("version", ""), "version"))
+    if request.form.get("confirm") != collection:
+        errors = {"confirm": f"must be {collection}, typed exactly, to delete it"}
+        return _collection_deletion_page(collection, _INVALID, errors)
+    try:
+        units.delete_collection(collection, _if_match(version), by=actor())
+    except Problem as problem:
+        if problem.status != 412:
+            raise
+        errors = {"form": _changed_before_deletion(collection)}
+        return _collection_deletion_page(collection, _CONFLICT, errors)
+    flash(f"Collection {collection} deleted.", "success")
+    return redirect(url_for("pages.index"), 303)

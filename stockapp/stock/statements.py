@@ -1,0 +1,303 @@
+"""The SQL of the stock's hot paths, built once and run with Core.
+
+Building a SQLAlchemy statement costs far more than running it (operator
+overloading, coercions); these are built at import, or once per dialect, with
+``bindparam`` placeholders, and run on a Core connection rather than through
+the ORM session.
+
+Lists of names travel as one JSON array parameter (``json_each`` on SQLite,
+``json_array_elements_text`` on PostgreSQL), so a statement has the same text
+and one parameter whatever the number of names.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Executable,
+    Insert,
+    Select,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..core.database import dialect_name
+from ..history.models import Movement
+from .models import Collection, Member
+
+collections = Collection.__table__
+members = Member.__table__
+movements = Movement.__table__
+
+
+def names_parameter(names: Iterable[str]) -> str:
+    """A list of names as the one parameter the statements below take."""
+    return json.dumps(list(names))
+
+
+# Reads -----------------------------------------------------------------------
+
+
+def _of_member(*columns: Any) -> Select[Any]:
+    """``columns`` of the member named ``member`` in collection ``collection``."""
+    return (
+        select(*columns)
+        .select_from(
+            members.join(collections, members.c.collection_id == collections.c.id)
+        )
+        .where(
+            collections.c.name == bindparam("collection"),
+            members.c.name == bindparam("member"),
+        )
+    )
+
+
+MEMBER_QUANTITY = _of_member(members.c.quantity, members.c.version)
+
+# A collection's version and (after ``after_id``, up to ``limit``) its members.
+COLLECTION_PAGE = (
+    select(collections.c.version, members.c.id, members.c.name, members.c.quantity)
+    .select_from(
+        collections.outerjoin(
+            members,
+            (members.c.collection_id == collections.c.id)
+            & (members.c.id > bindparam("after_id")),
+        )
+    )
+    .where(collections.c.name == bindparam("collection"))
+    .order_by(members.c.id)
+    .limit(bindparam("limit"))
+)
+
+# A member's reorder level (null: none set) and version.
+MEMBER_REORDER_LEVEL = _of_member(members.c.reorder_level, members.c.version)
+
+# The stock as rows of (collection, member, quantity), in creation order; an
+# empty collection has one row with a null member.
+STOCK_ROWS = (
+    select(collections.c.name, members.c.name, members.c.quantity)
+    .select_from(
+        collections.outerjoin(members, members.c.collection_id == collections.c.id)
+    )
+    .order_by(collections.c.id, members.c.id)
+)
+
+
+# Writes ----------------------------------------------------------------------
+
+LOCK_COLLECTION = (
+    select(collections.c.id, collections.c.version)
+    .where(collections.c.name == bindparam("name"))
+    .with_for_update()
+)
+
+INSERT_COLLECTION = (
+    insert(collections)
+    .values(name=bindparam("name"), version=bindparam("version"))
+    .returning(collections.c.id, collections.c.version)
+)
+
+BUMP_COLLECTION = (
+    update(collections)
+    .where(collections.c.id == bindparam("collection_id"))
+    .values(version=bindparam("new_version"))
+)
+
+DELETE_COLLECTION = delete(collections).where(
+    collections.c.id == bindparam("collection_id")
+)
+
+INSERT_MEMBERS = insert(members).values(
+    {name: bindparam(name) for name in ("collection_id", "name", "quantity", "version")}
+)
+
+UPDATE_MEMBERS = (
+    update(members)
+    .where(members.c.id == bindparam("member_id"))
+    .values(quantity=bindparam("new_quantity"), version=bindparam("new_version"))
+)
+
+DELETE_MEMBERS = delete(members).where(members.c.id == bindparam("member_id"))
+
+# Set a member's reorder level, unless it already is that: its new version,
+# or no row.
+SET_REORDER_LEVEL = (
+    update(members)
+    .where(
+        members.c.id == bindparam("member_id"),
+        members.c.reorder_level.is_distinct_from(bindparam("level")),
+    )
+    .values(reorder_level=bindparam("level"), version=members.c.version + 1)
+    .returning(members.c.version)
+)
+
+INSERT_MOVEMENTS = insert(movements).values(
+    {
+        name: bindparam(name)
+        for name in ("collection", "member", "kind", "before", "after", "reason")
+        + ("by", "at")
+    }
+)
+
+
+def _adjust(in_range: Any) -> Executable:
+    return (
+        update(members)
+        .where(members.c.id == bindparam("member_id"), in_range)
+        .values(
+            quantity=members.c.quantity + bindparam("delta"),
+            version=members.c.version + 1,
+        )
+        .returning(members.c.quantity, members.c.version)
+    )
+
+
+# "quantity + delta stays in 0..2^63-1", written so that nothing in it can
+# overflow 64 bits: one statement for each sign of the delta.
+TAKE_FROM_MEMBER = _adjust(members.c.quantity >= bindparam("at_least"))
+ADD_TO_MEMBER = _adjust(members.c.quantity <= bindparam("at_most"))
+
+
+@dataclass(frozen=True)
+class DialectStatements:
+    """The statements whose SQL differs between SQLite and PostgreSQL."""
+
+    # A new collection, or no row if the name is taken.
+    insert_collection_if_absent: Insert
+    # Members of ``collection_id`` named in ``names``, in no particular order.
+    members_named: Select[Any]
+    # Log a removal of every member of ``collection_id`` not named in ``names``
+    # (all of them when ``names`` is empty), oldest first.
+    log_members_not_named: Insert
+    # Remove them.
+    delete_members_not_named: Executable
+    # How many there are.
+    count_members_not_named: Select[Any]
+    # (id, collection, member, quantity, reorder level) of each member at or
+    # below its level, oldest first, after ``after_id``, at most ``limit``, in
+    # the collections in ``only`` unless it is null.
+    low_stock: Select[Any]
+    # How many members are low, in the collections in ``only`` unless null.
+    low_stock_count: Select[Any]
+    # (name, JSON object of its members in creation order) of each collection,
+    # oldest first, after ``after_id``, at most ``limit``, those in ``only``
+    # unless it is null.
+    stock_objects: Executable
+
+
+def _json_array(parameter: str, dialect: str) -> Any:
+    """The values of a JSON array parameter, as a one-column table."""
+    if dialect == "postgresql":
+        values = func.json_array_elements_text(cast(bindparam(parameter), JSON))
+    else:
+        values = func.json_each(bindparam(parameter))
+    return select(values.table_valued("value").c.value)
+
+
+def _stock_objects(dialect: str) -> Executable:
+    if dialect == "postgresql":
+        # Compact, like SQLite's (json_object_agg would write '{ "a" : 1 }').
+        members_object = (
+            "SELECT coalesce('{' || string_agg(to_json(m.name)::text || ':' ||"
+            " m.quantity, ',' ORDER BY m.id) || '}', '{}') FROM members AS m"
+            " WHERE m.collection_id = c.id"
+        )
+        only = "c.name IN (SELECT json_array_elements_text(CAST(:only AS json)))"
+    else:
+        # SQLite aggregates the rows in the order the subquery gives them (an
+        # ordered subquery under an aggregate is never flattened).
+        members_object = (
+            "SELECT json_group_object(name, quantity) FROM (SELECT name, quantity"
+            " FROM members WHERE collection_id = c.id ORDER BY id)"
+        )
+        only = "c.name IN (SELECT value FROM json_each(:only))"
+    return text(
+        f"SELECT c.id, c.name, ({members_object}) AS members FROM collections AS c"
+        f" WHERE c.id > :after_id AND (CAST(:only AS text) IS NULL OR {only})"
+        " ORDER BY c.id LIMIT :limit"
+    )
+
+
+@functools.cache
+def _statements_for(dialect: str) -> DialectStatements:
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    named = members.c.name.in_(_json_array("names", dialect))
+    of_collection = members.c.collection_id == bindparam("collection_id")
+    not_named = of_collection & ~named
+    at = bindparam("at", type_=movements.c.at.type)
+    low = (
+        select()
+        .select_from(
+            members.join(collections, members.c.collection_id == collections.c.id)
+        )
+        .where(
+            # models.LOW_STOCK, the partial index's own condition, so that the
+            # planner takes that index.
+            members.c.quantity <= members.c.reorder_level,
+            or_(
+                cast(bindparam("only", type_=String), String).is_(None),
+                collections.c.name.in_(_json_array("only", dialect)),
+            ),
+        )
+    )
+    return DialectStatements(
+        insert_collection_if_absent=insert_for(collections)
+        .values(name=bindparam("name"), version=bindparam("version"))
+        .on_conflict_do_nothing()
+        .returning(collections.c.id, collections.c.version),
+        # Unordered: an ORDER BY id would tempt the planner to walk the whole
+        # collection by the (collection_id, id) index instead of looking each
+        # name up; the few rows are put in order in Python.
+        members_named=select(
+            members.c.name, members.c.id, members.c.quantity, members.c.version
+        ).where(of_collection, named),
+        log_members_not_named=insert(movements).from_select(
+            ["collection", "member", "kind", "before", "after", "by", "at"],
+            select(
+                bindparam("collection_name"),
+                members.c.name,
+                bindparam("kind"),
+                members.c.quantity,
+                cast(null(), members.c.quantity.type),
+                bindparam("by", type_=movements.c.by.type),
+                at,
+            )
+            .where(not_named)
+            .order_by(members.c.id),
+        ),
+        delete_members_not_named=delete(members).where(not_named),
+        count_members_not_named=select(func.count()).where(not_named),
+        low_stock=low.add_columns(
+            members.c.id,
+            collections.c.name.label("collection"),
+            members.c.name.label("member"),
+            members.c.quantity,
+            members.c.reorder_level,
+        )
+        .where(members.c.id > bindparam("after_id"))
+        .order_by(members.c.id)
+        .limit(bindparam("limit")),
+        low_stock_count=low.add_columns(func.count().label("count")),
+        stock_objects=_stock_objects(dialect),
+    )
+
+
+def for_dialect() -> DialectStatements:
+    """The statements for the app's database."""
+    return _statements_for(dialect_name())

@@ -1,0 +1,499 @@
+"""Every route against every kind of caller, generated from the router.
+
+The table below is the oracle: what each endpoint needs, written down here
+independently of the declarations in the code. A route missing from it fails
+the suite, so a new route cannot skip the matrix.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+import pytest
+from helpers import csrf_token_of, problem_page
+from sqlalchemy import insert, inspect, text, update
+
+from stockapp import create_app
+from stockapp.access import accounts
+from stockapp.access.models import ApiToken, User
+from stockapp.access.passwords import hash_password
+from stockapp.access.validation import TokenRequest
+from stockapp.core.clock import utcnow
+from stockapp.core.extensions import db
+from stockapp.stock import reads, units
+
+PASSWORD = "matrix password, never stored"
+IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
+
+
+@cache
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint and method: a request that succeeds for a caller allowed it."""
+
+    path: str
+    # public | read | write | user (any user, never anonymous) | admin (a user
+    # with the admin scope) | metrics (a user with the metrics or admin scope)
+    needs: str
+    ok: int
+    body: Any = None
+    # A form's fields (or a function of the cell giving them); "{apple}" and
+    # "{fruit}" stand for the versions of apple and fruit as stored.
+    form: Any = None
+    page: bool = False
+    # The URL names collection "fruit" (a limited token may not see it) and
+    # the route may create it.
+    collection: bool = False
+    creates: bool = False
+
+
+def token_body(cell: Cell) -> dict[str, Any]:
+    return {
+        "label": "made in the matrix",
+        "scope": "read",
+        "collections": sorted(cell.collections or {"fruit"}),
+    }
+
+
+def token_form(cell: Cell) -> dict[str, str]:
+    body = token_body(cell)
+    return {**body, "collections": "\n".join(body["collections"])}
+
+
+def member_form(path: str, ok: int = 303, **form: str) -> Route:
+    """A form of the collection page that changes fruit's apple."""
+    return Route(path, "write", ok, form=form, page=True, collection=True)
+
+
+MEMBER_PAGE = "/collections/fruit/members/apple"
+IMPORTED = b"collection,member,quantity\r\nfruit,apple,3\r\n"
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "static"): Route("/static/style.css", "public", 200),
+    ("GET", "docs.openapi_json"): Route("/openapi.json", "public", 200),
+    ("GET", "docs.docs"): Route("/docs", "public", 200),
+    ("GET", "docs.docs_asset"): Route("/docs/assets/swagger-ui.css", "public", 200),
+    ("GET", "health.healthz"): Route("/healthz", "public", 200),
+    ("GET", "health.readyz"): Route("/readyz", "public", 200),
+    ("GET", "metrics.metrics"): Route("/metrics", "metrics", 200),
+    ("GET", "api.get_text"): Route("/get-text", "public", 200),
+    ("GET", "api.query_string"): Route("/qs?a=1", "public", 200),
+    ("GET", "access_pages.log_in"): Route("/log-in", "public", 200, page=True),
+    ("POST", "access_pages.submit_log_in"): Route(
+        "/log-in",
+        "public",
+        303,
+        form={"name": "alice", "password": PASSWORD},
+        page=True,
+    ),
+    ("POST", "access_pages.log_out"): Route(
+        "/log-out", "public", 303, form={}, page=True
+    ),
+    ("GET", "pages.index"): Route("/", "read", 200, page=True),
+    ("GET", "pages.add_collection"): Route("/add-collection", "write", 200, page=True),
+    ("POST", "pages.submit_collection"): Route(
+        "/add-collection",
+        "write",
+        303,
+        form={"collection": "veg", "member": "leek", "qty": "3"},
+        page=True,
+    ),
+    ("GET", "history_pages.collection_history"): Route(
+        "/collections/fruit/history", "read", 200, page=True, collection=True
+    ),
+    ("GET", "history_pages.member_history"): Route(
+        "/collections/fruit/members/apple/history",
+        "read",
+        200,
+        page=True,
+        collection=True,
+    ),
+    ("GET", "collection_pages.collection"): Route(
+        "/collections/fruit", "read", 200, page=True, collection=True
+    ),
+    ("POST", "collection_pages.add_member"): member_form(
+        "/collections/fruit/members", member="pear", qty="2"
+    ),
+    ("POST", "collection_pages.set_quantity"): member_form(
+        f"{MEMBER_PAGE}/quantity", qty="5", version="{apple}"
+    ),
+    ("POST", "collection_pages.adjust"): member_form(
+        f"{MEMBER_PAGE}/adjustments", amount="1", direction="take", version="{apple}"
+    ),
+    ("POST", "collection_pages.set_reorder_level"): member_form(
+        f"{MEMBER_PAGE}/reorder-level", level="5", version="{apple}"
+    ),
+    ("GET", "collection_pages.confirm_member_deletion"): Route(
+        f"{MEMBER_PAGE}/delete", "write", 200, page=True, collection=True
+    ),
+    ("POST", "collection_pages.delete_member"): member_form(
+        f"{MEMBER_PAGE}/delete", version="{apple}"
+    ),
+    ("GET", "collection_pages.confirm_collection_deletion"): Route(
+        "/collections/fruit/delete", "write", 200, page=True, collection=True
+    ),
+    ("POST", "collection_pages.delete_collection"): member_form(
+        "/collections/fruit/delete", confirm="fruit", version="{fruit}"
+    ),
+    ("POST", "account_pages.create_token"): Route(
+        "/tokens/new", "user", 201, form=token_form, page=True
+    ),
+    ("POST", "account_pages.revoke_token"): Route(
+        "/tokens/{own}/revoke", "user", 303, form={}, page=True
+    ),
+    ("GET", "account_pages.users"): Route("/users", "admin", 200, page=True),
+    ("GET", "api.list_stock"): Route("/stock", "read", 200),
+    ("GET", "exports.export_csv"): Route("/export.csv", "read", 200),
+    ("GET", "exports.export_json"): Route("/export.json", "read", 200),
+    ("GET", "import_pages.import_form"): Route("/import", "write", 200, page=True),
+    ("POST", "import_pages.submit_import"): Route(
+        "/import",
+        "write",
+        303,
+        form=lambda cell: {"file": (io.BytesIO(IMPORTED), "stock.csv")},
+        page=True,
+        collection=True,
+        creates=True,
+    ),
+    ("POST", "imports.create_import"): Route(
+        "/imports",
+        "write",
+        200,
+        body={"fruit": {"apple": 3}},
+        collection=True,
+        creates=True,
+    ),
+    ("GET", "api.get_collection"): Route("/stock/fruit", "read", 200, collection=True),
+    ("GET", "api.get_member"): Route(
+        "/stock/fruit/apple", "read", 200, collection=True
+    ),
+    ("GET", "history_api.collection_history"): Route(
+        "/stock/fruit/history", "read", 200, collection=True
+    ),
+    ("GET", "history_api.member_history"): Route(
+        "/stock/fruit/apple/history", "read", 200, collection=True
+    ),
+    ("POST", "api.create_collection"): Route(
+        "/stock/fig", "write", 201, body={"ripe": 1}, collection=True, creates=True
+    ),
+    ("PUT", "api.replace_collection"): Route(
+        "/stock/fruit", "write", 200, body={"apple": 1}, collection=True, creates=True
+    ),
+    ("PATCH", "api.update_collection"): Route(
+        "/stock/fruit", "write", 200, body={"pear": 2}, collection=True, creates=True
+    ),
+    ("DELETE", "api.delete_collection"): Route(
+        "/stock/fruit", "write", 204, collection=True
+    ),
+    ("PUT", "api.put_member"): Route(
+        "/stock/fruit/apple", "write", 200, body=5, collection=True
+    ),
+    ("DELETE", "api.delete_member"): Route(
+        "/stock/fruit/apple", "write", 204, collection=True
+    ),
+    ("POST", "api.adjust_member"): Route(
+        "/stock/fruit/apple/adjustments",
+        "write",
+        200,
+        body={"delta": -1},
+        collection=True,
+    ),
+    ("GET", "reorder.get_reorder_level"): Route(
+        "/stock/fruit/apple/reorder-level", "read", 200, collection=True
+    ),
+    ("PUT", "reorder.put_reorder_level"): Route(
+        "/stock/fruit/apple/reorder-level", "write", 200, body=5, collection=True
+    ),
+    ("GET", "reorder.low_stock"): Route("/low-stock", "read", 200),
+    ("GET", "access_api.me"): Route("/me", "user", 200),
+    ("GET", "access_api.list_tokens"): Route("/tokens", "user", 200),
+    ("POST", "access_api.create_token"): Route("/tokens", "user", 201, body=token_body),
+    ("GET", "access_api.get_token"): Route("/tokens/{own}", "user", 200),
+    ("DELETE", "access_api.revoke_token"): Route("/tokens/{own}", "user", 204),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One kind of caller."""
+
+    # ANONYMOUS_ACCESS of the app.
+    anonymous_access: str = "none"
+    # The caller's user role and token scope; None: no token is sent.
+    role: str | None = None
+    scope: str | None = None
+    collections: frozenset[str] | None = None
+    # expired | revoked | disabled: a token that must not work.
+    broken: str | None = None
+    # The role the user was given after the token was made (demoted).
+    role_now: str | None = None
+
+    @property
+    def granted(self) -> str | None:
+        """The scope the token works with: never more than its user's role now
+        allows (written out, not computed by the code under test)."""
+        if self.role_now is None:
+            return self.scope
+        return {("metrics", "clerk"): None}[(self.scope, self.role_now)]
+
+
+CELLS = {
+    "anonymous, ANONYMOUS_ACCESS=none": Cell("none"),
+    "anonymous, ANONYMOUS_ACCESS=read": Cell("read"),
+    "anonymous, ANONYMOUS_ACCESS=write": Cell("write"),
+    "viewer, read token": Cell(role="viewer", scope="read"),
+    "clerk, write token": Cell(role="clerk", scope="write"),
+    "admin, admin token": Cell(role="admin", scope="admin"),
+    "admin, read token": Cell(role="admin", scope="read"),
+    "admin, metrics token": Cell(role="admin", scope="metrics"),
+    "metrics token of an admin made a clerk since": Cell(
+        role="admin", scope="metrics", role_now="clerk"
+    ),
+    "expired token": Cell(role="clerk", scope="write", broken="expired"),
+    "revoked token": Cell(role="clerk", scope="write", broken="revoked"),
+    "disabled user": Cell(role="clerk", scope="write", broken="disabled"),
+    "token limited to another collection": Cell(
+        role="clerk", scope="write", collections=frozenset({"other"})
+    ),
+    "token limited to fruit and veg": Cell(
+        role="clerk", scope="write", collections=frozenset({"fruit", "veg", "fig"})
+    ),
+    "broken token under ANONYMOUS_ACCESS=write": Cell(
+        "write", role="clerk", scope="write", broken="revoked"
+    ),
+}
+
+
+# What each scope allows, written out here rather than asked of the code.
+COVERS = {
+    None: set(),
+    "read": {"read"},
+    "write": {"read", "write"},
+    "admin": {"read", "write", "admin", "metrics"},
+    "metrics": {"metrics"},
+}
+
+
+def covers(granted: str | None, needed: str) -> bool:
+    return needed in COVERS[granted]
+
+
+def expected_status(route: Route, cell: Cell) -> int:
+    """What the contract says ``cell`` gets from ``route``."""
+    if cell.broken:
+        # A presented token is always checked, even where none is needed.
+        return 401
+    if route.needs == "public":
+        return route.ok
+    if cell.role is None:
+        allowed = route.needs not in ("user", "admin", "metrics") and covers(
+            None if cell.anonymous_access == "none" else cell.anonymous_access,
+            route.needs,
+        )
+        if not allowed:
+            return 303 if route.page else 401
+        return route.ok
+    needed = "read" if route.needs == "user" else route.needs
+    if not covers(cell.granted, needed):
+        return 403
+    outside = cell.collections is not None and "fruit" not in cell.collections
+    if route.collection and outside:
+        return 403 if route.creates else 404
+    form = route.form
+    if isinstance(form, dict) and "collection" in form and cell.collections:
+        return route.ok if form["collection"] in cell.collections else 403
+    return route.ok
+
+
+def router_endpoints(app) -> set[tuple[str, str]]:
+    return {
+        (method, rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - IMPLICIT_METHODS
+    }
+
+
+def test_every_route_is_in_the_matrix(app):
+    assert router_endpoints(app) == set(ROUTES)
+
+
+class Caller:
+    """The app, its stock, and the caller of one cell, with what it was given."""
+
+    def __init__(self, database_url: str, cell: Cell) -> None:
+        self.app = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": database_url,
+                "ANONYMOUS_ACCESS": cell.anonymous_access,
+            }
+        )
+        self.client = self.app.test_client()
+        self.secrets: list[str] = [PASSWORD]
+        self.headers: dict[str, str] = {}
+        self.own_token = 0
+        with self.app.app_context():
+            # The one who logs in on /log-in, and the owner of another token.
+            self._user("alice", "clerk")
+            other = accounts.create_token(TokenRequest("alice's", "read"), "alice")
+            self.secrets.append(other.secret)
+            self.own_token = other.token["id"]
+            if cell.role is not None:
+                self._give_token(cell)
+            units.create_collection("fruit", {"apple": 30})
+            self.versions = {
+                "fruit": reads.collection_page("fruit", 0, None)[1],
+                "apple": reads.member_quantity("fruit", "apple")[1],
+            }
+
+    def _user(self, name: str, role: str) -> None:
+        db.session.execute(
+            insert(User).values(
+                name=name,
+                role=role,
+                password_hash=password_hash(),
+                created_at=utcnow(),
+            )
+        )
+        db.session.commit()
+
+    def _give_token(self, cell: Cell) -> None:
+        self._user("caller", cell.role)
+        collections = None if cell.collections is None else sorted(cell.collections)
+        new = accounts.create_token(
+            TokenRequest("matrix", cell.scope, None, collections), "caller"
+        )
+        self.secrets.append(new.secret)
+        self.own_token = new.token["id"]
+        self.headers = {"Authorization": f"Bearer {new.secret}"}
+        if cell.broken == "expired":
+            self._set(ApiToken, new.token["id"], expires_at=utcnow() - timedelta(1))
+        elif cell.broken == "revoked":
+            accounts.revoke_token(new.token["id"])
+        elif cell.broken == "disabled":
+            accounts.set_disabled("caller", True)
+        if cell.role_now is not None:
+            accounts.set_role("caller", cell.role_now)
+
+    def _set(self, model: Any, row_id: int, **values: Any) -> None:
+        db.session.execute(update(model).where(model.id == row_id).values(**values))
+        db.session.commit()
+
+    def call(self, method: str, route: Route, cell: Cell) -> Any:
+        path = route.path.format(own=self.own_token)
+        kwargs: dict[str, Any] = {"headers": dict(self.headers)}
+        body = route.body(cell) if callable(route.body) else route.body
+        if body is not None:
+            kwargs["json"] = body
+        if route.form is not None:
+            form = route.form(cell) if callable(route.form) else route.form
+            form = {
+                key: value.format(**self.versions) if isinstance(value, str) else value
+                for key, value in form.items()
+            }
+            # The form's CSRF token, fetched as a browser would (without the
+            # Authorization header, which a broken token would make a 401).
+            page = self.client.get("/log-in").get_data(as_text=True)
+            kwargs["data"] = {**form, "csrf_token": csrf_token_of(page)}
+        return self.client.open(path, method=method, **kwargs)
+
+    def stored_text(self) -> str:
+        """Every value of every table, as text."""
+        with self.app.app_context():
+            values = []
+            for table in inspect(db.engine).get_table_names():
+                rows = db.session.execute(text(f'SELECT * FROM "{table}"'))
+                values += [str(value) for row in rows for value in row]
+            db.session.rollback()
+            return "\n".join(values)
+
+    def close(self) -> None:
+        with self.app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize("cell_name", CELLS)
+@pytest.mark.parametrize(
+    ("method", "endpoint"), sorted(ROUTES), ids=lambda part: str(part)
+)
+def test_route_answers_each_kind_of_caller_as_the_contract_says(
+    database_url, method, endpoint, cell_name
+):
+    cell = CELLS[cell_name]
+    route = ROUTES[(method, endpoint)]
+    caller = Caller(database_url, cell)
+    try:
+        response = caller.call(method, route, cell)
+        # Static files are streamed from an open file.
+        response.close()
+        expected = expected_status(route, cell)
+        assert response.status_code == expected, response.get_data(as_text=True)
+        check_refusal(response, expected, route, cell)
+        # The database never holds a plaintext token or password.
+        stored = caller.stored_text()
+        assert not [secret for secret in caller.secrets if secret in stored]
+    finally:
+        caller.close()
+
+
+def check_refusal(response: Any, status: int, route: Route, cell: Cell) -> None:
+    """A refusal says why in the contract's words, and nothing more: as
+    problem+json, or on a page (as a page) for a browser's session or token."""
+    if status == route.ok:
+        return
+    if status == 303:
+        assert response.headers["Location"] == f"/log-in?next={route.path}"
+        return
+    # The tokens page answers a token wider than its maker on the page.
+    too_wide = route.path == "/tokens/new" and status == 403 and cell.collections
+    if too_wide:
+        error, detail = "", ""
+    else:
+        error, detail = refusal_of(response, route)
+    if status == 401 and cell.broken:
+        assert error == "Invalid token"
+        assert response.headers["WWW-Authenticate"] == (
+            'Bearer realm="stockapp", error="invalid_token"'
+        )
+    elif status == 401:
+        assert error == "Authentication required"
+        assert response.headers["WWW-Authenticate"] == 'Bearer realm="stockapp"'
+    elif too_wide:
+        page = response.get_data(as_text=True)
+        assert "<h1>API tokens</h1>" in page
+        assert "only make tokens limited to some of the same" in page
+    elif status == 403:
+        assert error == "Forbidden"
+        assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    else:
+        assert (status, error, detail) == (
+            404,
+            "Not found",
+            'There is no collection "fruit".',
+        )
+
+
+def refusal_of(response: Any, route: Route) -> tuple[str, str]:
+    """The ``error`` and ``detail`` of a refusal, from its problem+json or page."""
+    if route.page:
+        shown = problem_page(response)
+    else:
+        shown = response.get_json()
+    assert shown["status"] == response.status_code
+    return shown["error"], shown["detail"]
+
+
+def test_a_route_that_declares_nothing_is_refused(database_url):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    app.add_url_rule("/undeclared", "undeclared", lambda: "secret")
+    response = app.test_client().get("/undeclared")
+    assert response.status_code == 500
+    assert "secret" not in response.get_data(as_text=True)

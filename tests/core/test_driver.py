@@ -1,0 +1,120 @@
+"""Statements run on the driver's cursor behave as Core runs them (driver.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
+
+from stockapp.core import driver
+from stockapp.core.database import read, write_connection, write_transaction
+from stockapp.core.extensions import db
+from stockapp.history.models import Movement
+from stockapp.stock.models import Collection
+from stockapp.stock.statements import (
+    INSERT_COLLECTION,
+    INSERT_MOVEMENTS,
+    MEMBER_QUANTITY,
+)
+
+MOVEMENT = {
+    "collection": "fruit",
+    "member": "apple",
+    "kind": "adjust",
+    "before": 1,
+    "after": 2,
+    "reason": "recount",
+    "by": None,
+    "at": datetime(2026, 11, 25, 12, 30, 0, 123456, tzinfo=UTC),
+}
+
+
+def test_a_read_gives_named_rows_like_core(app, seed):
+    seed(fruit={"apple": 30})
+    with app.app_context():
+        rows = read(MEMBER_QUANTITY, collection="fruit", member="apple")
+        with db.engine.connect() as connection:
+            expected = connection.execute(
+                MEMBER_QUANTITY, {"collection": "fruit", "member": "apple"}
+            ).all()
+    assert [tuple(row) for row in rows] == [tuple(row) for row in expected]
+    assert rows[0].quantity == 30
+    assert rows[0].version == expected[0].version
+
+
+def test_a_statement_with_typed_results_runs_through_core(app, seed):
+    """A datetime column needs SQLAlchemy's result processing (on SQLite, text
+    becomes a datetime): such a statement is not sent to the cursor directly."""
+    with app.app_context():
+        with write_transaction():
+            driver.execute(write_connection(), INSERT_MOVEMENTS, MOVEMENT)
+        (row,) = read(select(Movement.at, Movement.reason))
+    assert row.at.replace(tzinfo=UTC) == MOVEMENT["at"]
+    assert row.reason == "recount"
+
+
+def test_parameters_are_converted_as_core_converts_them(app):
+    """The datetime of a movement is stored exactly as Core would store it."""
+    with app.app_context():
+        with write_transaction():
+            driver.execute(write_connection(), INSERT_MOVEMENTS, MOVEMENT)
+            write_connection().execute(insert(Movement).values(MOVEMENT))
+        stored = read(text("SELECT CAST(at AS TEXT) AS at FROM movements ORDER BY id"))
+    assert stored[0].at == stored[1].at
+
+
+def test_an_executemany_writes_every_row(app):
+    with app.app_context():
+        with write_transaction():
+            driver.execute_many(
+                write_connection(),
+                INSERT_MOVEMENTS,
+                [{**MOVEMENT, "member": f"m{i}"} for i in range(5)],
+            )
+        members = read(select(Movement.member).order_by(Movement.id))
+    assert [row.member for row in members] == [f"m{i}" for i in range(5)]
+
+
+def test_a_broken_rule_raises_sqlalchemys_exception(app, seed):
+    seed(fruit={"apple": 30})
+    with app.app_context():
+        with pytest.raises(IntegrityError) as raised, write_transaction():
+            driver.execute(
+                write_connection(), INSERT_COLLECTION, {"name": "fruit", "version": 1}
+            )
+        # Nothing half-done stays behind: the transaction was rolled back.
+        names = read(select(Collection.name))
+    assert raised.value.orig is not None
+    assert "INSERT INTO collections" in raised.value.statement
+    assert [row.name for row in names] == ["fruit"]
+
+
+def test_listeners_see_each_statement_once(app, seed, count_statements):
+    seed(fruit={"apple": 30})
+    with count_statements() as statements, app.app_context():
+        read(MEMBER_QUANTITY, collection="fruit", member="apple")
+    assert len(statements) == 1
+    assert "FROM members JOIN collections" in statements[0]
+
+
+def test_one_and_one_or_none_count_the_rows(app):
+    many = select(bindparam("a", type_=db.Integer)).union_all(
+        select(bindparam("b", type_=db.Integer))
+    )
+    with app.app_context():
+        with write_transaction():
+            connection = write_connection()
+            rows = driver.execute(connection, many, {"a": 1, "b": 2})
+            assert [tuple(row) for row in rows] == [(1,), (2,)]
+            with pytest.raises(MultipleResultsFound):
+                driver.execute(connection, many, {"a": 1, "b": 2}).one_or_none()
+            none = driver.execute(
+                connection, select(Collection.id).where(Collection.id < 0), {}
+            )
+            assert none.one_or_none() is None
+            with pytest.raises(NoResultFound):
+                driver.execute(
+                    connection, select(Collection.id).where(Collection.id < 0), {}
+                ).one()

@@ -1,0 +1,106 @@
+"""Helpers the tests share: plain functions and constants, no fixtures.
+
+The fixtures live in conftest.py; what a test calls itself lives here, so a test
+says where it comes from (``from helpers import bearer``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from flask.testing import FlaskClient
+
+# Passwords must be 12 to 1024 characters long.
+PASSWORD = "correct horse battery staple"
+# A stored timestamp as the API writes it: UTC, microseconds, "Z".
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token_of(page: str) -> str:
+    """The CSRF token a page's form carries."""
+    found = _CSRF_FIELD.search(page)
+    assert found is not None, "the page has no CSRF token"
+    return found.group(1)
+
+
+_PAGE_ERROR = re.compile(
+    r"<h1>(.*?)</h1>\s*<p class=\"error\" role=\"alert\">(.*?)</p>", re.S
+)
+
+
+def problem_page(response: Any) -> dict[str, Any]:
+    """The status, error and detail an error page shows (a page's problem+json)."""
+    assert response.content_type == "text/html; charset=utf-8"
+    found = _PAGE_ERROR.search(response.get_data(as_text=True))
+    assert found is not None, "the page shows no error"
+    error, detail = (html.unescape(part) for part in found.groups())
+    return {"status": response.status_code, "error": error, "detail": detail}
+
+
+def pages_from(client: FlaskClient, url: str, link: str) -> Iterator[str]:
+    """Each page of a paged HTML list, from ``url`` on, following the
+    ``rel="next"`` link whose text is ``link``."""
+    pattern = re.compile(rf'<a href="([^"]+)" rel="next">{re.escape(link)}</a>')
+    next_url: str | None = url
+    while next_url:
+        page = client.get(next_url).get_data(as_text=True)
+        yield page
+        found = pattern.search(page)
+        next_url = html.unescape(found.group(1)) if found else None
+
+
+# The HTTP reason phrase each status's problem+json title is, written out.
+PROBLEM_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Entity",
+}
+
+
+def problem_body(status: int, error: str, detail: str, **extra: Any) -> dict:
+    """The problem+json body stockapp answers with ``status``, ``error`` and
+    ``detail`` (and any extra members)."""
+    return {
+        "type": "about:blank",
+        "title": PROBLEM_TITLES[status],
+        "status": status,
+        "detail": detail,
+        "error": error,
+        **extra,
+    }
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The headers that present ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(
+    client: FlaskClient, name: str, password: str = PASSWORD, next: str | None = None
+):
+    """Log ``client`` in through the form (with its CSRF token); the response."""
+    token = csrf_token_of(client.get("/log-in").get_data(as_text=True))
+    form = {"name": name, "password": password, "csrf_token": token}
+    if next is not None:
+        form["next"] = next
+    return client.post("/log-in", data=form)
+
+
+def log_in_as(page, name: str, password: str = PASSWORD) -> None:
+    """Log in through the form, as a person would."""
+    page.goto("/log-in")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()

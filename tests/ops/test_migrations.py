@@ -1,0 +1,382 @@
+"""The migrations own the schema: they build it, undo it, and match the models."""
+
+import hashlib
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+from helpers import bearer
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import NullPool
+
+from stockapp import MIGRATIONS, create_app
+from stockapp.core.clock import utcnow
+from stockapp.core.database import MIGRATION_LOCK_KEY
+from stockapp.core.extensions import db
+
+
+@pytest.fixture
+def empty_app(empty_database_url):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": empty_database_url})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def tables(app):
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names())
+
+
+def db_command(app, *args):
+    result = app.test_cli_runner().invoke(args=["db", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_upgrade_builds_the_schema_on_an_empty_database(empty_app):
+    db_command(empty_app, "upgrade")
+    assert tables(empty_app) == {
+        "alembic_version",
+        "collections",
+        "members",
+        "movements",
+        "idempotency_keys",
+        "users",
+        "api_tokens",
+    }
+    assert (
+        empty_app.test_client().post("/stock/fruit", json={"a": 1}).status_code == 201
+    )
+
+
+def test_schema_has_the_named_constraints(empty_app):
+    db_command(empty_app, "upgrade")
+    with empty_app.app_context():
+        inspector = inspect(db.engine)
+        checks = {c["name"] for c in inspector.get_check_constraints("members")}
+        uniques = {c["name"] for c in inspector.get_unique_constraints("members")}
+        foreign_keys = inspector.get_foreign_keys("members")
+    assert checks == {
+        "ck_members_quantity_not_negative",
+        "ck_members_reorder_level_not_negative",
+    }
+    assert uniques == {"uq_members_collection_id_name"}
+    assert [fk["name"] for fk in foreign_keys] == [
+        "fk_members_collection_id_collections"
+    ]
+    assert foreign_keys[0]["options"] == {"ondelete": "CASCADE"}
+
+
+def test_downgrade_to_base_removes_everything(empty_app):
+    db_command(empty_app, "upgrade")
+    db_command(empty_app, "downgrade", "base")
+    assert tables(empty_app) == {"alembic_version"}
+    # ... and the way back up works again.
+    db_command(empty_app, "upgrade")
+    assert "members" in tables(empty_app)
+
+
+def test_models_and_migrations_do_not_drift(empty_app):
+    db_command(empty_app, "upgrade")
+    # `flask db check` exits non-zero when autogenerate finds any difference
+    # (the next test shows it does).
+    db_command(empty_app, "check")
+
+
+def test_check_reports_drift_on_an_unmigrated_database(empty_app):
+    result = empty_app.test_cli_runner().invoke(args=["db", "check"])
+    assert result.exit_code != 0
+
+
+def test_upgrade_keeps_the_data_of_the_previous_version(empty_app):
+    db_command(empty_app, "upgrade", "0001")
+    with empty_app.app_context():
+        db.session.execute(
+            text("INSERT INTO collections (id, name) VALUES (1, 'fruit')")
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO members (collection_id, name, quantity)"
+                " VALUES (1, 'apple', 30), (1, 'pear', 0)"
+            )
+        )
+        db.session.commit()
+    db_command(empty_app, "upgrade")
+    client = empty_app.test_client()
+    assert client.get("/stock").get_json() == {"fruit": {"apple": 30, "pear": 0}}
+    assert client.get("/stock/fruit").headers["ETag"] == '"1"'
+    adjusted = client.post("/stock/fruit/apple/adjustments", json={"delta": -1})
+    assert adjusted.get_json() == {"quantity": 29}
+    assert adjusted.headers["ETag"] == '"2"'
+
+
+def test_downgrade_to_the_previous_version_keeps_the_stock(empty_app):
+    db_command(empty_app, "upgrade")
+    client = empty_app.test_client()
+    client.post("/stock/fruit", json={"apple": 30})
+    db_command(empty_app, "downgrade", "0001")
+    assert tables(empty_app) == {"alembic_version", "collections", "members"}
+    with empty_app.app_context():
+        rows = db.session.execute(
+            text("SELECT name, quantity FROM members ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in rows] == [("apple", 30)]
+
+
+def rows_of(app, query):
+    with app.app_context():
+        return [tuple(row) for row in db.session.execute(text(query))]
+
+
+MOVEMENTS = "SELECT collection, member, kind, before, after FROM movements ORDER BY id"
+KEYS = "SELECT key, status FROM idempotency_keys ORDER BY id"
+
+
+KEY_HEADERS = {"Idempotency-Key": "k1", "Content-Type": "application/json"}
+
+
+def fingerprint_of(path: str) -> str:
+    """The fingerprint stock/idempotency.py gives a POST of ``{"apple": 30}``."""
+    digest = hashlib.sha256()
+    for part in ("POST", path):
+        digest.update(part.encode() + b"\0")
+    digest.update(b'{"apple": 30}')
+    return digest.hexdigest()
+
+
+def test_upgrade_to_access_control_keeps_movements_and_keys(empty_app):
+    db_command(empty_app, "upgrade", "0002")
+    # Rows as version 0002 wrote them (the app's models are of the head version).
+    with empty_app.app_context():
+        for statement in (
+            "INSERT INTO collections (id, name, version) VALUES (1, 'fruit', 2)",
+            "INSERT INTO members (collection_id, name, quantity, version)"
+            " VALUES (1, 'apple', 25, 2)",
+            "INSERT INTO movements (collection, member, kind, before, after, at)"
+            " VALUES ('fruit', 'apple', 'create', NULL, 30, '2026-11-24 10:00:00'),"
+            " ('fruit', 'apple', 'adjust', 30, 25, '2026-11-24 10:01:00')",
+            "INSERT INTO idempotency_keys (key, fingerprint, status, body, headers,"
+            " created_at) VALUES ('k1', :fingerprint, 201,"
+            " '{\"message\": \"Collection created\"}', '{}', :now)",
+        ):
+            db.session.execute(
+                text(statement),
+                {"fingerprint": fingerprint_of("/stock/fruit"), "now": utcnow()},
+            )
+        db.session.commit()
+    movements = rows_of(empty_app, MOVEMENTS)
+    keys = rows_of(empty_app, KEYS)
+    db_command(empty_app, "upgrade")
+    client = empty_app.test_client()
+    assert rows_of(empty_app, MOVEMENTS) == movements
+    assert rows_of(empty_app, KEYS) == keys
+    # Made before users existed: anonymous, and the key is anonymous's.
+    history = client.get("/stock/fruit/apple/history").get_json()["movements"]
+    assert [movement["by"] for movement in history] == [None, None]
+    replay = client.post("/stock/fruit", data=b'{"apple": 30}', headers=KEY_HEADERS)
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+
+
+def test_downgrade_from_access_control_keeps_the_stock_and_the_log(empty_app):
+    db_command(empty_app, "upgrade")
+    client = empty_app.test_client()
+    client.post("/stock/fruit", json={"apple": 30}, headers={"Idempotency-Key": "k1"})
+    movements = rows_of(empty_app, MOVEMENTS)
+    db_command(empty_app, "downgrade", "0002")
+    assert "users" not in tables(empty_app)
+    assert rows_of(empty_app, MOVEMENTS) == movements
+    assert rows_of(empty_app, KEYS) == [("k1", 201)]
+    assert client.get("/stock").get_json() == {"fruit": {"apple": 30}}
+
+
+def test_reorder_levels_come_and_go_keeping_the_stock(empty_app):
+    db_command(empty_app, "upgrade", "0004")
+    client = empty_app.test_client()
+    client.post("/stock/fruit", json={"apple": 30, "pear": 2})
+    movements = rows_of(empty_app, MOVEMENTS)
+    db_command(empty_app, "upgrade")
+    levels = "SELECT name, quantity, reorder_level FROM members ORDER BY id"
+    assert rows_of(empty_app, levels) == [("apple", 30, None), ("pear", 2, None)]
+    put = client.put(
+        "/stock/fruit/pear/reorder-level",
+        data="5",
+        headers={"Content-Type": "application/json"},
+    )
+    assert put.status_code == 200
+    assert client.get("/low-stock").get_json()["low_stock"][0]["member"] == "pear"
+    db_command(empty_app, "downgrade", "0004")
+    assert client.get("/stock").get_json() == {"fruit": {"apple": 30, "pear": 2}}
+    assert rows_of(empty_app, MOVEMENTS) == movements
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, levels) == [("apple", 30, None), ("pear", 2, None)]
+
+
+def test_the_import_kind_comes_and_goes_keeping_the_log(empty_app):
+    db_command(empty_app, "upgrade", "0006")
+    client = empty_app.test_client()
+    client.post("/stock/fruit", json={"apple": 30, "pear": 2})
+    client.post("/stock/fruit/apple/adjustments", json={"delta": -1, "reason": "x"})
+    before = rows_of(empty_app, MOVEMENTS)
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, MOVEMENTS) == before
+    with empty_app.app_context():
+        db.session.execute(
+            text(
+                'INSERT INTO movements (collection, member, kind, "after", at)'
+                " VALUES ('fruit', 'kiwi', 'import', 4, '2026-11-26 00:00:00')"
+            )
+        )
+        db.session.commit()
+    # The older code's CHECK takes it back as an update; every row stays.
+    db_command(empty_app, "downgrade", "0006")
+    kinds = "SELECT member, kind FROM movements ORDER BY id"
+    assert rows_of(empty_app, kinds)[-1] == ("kiwi", "update")
+    assert len(rows_of(empty_app, kinds)) == len(before) + 1
+    with empty_app.app_context(), pytest.raises(IntegrityError):
+        db.session.execute(text("UPDATE movements SET kind = 'import'"))
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, MOVEMENTS)[: len(before)] == before
+
+
+TOKENS = (
+    "SELECT id, user_id, label, scope, digest, collections, expires_at"
+    " FROM api_tokens ORDER BY id"
+)
+
+
+def token_table_shape(app):
+    """api_tokens' keys, checks and indexes, as the inspector sees them."""
+    with app.app_context():
+        inspector = inspect(db.engine)
+        return (
+            [
+                (fk["name"], fk["referred_table"], fk["options"])
+                for fk in inspector.get_foreign_keys("api_tokens")
+            ],
+            sorted(c["name"] for c in inspector.get_unique_constraints("api_tokens")),
+            sorted(c["name"] for c in inspector.get_check_constraints("api_tokens")),
+            sorted(index["name"] for index in inspector.get_indexes("api_tokens")),
+        )
+
+
+def test_the_metrics_scope_comes_and_goes_keeping_the_other_tokens(empty_app):
+    db_command(empty_app, "upgrade", "0007")
+    runner = empty_app.test_cli_runner()
+    for name, role in (("ops", "admin"), ("bob", "clerk")):
+        result = runner.invoke(
+            args=["users", "create", name, "--role", role, "--password-stdin"],
+            input="a long enough password\n",
+        )
+        assert result.exit_code == 0, result.output
+    made = runner.invoke(
+        args=["tokens", "create", "--user", "bob", "--label", "t", "--scope", "write"]
+    )
+    assert made.exit_code == 0, made.output
+    secret = made.output.strip()
+    runner.invoke(
+        args=["tokens", "create", "--user", "ops", "--label", "limited"]
+        + ["--scope", "read", "--collection", "fruit", "--expires-in", "9"]
+    )
+    before = rows_of(empty_app, TOKENS)
+    shape = token_table_shape(empty_app)
+    assert [row[3] for row in before] == ["write", "read"]
+
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, TOKENS) == before
+    assert token_table_shape(empty_app) == shape
+    me = empty_app.test_client().get("/me", headers=bearer(secret))
+    assert me.status_code == 200
+    scraper = runner.invoke(
+        args=["tokens", "create", "--user", "ops", "--label", "p", "--scope", "metrics"]
+    )
+    assert scraper.exit_code == 0, scraper.output
+    assert rows_of(empty_app, TOKENS)[-1][2:4] == ("p", "metrics")
+
+    # The older code has no metrics scope: the token goes, the others stay.
+    db_command(empty_app, "downgrade", "0007")
+    assert rows_of(empty_app, TOKENS) == before
+    assert token_table_shape(empty_app) == shape
+    with empty_app.app_context(), pytest.raises(IntegrityError):
+        db.session.execute(text("UPDATE api_tokens SET scope = 'metrics'"))
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, TOKENS) == before
+    # The foreign key still cascades: a deleted user takes its tokens along.
+    with empty_app.app_context():
+        db.session.execute(text("DELETE FROM users WHERE name = 'bob'"))
+        db.session.commit()
+    assert rows_of(empty_app, TOKENS) == before[1:]
+
+
+def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``flask db ...`` on the database at ``url`` as a deployment would."""
+    env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi"}
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "db", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def hold_migration_lock(url: str, backend: str):
+    """Take the lock `flask db upgrade` takes, on a connection left open."""
+    engine = create_engine(url, poolclass=NullPool)
+    connection = engine.connect()
+    if backend == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        )
+        connection.commit()
+    else:
+        # In WAL mode, as the app leaves a database it has opened once.
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return engine, connection
+
+
+def release_migration_lock(connection, backend: str) -> None:
+    if backend == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        )
+        connection.commit()
+    else:
+        connection.exec_driver_sql("ROLLBACK")
+
+
+@pytest.mark.slow
+def test_hosts_upgrading_at_once_apply_each_migration_once(
+    empty_app, empty_database_url, backend, wait_for_lock_waiters
+):
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    engine, connection = hold_migration_lock(empty_database_url, backend)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            upgrades = [
+                pool.submit(flask_db, empty_database_url, "upgrade") for _ in range(2)
+            ]
+            # Both hosts wait for the lock before either reads the revision.
+            wait_for_lock_waiters(empty_database_url, 2, settle=3)
+            assert not any(upgrade.done() for upgrade in upgrades)
+            release_migration_lock(connection, backend)
+            results = [upgrade.result() for upgrade in upgrades]
+    finally:
+        connection.close()
+        engine.dispose()
+    for result in results:
+        assert result.returncode == 0, result.stderr
+    logs = "".join(result.stderr for result in results)
+    for script in scripts.walk_revisions():
+        assert logs.count(f"-> {script.revision}, ") == 1
+    with empty_app.app_context():
+        revisions = db.session.execute(text("SELECT version_num FROM alembic_version"))
+        assert revisions.scalars().all() == scripts.get_heads()
