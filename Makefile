@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres bench bench-postgres bench-pages format clean \
+.PHONY: run test test-postgres bench bench-postgres bench-pages format clean api-diff \
   system-packages bench-packages bench-postgres-packages
 
 $(BIN)/python:
@@ -87,3 +87,7 @@ format: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .artifacts
+
+## api-diff: what the OpenAPI document gained or lost since REV (default HEAD)
+api-diff: $(VENV)/.dev
+	$(BIN)/python tests/contract/api_document_diff.py $(or $(REV),HEAD)

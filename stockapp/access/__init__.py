@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
+from ..core.api_document import contribute
 from ..core.extensions import csrf, login_manager
 from ..core.settings import one_of
 from . import account_pages, api, cli, pages
 from .limits import init_limits
 from .permissions import authorize
+from .schemas import access_parameters, access_schemas, describe_access
 from .scopes import ANONYMOUS_ACCESS_LEVELS
 from .sessions import SignedCookieSessions
 
@@ -33,7 +35,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(account_pages.bp)
-    # The JSON API takes bearer tokens, never the session cookie: no CSRF there.
-    csrf.exempt(api.bp)
+    contribute(
+        app,
+        tags=[{"name": "access", "description": "Who the caller is; API tokens."}],
+        schemas=access_schemas(),
+        parameters=access_parameters(),
+        # Who may call each operation, from the requirement its route declares.
+        finish=describe_access,
+    )
     app.cli.add_command(cli.users)
     app.cli.add_command(cli.tokens)

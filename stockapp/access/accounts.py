@@ -19,6 +19,10 @@ from .scopes import ROLE_SCOPE, covered_by
 from .token_secrets import digest, new_secret
 from .validation import TokenRequest, user_fields
 
+# The errors of these units of work, shared by their answers and the API document.
+USER_NOT_FOUND = "User not found"
+TOKEN_NOT_FOUND = "Token not found"
+
 
 class NewToken(NamedTuple):
     """A token just made: its description, and its secret (shown this once)."""
@@ -28,11 +32,11 @@ class NewToken(NamedTuple):
 
 
 def _no_user(name: str) -> Problem:
-    return Problem(404, "User not found", f'There is no user "{name}".')
+    return Problem(404, USER_NOT_FOUND, f'There is no user "{name}".')
 
 
 def _no_token(token_id: int) -> Problem:
-    return Problem(404, "Token not found", f"There is no active token {token_id}.")
+    return Problem(404, TOKEN_NOT_FOUND, f"There is no active token {token_id}.")
 
 
 def create_user(name: str, role: str, password: str) -> None:
@@ -204,7 +208,7 @@ def get_token(token_id: int, user_id: int | None = None) -> dict[str, Any]:
         query = query.where(ApiToken.user_id == user_id)
     row = db.session.execute(query).one_or_none()
     if row is None:
-        raise Problem(404, "Token not found", f"There is no token {token_id}.")
+        raise Problem(404, TOKEN_NOT_FOUND, f"There is no token {token_id}.")
     return _token_json(row)
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from . import driver
-from .errors import Problem
+from .errors import DATABASE_BUSY, Problem
 from .extensions import db
 from .instruments import RETRIES
 
@@ -234,7 +234,7 @@ def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]
                     )
                     raise Problem(
                         503,
-                        "Database busy",
+                        DATABASE_BUSY,
                         "Concurrent writes kept conflicting; nothing was stored."
                         " Try again.",
                         headers={"Retry-After": "1"},

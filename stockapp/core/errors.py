@@ -19,6 +19,9 @@ from .request_log import request_id
 from .rules import ValidationError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# The 503s any request can meet, shared by the answers and the API document.
+NOT_MIGRATED = "Database not migrated"
+DATABASE_BUSY = "Database busy"
 
 # The tutorial's message for each status raised by routing or by Werkzeug.
 _MESSAGES = {404: "Not found"}
@@ -114,7 +117,7 @@ def _unexpected(error: Exception) -> Response:
         return problem_response(
             Problem(
                 503,
-                "Database not migrated",
+                NOT_MIGRATED,
                 "The database schema is missing or out of date:"
                 " run `flask db upgrade`.",
             )
@@ -134,7 +137,7 @@ def _unexpected(error: Exception) -> Response:
         return problem_response(
             Problem(
                 503,
-                "Database busy",
+                DATABASE_BUSY,
                 "The database is busy; nothing was stored. Try again.",
                 headers={"Retry-After": "1"},
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ..core.extensions import csrf
 from . import exports, imports, pages
 
 
@@ -12,6 +11,4 @@ def init_app(app: Flask) -> None:
     """Serve exports and imports; add ``flask stock export`` and ``import``."""
     for blueprint in (exports.bp, imports.bp, pages.bp):
         app.register_blueprint(blueprint)
-    csrf.exempt(exports.bp)
-    csrf.exempt(imports.bp)
     app.cli.add_command(exports.stock_cli)

@@ -18,12 +18,13 @@ from typing import Any
 from urllib.parse import quote
 
 import click
-from flask import Blueprint, Response, request
+from flask import Response, request
 from flask.cli import AppGroup
 
 from ..access.identity import current_identity
 from ..access.permissions import refuse_unseen_collection, requires
-from ..core.api_doc import Schema, media, operation_responses, ref
+from ..core.api_doc import Schema, documented, media, operation_responses, ref
+from ..core.api_document import api_blueprint
 from ..core.database import RowStream
 from ..core.errors import not_found
 from ..core.extensions import db
@@ -31,7 +32,7 @@ from ..core.rules import ValidationError, name_problem
 from ..stock import reads
 from ..stock.models import Collection, Member
 
-bp = Blueprint("exports", __name__)
+bp = api_blueprint("exports", __name__)
 stock_cli = AppGroup("stock", help="Export and import the stock.")
 
 CSV_HEADER = ("collection", "member", "quantity")
@@ -122,17 +123,59 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
+def _export_operation(name: str, content: Schema) -> Any:
+    """The declaration of an export route; the two differ in their content."""
+    collection = {
+        "name": "collection",
+        "in": "query",
+        "description": "Only this collection (404 if there is none).",
+        "schema": ref("schemas", "Name"),
+    }
+    return documented(
+        name,
+        tag="operations",
+        parameters=(collection,),
+        responses=operation_responses(
+            {
+                "200": {
+                    "description": "The export, as an attachment.",
+                    "content": content,
+                }
+            },
+            names=False,
+            not_found=("Not found",),
+            # A bad collection name in the query.
+            extra={"400": ref("responses", "BadRequest")},
+        ),
+    )
+
+
+_CSV = {
+    "type": "string",
+    "description": "RFC 4180: a `collection,member,quantity` header, then one row"
+    " per member, CRLF line ends.",
+}
+
+
 @bp.get("/export.csv")
+@_export_operation("exportCsv", {"text/csv": {"schema": _CSV}})
 @requires("read")
 def export_csv() -> Any:
-    """The stock (or one ``collection``) as CSV, streamed."""
+    """The stock as CSV.
+
+    Streamed; a token limited to some collections gets only theirs.
+    """
     return _export("csv")
 
 
 @bp.get("/export.json")
+@_export_operation("exportJson", media(ref("schemas", "Stock")))
 @requires("read")
 def export_json() -> Any:
-    """The stock (or one ``collection``) as the GET /stock document, streamed."""
+    """The stock as JSON.
+
+    Streamed; a token limited to some collections gets only theirs.
+    """
     return _export("json")
 
 
@@ -170,54 +213,3 @@ def export_command(
                 file.write(chunk)
     finally:
         rows.close()
-
-
-# The OpenAPI document's part ---------------------------------------------------
-
-
-def export_paths() -> dict[str, Schema]:
-    """The operations of this module, for the OpenAPI document."""
-    parameter = {
-        "name": "collection",
-        "in": "query",
-        "description": "Only this collection (404 if there is none).",
-        "schema": ref("schemas", "Name"),
-    }
-    csv_body = {
-        "type": "string",
-        "description": "RFC 4180: a `collection,member,quantity` header, then one"
-        " row per member, CRLF line ends.",
-    }
-
-    def operation(name: str, summary: str, content: Schema) -> Schema:
-        return {
-            "get": {
-                "operationId": name,
-                "summary": summary,
-                "description": "Streamed; a token limited to some collections gets"
-                " only theirs.",
-                "tags": ["operations"],
-                "parameters": [parameter],
-                "responses": operation_responses(
-                    {
-                        "200": {
-                            "description": "The export, as an attachment.",
-                            "content": content,
-                        }
-                    },
-                    names=False,
-                    not_found=("Not found",),
-                    # A bad collection name in the query.
-                    extra={"400": ref("responses", "BadRequest")},
-                ),
-            }
-        }
-
-    return {
-        "/export.csv": operation(
-            "exportCsv", "The stock as CSV", {"text/csv": {"schema": csv_body}}
-        ),
-        "/export.json": operation(
-            "exportJson", "The stock as JSON", media(ref("schemas", "Stock"))
-        ),
-    }

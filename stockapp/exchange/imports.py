@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask import Blueprint, request
+from flask import request
 
 from ..access.identity import actor
 from ..access.permissions import refuse_unseen_collection, requires
-from ..core.api_doc import Schema, media, operation_responses, ref
+from ..core.api_doc import Schema, documented, media, operation_responses, ref
+from ..core.api_document import api_blueprint
 from ..core.errors import Problem
 from ..core.guards import allows_body_up_to, request_body
 from ..core.rules import (
@@ -40,7 +41,9 @@ from ..core.rules import (
 from ..stock import units
 from .exports import CSV_HEADER, stock_cli
 
-bp = Blueprint("imports", __name__)
+bp = api_blueprint("imports", __name__)
+
+INVALID_IMPORT = "Invalid import"
 
 MODES = ("merge", "replace")
 # A refusal lists at most this many bad rows (and says how many more there are).
@@ -245,7 +248,7 @@ def _refusal(problems: list[dict[str, Any]]) -> Problem:
     shown, more = shown_problems(problems)
     detail = f"{len(problems)} bad row{'s' if len(problems) != 1 else ''}; nothing was"
     detail += " imported."
-    return Problem(400, "Invalid import", detail, problems=shown, more_problems=more)
+    return Problem(400, INVALID_IMPORT, detail, problems=shown, more_problems=more)
 
 
 def _uploaded() -> tuple[bytes, str, Mapping[str, str]]:
@@ -263,11 +266,90 @@ def _uploaded() -> tuple[bytes, str, Mapping[str, str]]:
     return request_body(), formats[request.mimetype], request.args
 
 
+# The operation's schemas, for the API document ----------------------------------
+
+
+def _csv_schema() -> Schema:
+    """The CSV an import takes, as far as a pattern can say (names of unquoted
+    fields only; a name may also be quoted, and may not be only whitespace)."""
+    name = '[^,"\\r\\n/\\x00-\\x1f\\x7f-\\x9f]{1,100}'
+    row = f"\\r\\n{name},{name},[0-9]{{1,18}}"
+    return {
+        "type": "string",
+        "pattern": f"^{','.join(CSV_HEADER)}({row})*(\\r\\n)?$",
+    }
+
+
+def _report_schema() -> Schema:
+    """The report an import answers with."""
+    counts = {
+        key: {"type": "integer", "minimum": 0}
+        for key in ("added", "changed", "unchanged", "removed")
+    }
+    return {
+        "type": "object",
+        "required": ["mode", "dry_run", "totals", "collections"],
+        "properties": {
+            "mode": {"enum": list(MODES)},
+            "dry_run": {"type": "boolean"},
+            "totals": {
+                "type": "object",
+                "properties": {**counts, "created": {"type": "integer"}},
+            },
+            "collections": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "collection": ref("schemas", "Name"),
+                        "created": {"type": "boolean"},
+                        **counts,
+                    },
+                },
+            },
+        },
+    }
+
+
+_FLAG = {"type": "string", "enum": ["true", "false"], "default": "false"}
+
+
 @bp.post("/imports")
+@documented(
+    "importStock",
+    tag="operations",
+    parameters=(
+        {"name": "mode", "in": "query", "schema": {"enum": list(MODES)}},
+        {"name": "dry_run", "in": "query", "schema": _FLAG},
+    ),
+    body={
+        "required": True,
+        "description": "CSV as `/export.csv` writes it, or the `GET /stock`"
+        " document. (The web page's upload, a `multipart/form-data` `file`, is"
+        " taken too.)",
+        "content": {
+            "text/csv": {"schema": _csv_schema()},
+            **media(ref("schemas", "Stock")),
+        },
+    },
+    responses=operation_responses(
+        {"200": {"description": "What changed.", "content": media(_report_schema())}},
+        names=False,
+        body=True,
+        # Bad rows: `problems` lists each with its line.
+        bad_request=(INVALID_IMPORT,),
+    ),
+)
 @requires("write")
 @allows_body_up_to("IMPORT_MAX_BYTES")
 def create_import() -> Any:
-    """Import a CSV or JSON file, all or nothing; a report of what changed."""
+    """Import stock from CSV or JSON, all or nothing.
+
+    `mode=merge` sets the listed quantities and keeps every other member;
+    `mode=replace` makes each collection the file names hold exactly its rows.
+    One bad row refuses the whole file (400, `problems` lists each with its
+    line) and nothing is stored. Each change is a movement of kind `import`.
+    """
     raw, file_format, form = _uploaded()
     replace, dry_run = options(form)
     try:
@@ -304,84 +386,3 @@ def import_command(mode: str, dry_run: bool, file_format: str | None, source) ->
     replace = mode == "replace"
     outcome = units.import_stock(imported, replace=replace, dry_run=dry_run, by=None)
     click.echo(summary(report(outcome, replace=replace, dry_run=dry_run)))
-
-
-# The OpenAPI document's part ---------------------------------------------------
-
-
-def _csv_schema() -> Schema:
-    """The CSV an import takes, as far as a pattern can say (names of unquoted
-    fields only; a name may also be quoted, and may not be only whitespace)."""
-    name = '[^,"\\r\\n/\\x00-\\x1f\\x7f-\\x9f]{1,100}'
-    row = f"\\r\\n{name},{name},[0-9]{{1,18}}"
-    return {
-        "type": "string",
-        "pattern": f"^{','.join(CSV_HEADER)}({row})*(\\r\\n)?$",
-    }
-
-
-def import_paths() -> dict[str, Schema]:
-    """The operation of this module, for the OpenAPI document."""
-    flag = {"type": "string", "enum": ["true", "false"], "default": "false"}
-    counts = {
-        key: {"type": "integer", "minimum": 0}
-        for key in ("added", "changed", "unchanged", "removed")
-    }
-    report = {
-        "type": "object",
-        "required": ["mode", "dry_run", "totals", "collections"],
-        "properties": {
-            "mode": {"enum": list(MODES)},
-            "dry_run": {"type": "boolean"},
-            "totals": {
-                "type": "object",
-                "properties": {**counts, "created": {"type": "integer"}},
-            },
-            "collections": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "collection": ref("schemas", "Name"),
-                        "created": {"type": "boolean"},
-                        **counts,
-                    },
-                },
-            },
-        },
-    }
-    return {
-        "/imports": {
-            "post": {
-                "operationId": "importStock",
-                "summary": "Import stock from CSV or JSON, all or nothing",
-                "description": "`mode=merge` sets the listed quantities and keeps"
-                " every other member; `mode=replace` makes each collection the"
-                " file names hold exactly its rows. One bad row refuses the whole"
-                " file (400, `problems` lists each with its line) and nothing is"
-                " stored. Each change is a movement of kind `import`.",
-                "tags": ["operations"],
-                "parameters": [
-                    {"name": "mode", "in": "query", "schema": {"enum": list(MODES)}},
-                    {"name": "dry_run", "in": "query", "schema": flag},
-                ],
-                "requestBody": {
-                    "required": True,
-                    "description": "CSV as `/export.csv` writes it, or the"
-                    " `GET /stock` document. (The web page's upload, a"
-                    " `multipart/form-data` `file`, is taken too.)",
-                    "content": {
-                        "text/csv": {"schema": _csv_schema()},
-                        **media(ref("schemas", "Stock")),
-                    },
-                },
-                "responses": operation_responses(
-                    {"200": {"description": "What changed.", "content": media(report)}},
-                    names=False,
-                    body=True,
-                    # Bad rows: `problems` lists each with its line.
-                    bad_request=("Invalid import",),
-                ),
-            }
-        }
-    }

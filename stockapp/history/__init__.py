@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ..core.extensions import csrf
-from . import api, pages
+from ..core.api_document import contribute
+from . import api, pages, schemas
 
 
 def init_app(app: Flask) -> None:
     """Serve the movement log's API and pages."""
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
-    csrf.exempt(api.bp)
+    contribute(
+        app,
+        schemas=schemas.history_schemas(),
+        parameters=schemas.history_parameters(),
+    )

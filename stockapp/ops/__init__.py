@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ..core.extensions import csrf
+from ..core.api_document import contribute
 from . import backups, docs, health, metrics
 
 
@@ -13,7 +13,9 @@ def init_app(app: Flask) -> None:
     ``flask db backup`` and ``restore``."""
     app.register_blueprint(docs.bp)
     app.register_blueprint(health.bp)
-    csrf.exempt(health.bp)
     metrics.init_metrics(app)
-    csrf.exempt(metrics.bp)
     backups.register_backup_commands()
+    contribute(
+        app,
+        tags=[{"name": "operations", "description": "Health checks, export, metrics."}],
+    )

@@ -12,18 +12,36 @@ from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from flask import Blueprint, current_app
+from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..access.permissions import public
-from ..core.api_doc import Schema, media, operation_responses, problem_response
-from ..core.errors import Problem, schema_is_missing
+from ..core.api_doc import (
+    Schema,
+    documented,
+    media,
+    operation_responses,
+    problem_response,
+)
+from ..core.api_document import api_blueprint
+from ..core.errors import NOT_MIGRATED, Problem, schema_is_missing
 from ..core.extensions import db
 
-bp = Blueprint("health", __name__)
+bp = api_blueprint("health", __name__)
 
 _STORED_VERSION = text("SELECT version_num FROM alembic_version")
+DATABASE_UNAVAILABLE = "Database unavailable"
+
+
+def _status_response(description: str, status: str, **more: Schema) -> Schema:
+    schema = {
+        "type": "object",
+        "required": ["status", *more],
+        "properties": {"status": {"const": status}, **more},
+        "additionalProperties": False,
+    }
+    return {"description": description, "content": media(schema)}
 
 
 @cache
@@ -44,16 +62,49 @@ def schema_head() -> str:
 
 
 @bp.get("/healthz")
+@documented(
+    "healthz",
+    tag="operations",
+    responses=operation_responses(
+        {"200": _status_response("The process is up.", "ok")},
+        names=False,
+        database=False,
+    ),
+)
 @public
 def healthz() -> Any:
-    """The process is up and answering; the database is not asked."""
+    """Liveness: the process answers.
+
+    Never touches the database.
+    """
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
+@documented(
+    "readyz",
+    tag="operations",
+    responses=operation_responses(
+        {
+            "200": _status_response(
+                "Ready; `database` is the schema's revision.",
+                "ready",
+                database={"type": "string"},
+            ),
+            "503": problem_response(
+                "The database does not answer, or its schema is not at the"
+                " migrations' head (`detail` names the revisions).",
+                DATABASE_UNAVAILABLE,
+                NOT_MIGRATED,
+            ),
+        },
+        names=False,
+        database=False,
+    ),
+)
 @public
 def readyz() -> Any:
-    """The database answers and its schema is the one this code expects."""
+    """Readiness: the database answers and is migrated."""
     head = schema_head()
     try:
         with db.engine.connect() as connection:
@@ -66,72 +117,15 @@ def readyz() -> Any:
             current_app.logger.warning("Readiness: database unavailable: %s", error)
             raise Problem(
                 503,
-                "Database unavailable",
+                DATABASE_UNAVAILABLE,
                 "The database does not answer; see the server's log.",
                 headers={"Retry-After": "5"},
             ) from None
     if stored != head:
         raise Problem(
             503,
-            "Database not migrated",
+            NOT_MIGRATED,
             f"The database schema is at {stored or 'nothing'}, this code needs"
             f" {head}: run `flask db upgrade`.",
         )
     return {"status": "ready", "database": head}
-
-
-# The OpenAPI document's part ---------------------------------------------------
-
-
-def health_paths() -> dict[str, Schema]:
-    """The operations of this module, for the OpenAPI document."""
-    unready = problem_response(
-        "The database does not answer, or its schema is not at the migrations'"
-        " head (`detail` names the revisions).",
-        "Database unavailable",
-        "Database not migrated",
-    )
-    return {
-        "/healthz": {
-            "get": {
-                "operationId": "healthz",
-                "summary": "Liveness: the process answers",
-                "description": "Never touches the database.",
-                "tags": ["operations"],
-                "responses": operation_responses(
-                    {"200": _status_response("The process is up.", "ok")},
-                    names=False,
-                    database=False,
-                ),
-            }
-        },
-        "/readyz": {
-            "get": {
-                "operationId": "readyz",
-                "summary": "Readiness: the database answers and is migrated",
-                "tags": ["operations"],
-                "responses": operation_responses(
-                    {
-                        "200": _status_response(
-                            "Ready; `database` is the schema's revision.",
-                            "ready",
-                            database={"type": "string"},
-                        ),
-                        "503": unready,
-                    },
-                    names=False,
-                    database=False,
-                ),
-            }
-        },
-    }
-
-
-def _status_response(description: str, status: str, **more: Schema) -> Schema:
-    schema = {
-        "type": "object",
-        "required": ["status", *more],
-        "properties": {"status": {"const": status}, **more},
-        "additionalProperties": False,
-    }
-    return {"description": description, "content": media(schema)}

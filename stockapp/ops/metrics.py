@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request
+from flask import Flask, Response, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -33,14 +33,15 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from ..access.permissions import requires_user
-from ..core.api_doc import Schema, operation_responses, ref
+from ..core.api_doc import documented, operation_responses, ref
+from ..core.api_document import api_blueprint
 from ..core.extensions import db
 from ..core.instruments import LATENCY, RATE_LIMITED, REPLAYS, REQUESTS, RETRIES
 from ..core.request_log import elapsed_seconds, route_template
 from ..core.settings import one_of
 from ..stock.models import Collection, Member
 
-bp = Blueprint("metrics", __name__)
+bp = api_blueprint("metrics", __name__)
 
 METRICS_ACCESS_LEVELS = ("token", "public")
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
@@ -76,9 +77,29 @@ def _observe(response: Response) -> Response:
 
 
 @bp.get("/metrics")
+@documented(
+    "metrics",
+    tag="operations",
+    responses=operation_responses(
+        {
+            "200": {
+                "description": "Prometheus's text exposition format.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+        names=False,
+        extra={"403": ref("responses", "Forbidden")},
+    ),
+)
 @requires_user("metrics", public_when="METRICS_ACCESS")
 def metrics() -> Any:
-    """The metrics, in Prometheus's text format."""
+    """Prometheus metrics.
+
+    Requests by route template, method and status; latency histograms;
+    transaction retries; idempotent replays; rate-limit refusals; the numbers
+    of collections and members. Open to anyone if the server sets
+    `METRICS_ACCESS=public`.
+    """
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROCESS_DIRECTORY):
         multiprocess.MultiProcessCollector(registry)
@@ -110,33 +131,3 @@ def init_metrics(app: Flask) -> None:
     one_of(app, "METRICS_ACCESS", METRICS_ACCESS_LEVELS)
     app.after_request(_observe)
     app.register_blueprint(bp)
-
-
-# The OpenAPI document's part ---------------------------------------------------
-
-
-def metrics_paths() -> dict[str, Schema]:
-    """The operation of this module, for the OpenAPI document."""
-    return {
-        "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "summary": "Prometheus metrics",
-                "description": "Requests by route template, method and status;"
-                " latency histograms; transaction retries; idempotent replays;"
-                " rate-limit refusals; the numbers of collections and members."
-                " Open to anyone if the server sets `METRICS_ACCESS=public`.",
-                "tags": ["operations"],
-                "responses": operation_responses(
-                    {
-                        "200": {
-                            "description": "Prometheus's text exposition format.",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                    names=False,
-                    extra={"403": ref("responses", "Forbidden")},
-                ),
-            }
-        }
-    }

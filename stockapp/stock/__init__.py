@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from flask import Flask
 
-from ..core.extensions import csrf
-from . import api, overview, pages, reorder
+from ..core.api_document import contribute
+from . import api, overview, pages, reorder, schemas
 
 
 def init_app(app: Flask) -> None:
     """Serve the stock's API and pages."""
     for blueprint in (api.bp, reorder.bp, overview.bp, pages.bp):
         app.register_blueprint(blueprint)
-    # The JSON API takes bearer tokens, never the session cookie: no CSRF there.
-    csrf.exempt(api.bp)
-    csrf.exempt(reorder.bp)
+    contribute(
+        app,
+        tags=schemas.TAGS,
+        schemas={**schemas.stock_schemas(), **reorder.reorder_schemas()},
+        parameters={**schemas.stock_parameters(), **reorder.reorder_parameters()},
+    )

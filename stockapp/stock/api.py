@@ -1,4 +1,5 @@
-"""The JSON API: the tutorial's routes backed by the database, plus inventory moves."""
+"""The JSON API of the stock: the tutorial's routes backed by the database, and
+adjustments. Each view declares its operation in the API document beside it."""
 
 from __future__ import annotations
 
@@ -7,29 +8,27 @@ import json
 from contextlib import closing
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Response, jsonify, request, url_for
 
 from ..access.identity import actor, current_identity
 from ..access.permissions import public, requires
 from ..core.api_doc import (
     JSON,
     MERGE_PATCH,
-    REASON_PATTERN,
     Schema,
     created_response,
-    limit_parameter,
+    documented,
     media,
     message_schema,
     ok_response,
     operation_responses,
     ref,
 )
+from ..core.api_document import api_blueprint
 from ..core.conditions import Precondition, etag, is_not_modified, tagged
 from ..core.errors import PROBLEM_MEDIA_TYPE, Problem, not_found
 from ..core.guards import json_body
 from ..core.rules import (
-    MAX_QUANTITY,
-    MAX_REASON_LENGTH,
     adjustment_body,
     check_names,
     quantity_body,
@@ -37,8 +36,67 @@ from ..core.rules import (
 )
 from . import reads, units
 from .idempotency import idempotent
+from .schemas import (
+    COLLECTION,
+    MEMBERS_BODY,
+    PAGE_PARAMETERS,
+    QUANTITY_BODY,
+    WRITE_PRECONDITIONS,
+    collection_links,
+    link,
+    member_links,
+    tagged_collection_links,
+    tagged_member_links,
+)
 
-bp = Blueprint("api", __name__)
+bp = api_blueprint("api", __name__)
+
+# The success messages, shared by the answers and the document.
+COLLECTION_CREATED = "Collection created"
+COLLECTION_REPLACED = "Collection replaced"
+COLLECTION_UPDATED = "Collection updated"
+MEMBER_CREATED = "Member created"
+MEMBER_REPLACED = "Member replaced"
+COLLECTION_EXISTS = "Collection already exists"
+NO_QUERY = "No query"
+SOME_TEXT = "some text"
+_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+_DELETED = {"204": {"description": "Deleted; no body."}}
+
+
+def _write_answers(
+    description: str,
+    message: str,
+    created: Schema | None = None,
+    not_found: tuple[str, ...] = (),
+) -> dict[str, Schema]:
+    """The answers of a conditional write that creates what is missing: 200 with
+    ``message``, or 201 (a collection, unless ``created`` says otherwise)."""
+    return operation_responses(
+        {
+            "200": ok_response(description, message_schema(message), "ETag"),
+            "201": created
+            or created_response(COLLECTION_CREATED, "collection", collection_links()),
+        },
+        not_found=not_found,
+        body=True,
+        conditional=True,
+    )
+
+
+def _member_named_history(operation_id: str, summary: str) -> Any:
+    """The member route's operation as it appears at /stock/{collection}/history,
+    whose GET is the collection's history (its other methods reach the member)."""
+
+    def amend(operation: Schema) -> None:
+        operation.update(operationId=operation_id, summary=summary)
+        created = operation["responses"].get("201")
+        if created is not None:
+            created["links"] = {
+                "GetCollection": link("getCollection", collection=COLLECTION)
+            }
+
+    return amend
 
 
 def _written(
@@ -68,14 +126,36 @@ def _message(message: str) -> Response:
 
 
 @bp.get("/stock")
+@documented(
+    "listStock",
+    tag="stock",
+    parameters=PAGE_PARAMETERS,
+    responses=operation_responses(
+        {
+            "200": ok_response(
+                "Each collection's members and quantities; when paged, `Link`"
+                " names the next page, if any.",
+                ref("schemas", "Stock"),
+                "Link",
+            )
+        },
+        names=False,
+        paged=True,
+    ),
+)
 @requires("read")
 def list_stock() -> Any:
-    """Every collection with its members and quantities; a page of collections
-    with ``limit`` / ``cursor``. The whole stock is streamed as it is read."""
+    """Every collection with its members.
+
+    Collections and members are listed in the order they were created. With
+    `limit` (and then `cursor`), one page of collections at a time, each with
+    all its members.
+    """
     pages = reads.COLLECTION_PAGES
     limit, after_id = pages.params(request.args, whole_by_default=True)
     only = current_identity().collections
     if limit is None:
+        # The whole stock is streamed as it is read.
         rows = reads.stock_objects(only, 0, None)
         response = Response(reads.stock_json(rows), mimetype="application/json")
         response.call_on_close(rows.close)
@@ -91,10 +171,33 @@ def list_stock() -> Any:
 
 
 @bp.get("/stock/<collection>")
+@documented(
+    "getCollection",
+    tag="stock",
+    parameters=(ref("parameters", "IfNoneMatchRead"), *PAGE_PARAMETERS),
+    responses=operation_responses(
+        {
+            "200": ok_response(
+                "The collection's members and quantities, in creation order;"
+                " `ETag` changes whenever any of them does; when paged, `Link`"
+                " names the next page, if any.",
+                ref("schemas", "Members"),
+                "ETag",
+                "Link",
+                links=tagged_collection_links(),
+            ),
+            "304": ref("responses", "NotModified"),
+        },
+        not_found=("Not found",),
+    ),
+)
 @requires("read")
 def get_collection(collection: str) -> Any:
-    """The members of one collection with their quantities; a page of them
-    with ``limit`` / ``cursor``."""
+    """One collection's members.
+
+    With `limit` (and then `cursor`), one page of members at a time, in
+    creation order.
+    """
     check_names(collection=collection)
     pages = reads.MEMBER_PAGES
     limit, after_id = pages.params(request.args, whole_by_default=True)
@@ -114,9 +217,30 @@ def get_collection(collection: str) -> Any:
 
 
 @bp.get("/stock/<collection>/<member>")
+@documented(
+    "getMember",
+    tag="stock",
+    parameters=(ref("parameters", "IfNoneMatchRead"),),
+    responses=operation_responses(
+        {
+            "200": ok_response(
+                "The quantity, as a bare JSON integer.",
+                ref("schemas", "Quantity"),
+                "ETag",
+                links=tagged_member_links(),
+            ),
+            "304": ref("responses", "NotModified"),
+        },
+        not_found=("Not found",),
+    ),
+)
 @requires("read")
 def get_member(collection: str, member: str) -> Any:
-    """The quantity of one member, as a bare JSON integer."""
+    """One member's quantity.
+
+    A member named `history` is read through `GET /stock/{collection}`: this
+    URL is then the collection's history.
+    """
     check_names(collection=collection, member=member)
     found = reads.member_quantity(collection, member)
     if found is None:
@@ -126,32 +250,58 @@ def get_member(collection: str, member: str) -> Any:
 
 
 @bp.post("/stock/<collection>")
+@documented(
+    "createCollection",
+    tag="stock",
+    body=MEMBERS_BODY,
+    responses=operation_responses(
+        {"201": created_response(COLLECTION_CREATED, "collection", collection_links())},
+        bad_request=(COLLECTION_EXISTS,),
+        body=True,
+    ),
+)
 @requires("write", creates_collection=True)
 @idempotent
 def create_collection(collection: str) -> Any:
-    """Create a collection with the members in the body; 400 if it already exists."""
+    """Create a collection.
+
+    Refused with 400 `Collection already exists` if the name is taken; nothing
+    is changed then.
+    """
     check_names(collection=collection)
     members = stock_body(json_body(), allow_null=False)
     written = units.create_collection(collection, members, by=actor())
     if written is None:
         raise Problem(
             400,
-            "Collection already exists",
+            COLLECTION_EXISTS,
             f'A collection named "{collection}" already exists; nothing was changed.',
         )
     return _written(
         written,
-        "Collection created",
-        "Collection created",
+        COLLECTION_CREATED,
+        COLLECTION_CREATED,
         ".get_collection",
         collection=collection,
     )
 
 
 @bp.put("/stock/<collection>")
+@documented(
+    "replaceCollection",
+    tag="stock",
+    parameters=WRITE_PRECONDITIONS,
+    body=MEMBERS_BODY,
+    responses=_write_answers(
+        "The collection now holds exactly the body's members.", COLLECTION_REPLACED
+    ),
+)
 @requires("write", creates_collection=True)
 def replace_collection(collection: str) -> Any:
-    """Make the collection hold exactly the body's members, creating it if needed."""
+    """Replace a collection's members, creating it if needed.
+
+    Members not in the body are removed.
+    """
     check_names(collection=collection)
     members = stock_body(json_body(), allow_null=False)
     written = units.replace_collection(
@@ -159,17 +309,36 @@ def replace_collection(collection: str) -> Any:
     )
     return _written(
         written,
-        "Collection replaced",
-        "Collection created",
+        COLLECTION_REPLACED,
+        COLLECTION_CREATED,
         ".get_collection",
         collection=collection,
     )
 
 
 @bp.patch("/stock/<collection>")
+@documented(
+    "updateCollection",
+    tag="stock",
+    parameters=WRITE_PRECONDITIONS,
+    body={
+        "required": True,
+        "content": media(
+            ref("schemas", "MembersPatch"),
+            JSON,
+            MERGE_PATCH,
+            example={"apple": 12, "pear": None},
+        ),
+    },
+    responses=_write_answers("The changes were merged.", COLLECTION_UPDATED),
+)
 @requires("write", creates_collection=True)
 def update_collection(collection: str) -> Any:
-    """Merge the body into the collection (RFC 7396): null removes a member."""
+    """Merge changes into a collection, creating it if needed.
+
+    A JSON merge patch (RFC 7396): each member in the body is set, and `null`
+    removes it.
+    """
     check_names(collection=collection)
     changes = stock_body(json_body(), allow_null=True)
     written = units.update_collection(
@@ -177,26 +346,54 @@ def update_collection(collection: str) -> Any:
     )
     return _written(
         written,
-        "Collection updated",
-        "Collection created",
+        COLLECTION_UPDATED,
+        COLLECTION_CREATED,
         ".get_collection",
         collection=collection,
     )
 
 
 @bp.delete("/stock/<collection>")
+@documented(
+    "deleteCollection",
+    tag="stock",
+    parameters=WRITE_PRECONDITIONS,
+    responses=operation_responses(
+        _DELETED, not_found=(units.COLLECTION_NOT_FOUND,), conditional=True
+    ),
+)
 @requires("write")
 def delete_collection(collection: str) -> Any:
-    """Delete the collection and all its members."""
+    """Delete a collection and all its members."""
     check_names(collection=collection)
     units.delete_collection(collection, Precondition.from_request(), by=actor())
     return "", 204
 
 
 @bp.put("/stock/<collection>/<member>")
+@documented(
+    "putMember",
+    tag="stock",
+    parameters=WRITE_PRECONDITIONS,
+    body=QUANTITY_BODY,
+    responses=_write_answers(
+        "The member's quantity was replaced.",
+        MEMBER_REPLACED,
+        created=created_response(MEMBER_CREATED, "member", member_links()),
+        not_found=(units.COLLECTION_NOT_FOUND,),
+    ),
+    also={
+        "/stock/{collection}/history": _member_named_history(
+            "putHistoryMember", "Set the quantity of the member named history"
+        )
+    },
+)
 @requires("write")
 def put_member(collection: str, member: str) -> Any:
-    """Set one member's quantity (the body is a bare integer), creating it if needed."""
+    """Set a member's quantity, creating the member if needed.
+
+    The collection must exist.
+    """
     check_names(collection=collection, member=member)
     quantity = quantity_body(json_body())
     written = units.put_member(
@@ -204,8 +401,8 @@ def put_member(collection: str, member: str) -> Any:
     )
     return _written(
         written,
-        "Member replaced",
-        "Member created",
+        MEMBER_REPLACED,
+        MEMBER_CREATED,
         ".get_member",
         collection=collection,
         member=member,
@@ -213,6 +410,21 @@ def put_member(collection: str, member: str) -> Any:
 
 
 @bp.delete("/stock/<collection>/<member>")
+@documented(
+    "deleteMember",
+    tag="stock",
+    parameters=WRITE_PRECONDITIONS,
+    responses=operation_responses(
+        _DELETED,
+        not_found=(units.COLLECTION_NOT_FOUND, units.MEMBER_NOT_FOUND),
+        conditional=True,
+    ),
+    also={
+        "/stock/{collection}/history": _member_named_history(
+            "deleteHistoryMember", "Delete the member named history"
+        )
+    },
+)
 @requires("write")
 def delete_member(collection: str, member: str) -> Any:
     """Delete one member of a collection."""
@@ -222,10 +434,47 @@ def delete_member(collection: str, member: str) -> Any:
 
 
 @bp.post("/stock/<collection>/<member>/adjustments")
+@documented(
+    "adjustMember",
+    tag="inventory",
+    parameters=WRITE_PRECONDITIONS,
+    body={
+        "required": True,
+        "content": media(
+            ref("schemas", "Adjustment"), example={"delta": -3, "reason": "sold"}
+        ),
+    },
+    responses=operation_responses(
+        {
+            "200": ok_response(
+                "The new quantity, and the member's new `ETag`.",
+                ref("schemas", "Adjusted"),
+                "ETag",
+                links=member_links(),
+            )
+        },
+        not_found=(units.COLLECTION_NOT_FOUND, units.MEMBER_NOT_FOUND),
+        body=True,
+        conditional=True,
+        extra={
+            "409": {
+                "description": "The quantity would go below 0 or above 2^63-1;"
+                " nothing was changed.",
+                "content": media(
+                    ref("schemas", "RefusedAdjustment"), PROBLEM_MEDIA_TYPE
+                ),
+            }
+        },
+    ),
+)
 @requires("write")
 @idempotent
 def adjust_member(collection: str, member: str) -> Any:
-    """Change a member's quantity by a delta, atomically; 409 if it would go below 0."""
+    """Change a member's quantity by a delta, atomically.
+
+    Refused with 409 (and nothing changed) when the quantity would leave 0 to
+    2^63-1; the problem then carries the current `quantity`.
+    """
     check_names(collection=collection, member=member)
     delta, reason = adjustment_body(json_body())
     adjusted = units.adjust_member(
@@ -235,522 +484,59 @@ def adjust_member(collection: str, member: str) -> Any:
 
 
 @bp.get("/get-text")
+@documented(
+    "getText",
+    tag="text",
+    responses=operation_responses(
+        {
+            "200": {
+                "description": f"The text `{SOME_TEXT}`.",
+                "content": {"text/plain": {"schema": {"const": SOME_TEXT}}},
+            }
+        },
+        names=False,
+        database=False,
+    ),
+)
 @public
 def get_text() -> Any:
     """The tutorial's fixed text."""
-    return "some text", {"Content-Type": "text/plain; charset=utf-8"}
+    return SOME_TEXT, _TEXT
 
 
 @bp.get("/qs")
+@documented(
+    "echoQuery",
+    tag="text",
+    parameters=(
+        {
+            "name": "pairs",
+            "in": "query",
+            "description": "Any keys and values.",
+            "style": "form",
+            "explode": True,
+            "schema": {"type": "object"},
+            "example": {"colour": "red"},
+        },
+    ),
+    responses=operation_responses(
+        {
+            "200": {
+                "description": "The pairs as text.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+        names=False,
+        database=False,
+    ),
+)
 @public
 def query_string() -> Any:
-    """Echo the query string as ``key: value`` pairs, or ``No query``."""
+    """Echo the query string.
+
+    Each pair as `key: value`, separated by spaces, or `No query` when there is
+    none.
+    """
     pairs = [f"{key}: {value}" for key, value in request.args.items(multi=True)]
     # Plain text, so an echoed value can never run as script in a browser.
-    return " ".join(pairs) or "No query", {"Content-Type": "text/plain; charset=utf-8"}
-
-
-# The OpenAPI document's part ---------------------------------------------------
-
-
-def _link(operation: str, **parameters: str) -> Schema:
-    return {"operationId": operation, "parameters": parameters}
-
-
-_COLLECTION = "$request.path.collection"
-_MEMBER = "$request.path.member"
-
-
-def _collection_links() -> dict[str, Schema]:
-    """Links from a response about one collection to what can be done with it."""
-    return {
-        "GetCollection": _link("getCollection", collection=_COLLECTION),
-        "ReplaceCollection": _link("replaceCollection", collection=_COLLECTION),
-        "UpdateCollection": _link("updateCollection", collection=_COLLECTION),
-        "DeleteCollection": _link("deleteCollection", collection=_COLLECTION),
-        "PutMember": _link("putMember", collection=_COLLECTION),
-        "CollectionHistory": _link("collectionHistory", collection=_COLLECTION),
-    }
-
-
-def _tagged_collection_links() -> dict[str, Schema]:
-    """Links from a read of a collection to writes conditional on its ETag."""
-    tag = {"collection": _COLLECTION, "header.If-Match": "$response.header.ETag"}
-    return {
-        "ReplaceCollectionIfUnchanged": _link("replaceCollection", **tag),
-        "UpdateCollectionIfUnchanged": _link("updateCollection", **tag),
-        "DeleteCollectionIfUnchanged": _link("deleteCollection", **tag),
-        "PutMember": _link("putMember", collection=_COLLECTION),
-    }
-
-
-def _member_links() -> dict[str, Schema]:
-    """Links from a response about one member to what can be done with it."""
-    member = {"collection": _COLLECTION, "member": _MEMBER}
-    return {
-        "GetMember": _link("getMember", **member),
-        "PutMember": _link("putMember", **member),
-        "DeleteMember": _link("deleteMember", **member),
-        "AdjustMember": _link("adjustMember", **member),
-        "MemberHistory": _link("memberHistory", **member),
-        "GetCollection": _link("getCollection", collection=_COLLECTION),
-    }
-
-
-def _tagged_member_links() -> dict[str, Schema]:
-    """Links from a read of a member to writes conditional on its ETag."""
-    tag = {
-        "collection": _COLLECTION,
-        "member": _MEMBER,
-        "header.If-Match": "$response.header.ETag",
-    }
-    return {
-        "PutMemberIfUnchanged": _link("putMember", **tag),
-        "DeleteMemberIfUnchanged": _link("deleteMember", **tag),
-        "AdjustMemberIfUnchanged": _link("adjustMember", **tag),
-    }
-
-
-_WRITE_PRECONDITIONS = [
-    ref("parameters", "IfMatch"),
-    ref("parameters", "IfNoneMatch"),
-]
-
-
-def _put_member(operation: str, summary: str, links: dict[str, Schema]) -> Schema:
-    return {
-        "operationId": operation,
-        "summary": summary,
-        "description": "The collection must exist.",
-        "tags": ["stock"],
-        "parameters": _WRITE_PRECONDITIONS,
-        "requestBody": {
-            "required": True,
-            "content": media(ref("schemas", "Quantity"), example=12),
-        },
-        "responses": operation_responses(
-            {
-                "200": ok_response(
-                    "The member's quantity was replaced.",
-                    message_schema("Member replaced"),
-                    "ETag",
-                ),
-                "201": created_response("Member created", "member", links),
-            },
-            not_found=("Collection not found",),
-            body=True,
-            conditional=True,
-        ),
-    }
-
-
-def _delete_member(operation: str, summary: str) -> Schema:
-    return {
-        "operationId": operation,
-        "summary": summary,
-        "tags": ["stock"],
-        "parameters": _WRITE_PRECONDITIONS,
-        "responses": operation_responses(
-            {"204": {"description": "Deleted; no body."}},
-            not_found=("Collection not found", "Member not found"),
-            conditional=True,
-        ),
-    }
-
-
-def _stock_paths() -> dict[str, Schema]:
-    members_body = {
-        "required": True,
-        "content": media(ref("schemas", "Members"), example={"apple": 30, "pear": 0}),
-    }
-    created_collection = created_response(
-        "Collection created", "collection", _collection_links()
-    )
-    page_parameters = [ref("parameters", "StockLimit"), ref("parameters", "Cursor")]
-    return {
-        "/stock": {
-            "get": {
-                "operationId": "listStock",
-                "summary": "Every collection with its members",
-                "description": "Collections and members are listed in the order"
-                " they were created. With `limit` (and then `cursor`), one page of"
-                " collections at a time, each with all its members.",
-                "tags": ["stock"],
-                "parameters": page_parameters,
-                "responses": operation_responses(
-                    {
-                        "200": ok_response(
-                            "Each collection's members and quantities; when paged,"
-                            " `Link` names the next page, if any.",
-                            ref("schemas", "Stock"),
-                            "Link",
-                        )
-                    },
-                    names=False,
-                    paged=True,
-                ),
-            }
-        },
-        "/stock/{collection}": {
-            "parameters": [ref("parameters", "Collection")],
-            "get": {
-                "operationId": "getCollection",
-                "summary": "One collection's members",
-                "description": "With `limit` (and then `cursor`), one page of"
-                " members at a time, in creation order.",
-                "tags": ["stock"],
-                "parameters": [ref("parameters", "IfNoneMatchRead"), *page_parameters],
-                "responses": operation_responses(
-                    {
-                        "200": ok_response(
-                            "The collection's members and quantities, in creation"
-                            " order; `ETag` changes whenever any of them does; when"
-                            " paged, `Link` names the next page, if any.",
-                            ref("schemas", "Members"),
-                            "ETag",
-                            "Link",
-                            links=_tagged_collection_links(),
-                        ),
-                        "304": ref("responses", "NotModified"),
-                    },
-                    not_found=("Not found",),
-                ),
-            },
-            "post": {
-                "operationId": "createCollection",
-                "summary": "Create a collection",
-                "description": "Refused with 400 `Collection already exists` if the"
-                " name is taken; nothing is changed then.",
-                "tags": ["stock"],
-                "parameters": [ref("parameters", "IdempotencyKey")],
-                "requestBody": members_body,
-                "responses": operation_responses(
-                    {
-                        "201": created_response(
-                            "Collection created",
-                            "collection",
-                            _collection_links(),
-                            "Idempotent-Replayed",
-                        )
-                    },
-                    bad_request=("Collection already exists",),
-                    body=True,
-                    idempotent=True,
-                ),
-            },
-            "put": {
-                "operationId": "replaceCollection",
-                "summary": "Replace a collection's members, creating it if needed",
-                "description": "Members not in the body are removed.",
-                "tags": ["stock"],
-                "parameters": _WRITE_PRECONDITIONS,
-                "requestBody": members_body,
-                "responses": operation_responses(
-                    {
-                        "200": ok_response(
-                            "The collection now holds exactly the body's members.",
-                            message_schema("Collection replaced"),
-                            "ETag",
-                        ),
-                        "201": created_collection,
-                    },
-                    body=True,
-                    conditional=True,
-                ),
-            },
-            "patch": {
-                "operationId": "updateCollection",
-                "summary": "Merge changes into a collection, creating it if needed",
-                "description": "A JSON merge patch (RFC 7396): each member in the"
-                " body is set, and `null` removes it.",
-                "tags": ["stock"],
-                "parameters": _WRITE_PRECONDITIONS,
-                "requestBody": {
-                    "required": True,
-                    "content": media(
-                        ref("schemas", "MembersPatch"),
-                        JSON,
-                        MERGE_PATCH,
-                        example={"apple": 12, "pear": None},
-                    ),
-                },
-                "responses": operation_responses(
-                    {
-                        "200": ok_response(
-                            "The changes were merged.",
-                            message_schema("Collection updated"),
-                            "ETag",
-                        ),
-                        "201": created_collection,
-                    },
-                    body=True,
-                    conditional=True,
-                ),
-            },
-            "delete": {
-                "operationId": "deleteCollection",
-                "summary": "Delete a collection and all its members",
-                "tags": ["stock"],
-                "parameters": _WRITE_PRECONDITIONS,
-                "responses": operation_responses(
-                    {"204": {"description": "Deleted; no body."}},
-                    not_found=("Collection not found",),
-                    conditional=True,
-                ),
-            },
-        },
-        "/stock/{collection}/{member}": {
-            "parameters": [
-                ref("parameters", "Collection"),
-                ref("parameters", "Member"),
-            ],
-            "get": {
-                "operationId": "getMember",
-                "summary": "One member's quantity",
-                "description": "A member named `history` is read through"
-                " `GET /stock/{collection}`: this URL is then the collection's"
-                " history.",
-                "tags": ["stock"],
-                "parameters": [ref("parameters", "IfNoneMatchRead")],
-                "responses": operation_responses(
-                    {
-                        "200": ok_response(
-                            "The quantity, as a bare JSON integer.",
-                            ref("schemas", "Quantity"),
-                            "ETag",
-                            links=_tagged_member_links(),
-                        ),
-                        "304": ref("responses", "NotModified"),
-                    },
-                    not_found=("Not found",),
-                ),
-            },
-            "put": _put_member(
-                "putMember",
-                "Set a member's quantity, creating the member if needed",
-                _member_links(),
-            ),
-            "delete": _delete_member(
-                "deleteMember", "Delete one member of a collection"
-            ),
-        },
-    }
-
-
-def _adjustment_paths() -> dict[str, Schema]:
-    return {
-        "/stock/{collection}/{member}/adjustments": {
-            "parameters": [
-                ref("parameters", "Collection"),
-                ref("parameters", "Member"),
-            ],
-            "post": {
-                "operationId": "adjustMember",
-                "summary": "Change a member's quantity by a delta, atomically",
-                "description": "Refused with 409 (and nothing changed) when the"
-                " quantity would leave 0 to 2^63-1; the problem then carries the"
-                " current `quantity`.",
-                "tags": ["inventory"],
-                "parameters": [
-                    *_WRITE_PRECONDITIONS,
-                    ref("parameters", "IdempotencyKey"),
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": media(
-                        ref("schemas", "Adjustment"),
-                        example={"delta": -3, "reason": "sold"},
-                    ),
-                },
-                "responses": operation_responses(
-                    {
-                        "200": ok_response(
-                            "The new quantity, and the member's new `ETag`.",
-                            ref("schemas", "Adjusted"),
-                            "ETag",
-                            "Idempotent-Replayed",
-                            links=_member_links(),
-                        )
-                    },
-                    not_found=("Collection not found", "Member not found"),
-                    body=True,
-                    conditional=True,
-                    idempotent=True,
-                    extra={
-                        "409": {
-                            "description": "The quantity would go below 0 or above"
-                            " 2^63-1; nothing was changed.",
-                            "content": media(
-                                ref("schemas", "RefusedAdjustment"),
-                                PROBLEM_MEDIA_TYPE,
-                            ),
-                        }
-                    },
-                ),
-            },
-        },
-    }
-
-
-def _text_paths() -> dict[str, Schema]:
-    return {
-        "/get-text": {
-            "get": {
-                "operationId": "getText",
-                "summary": "The tutorial's fixed text",
-                "tags": ["text"],
-                "responses": operation_responses(
-                    {
-                        "200": {
-                            "description": "The text `some text`.",
-                            "content": {
-                                "text/plain": {"schema": {"const": "some text"}}
-                            },
-                        }
-                    },
-                    names=False,
-                    database=False,
-                ),
-            }
-        },
-        "/qs": {
-            "get": {
-                "operationId": "echoQuery",
-                "summary": "Echo the query string",
-                "description": "Each pair as `key: value`, separated by spaces, or"
-                " `No query` when there is none.",
-                "tags": ["text"],
-                "parameters": [
-                    {
-                        "name": "pairs",
-                        "in": "query",
-                        "description": "Any keys and values.",
-                        "style": "form",
-                        "explode": True,
-                        "schema": {"type": "object"},
-                        "example": {"colour": "red"},
-                    }
-                ],
-                "responses": operation_responses(
-                    {
-                        "200": {
-                            "description": "The pairs as text.",
-                            "content": {"text/plain": {"schema": {"type": "string"}}},
-                        }
-                    },
-                    names=False,
-                    database=False,
-                ),
-            }
-        },
-    }
-
-
-def _history_member_paths() -> dict[str, Schema]:
-    """The member named history: GET of its URL is the collection's history."""
-    return {
-        "/stock/{collection}/history": {
-            # GET is the history; the other methods of the URL reach the member
-            # route, as for any member name.
-            "put": _put_member(
-                "putHistoryMember",
-                "Set the quantity of the member named history",
-                {"GetCollection": _link("getCollection", collection=_COLLECTION)},
-            ),
-            "delete": _delete_member(
-                "deleteHistoryMember", "Delete the member named history"
-            ),
-        }
-    }
-
-
-def stock_paths() -> dict[str, Schema]:
-    """The operations of this module, for the OpenAPI document."""
-    return {
-        **_stock_paths(),
-        **_adjustment_paths(),
-        **_text_paths(),
-        **_history_member_paths(),
-    }
-
-
-def stock_schemas() -> dict[str, Schema]:
-    """The schemas of the stock's bodies, for the OpenAPI document."""
-    name = ref("schemas", "Name")
-    quantity = ref("schemas", "Quantity")
-    nullable_quantity = {"oneOf": [quantity, {"type": "null"}]}
-    return {
-        "Members": {
-            "type": "object",
-            "description": "Member name to quantity, in creation order.",
-            "propertyNames": name,
-            "additionalProperties": quantity,
-            "examples": [{"apple": 30, "pear": 0}],
-        },
-        "MembersPatch": {
-            "type": "object",
-            "description": "Member name to new quantity; `null` removes the member.",
-            "propertyNames": name,
-            "additionalProperties": nullable_quantity,
-        },
-        "Stock": {
-            "type": "object",
-            "description": "Collection name to its members, in creation order.",
-            "propertyNames": name,
-            "additionalProperties": ref("schemas", "Members"),
-            "examples": [{"fruit": {"apple": 30, "pear": 0}, "veg": {}}],
-        },
-        "Adjustment": {
-            "type": "object",
-            "required": ["delta"],
-            "properties": {
-                "delta": {
-                    "type": "integer",
-                    "format": "int64",
-                    "description": "Added to the quantity; not 0, and written as a"
-                    " JSON integer like a quantity.",
-                    "minimum": -MAX_QUANTITY,
-                    "maximum": MAX_QUANTITY,
-                    "not": {"const": 0},
-                },
-                "reason": {
-                    "type": ["string", "null"],
-                    "description": "Kept in the movement log; no control characters.",
-                    "maxLength": MAX_REASON_LENGTH,
-                    "pattern": REASON_PATTERN,
-                },
-            },
-            "additionalProperties": False,
-        },
-        "Adjusted": {
-            "type": "object",
-            "required": ["quantity"],
-            "properties": {"quantity": quantity},
-            "additionalProperties": False,
-        },
-        "RefusedAdjustment": {
-            "allOf": [
-                ref("schemas", "Problem"),
-                {
-                    "required": ["quantity"],
-                    "properties": {
-                        "error": {
-                            "enum": ["Insufficient stock", "Quantity limit exceeded"]
-                        },
-                        "quantity": quantity,
-                    },
-                },
-            ]
-        },
-    }
-
-
-def stock_parameters() -> dict[str, Schema]:
-    """The page size of the stock's lists, for the OpenAPI document."""
-    return {
-        "StockLimit": limit_parameter(
-            reads.COLLECTION_PAGES,
-            "How many per page, written in plain digits. Without `limit` and"
-            " `cursor` the answer is the whole list, as one document.",
-        ),
-    }
+    return " ".join(pairs) or NO_QUERY, _TEXT

@@ -18,6 +18,7 @@ from flask import Response, current_app, request
 from sqlalchemy import delete, select, update
 
 from ..access.identity import current_identity
+from ..core.api_doc import Schema, amend, header_refs, ref
 from ..core.clock import utcnow
 from ..core.database import (
     insert_ignoring_conflict,
@@ -49,7 +50,21 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         user_id = current_identity().user_id or 0
         return _apply_and_record(view, kwargs, user_id, key, _fingerprint())
 
-    return apply_once
+    return amend(apply_once, _document_idempotency)
+
+
+def _document_idempotency(operation: Schema) -> None:
+    """What ``@idempotent`` adds to an operation: the key, the replay header on
+    each success, and the 422 for a key reused with another request."""
+    operation.setdefault("parameters", []).append(ref("parameters", "IdempotencyKey"))
+    for status, response in operation["responses"].items():
+        if status.startswith("2"):
+            response.setdefault("headers", {}).update(
+                header_refs("Idempotent-Replayed")
+            )
+    operation["responses"]["422"] = ref("responses", "IdempotencyKeyReused")
+    # A write: the disk may be full.
+    operation["responses"]["507"] = ref("responses", "StorageFull")
 
 
 @retry_serialization_failures

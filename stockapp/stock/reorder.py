@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import render_template, request
 
 from ..access.identity import current_identity
 from ..access.permissions import prefers_html, requires
 from ..core.api_doc import (
     Schema,
+    documented,
     limit_parameter,
     media,
     message_schema,
@@ -22,21 +23,43 @@ from ..core.api_doc import (
     operation_responses,
     ref,
 )
+from ..core.api_document import api_blueprint
 from ..core.conditions import Precondition, etag, tagged
 from ..core.errors import not_found
 from ..core.guards import json_body
 from ..core.rules import check_names, reorder_level_body
 from . import reads, units
 
-bp = Blueprint("reorder", __name__, template_folder="templates")
+bp = api_blueprint("reorder", __name__, template_folder="templates")
 
 LEVEL_SET, LEVEL_CLEARED = "Reorder level set", "Reorder level cleared"
 
 
+_LEVEL = ref("schemas", "ReorderLevel")
+
+
 @bp.get("/stock/<collection>/<member>/reorder-level")
+@documented(
+    "getReorderLevel",
+    tag="inventory",
+    parameters=(ref("parameters", "IfNoneMatchRead"),),
+    responses=operation_responses(
+        {
+            "200": ok_response(
+                "The level, a bare JSON integer, or null when none is set; `ETag`"
+                " is the member's.",
+                _LEVEL,
+                "ETag",
+            ),
+            "304": ref("responses", "NotModified"),
+        },
+        not_found=("Not found",),
+    ),
+)
 @requires("read")
 def get_reorder_level(collection: str, member: str) -> Any:
-    """The member's reorder level, a bare JSON integer, or null if none is set."""
+    """A member's reorder level."""
+    # A bare JSON integer, or null if none is set.
     check_names(collection=collection, member=member)
     found = reads.reorder_level(collection, member)
     if found is None:
@@ -45,9 +68,31 @@ def get_reorder_level(collection: str, member: str) -> Any:
 
 
 @bp.put("/stock/<collection>/<member>/reorder-level")
+@documented(
+    "putReorderLevel",
+    tag="inventory",
+    parameters=(ref("parameters", "IfMatch"),),
+    body={"required": True, "content": media(_LEVEL, example=10)},
+    responses=operation_responses(
+        {
+            "200": ok_response(
+                "Set (an integer) or cleared (null); `ETag` is the member's new tag.",
+                {"oneOf": [message_schema(LEVEL_SET), message_schema(LEVEL_CLEARED)]},
+                "ETag",
+            )
+        },
+        not_found=(units.COLLECTION_NOT_FOUND, units.MEMBER_NOT_FOUND),
+        body=True,
+        conditional=True,
+    ),
+)
 @requires("write")
 def put_reorder_level(collection: str, member: str) -> Any:
-    """Set the member's reorder level (a quantity), or clear it (null)."""
+    """Set or clear a member's reorder level.
+
+    A member whose quantity is at or below its level is listed by
+    `GET /low-stock`. Setting a different level changes the member's `ETag`.
+    """
     check_names(collection=collection, member=member)
     level = reorder_level_body(json_body())
     written = units.set_reorder_level(
@@ -58,10 +103,31 @@ def put_reorder_level(collection: str, member: str) -> Any:
 
 
 @bp.get("/low-stock")
+@documented(
+    "lowStock",
+    tag="inventory",
+    parameters=(ref("parameters", "LowStockLimit"), ref("parameters", "Cursor")),
+    responses=operation_responses(
+        {
+            "200": ok_response(
+                "One page of low members; `Link` names the next page while there"
+                " is one.",
+                ref("schemas", "LowStock"),
+                "Link",
+            )
+        },
+        names=False,
+        paged=True,
+    ),
+)
 @requires("read", negotiated=True)
 def low_stock() -> Any:
-    """The members at or below their reorder level, oldest first, a page at a
-    time: JSON, or the page a browser asks for."""
+    """The members at or below their reorder level.
+
+    Oldest member first, a page at a time; follow `Link: rel="next"` for the
+    next page. A token limited to some collections sees only theirs.
+    """
+    # JSON, or the page a browser asks for.
     pages = reads.LOW_STOCK_PAGES
     limit, after_id = pages.params(request.args)
     assert limit is not None
@@ -91,94 +157,6 @@ def low_stock() -> Any:
 
 
 # The OpenAPI document's part ---------------------------------------------------
-
-
-def reorder_paths() -> dict[str, Schema]:
-    """The operations of this module, for the OpenAPI document."""
-    level = ref("schemas", "ReorderLevel")
-    return {
-        "/stock/{collection}/{member}/reorder-level": {
-            "parameters": [
-                ref("parameters", "Collection"),
-                ref("parameters", "Member"),
-            ],
-            "get": {
-                "operationId": "getReorderLevel",
-                "summary": "A member's reorder level",
-                "tags": ["inventory"],
-                "parameters": [ref("parameters", "IfNoneMatchRead")],
-                "responses": operation_responses(
-                    {
-                        "200": ok_response(
-                            "The level, a bare JSON integer, or null when none is"
-                            " set; `ETag` is the member's.",
-                            level,
-                            "ETag",
-                        ),
-                        "304": ref("responses", "NotModified"),
-                    },
-                    not_found=("Not found",),
-                ),
-            },
-            "put": {
-                "operationId": "putReorderLevel",
-                "summary": "Set or clear a member's reorder level",
-                "description": "A member whose quantity is at or below its level"
-                " is listed by `GET /low-stock`. Setting a different level changes"
-                " the member's `ETag`.",
-                "tags": ["inventory"],
-                "parameters": [ref("parameters", "IfMatch")],
-                "requestBody": {
-                    "required": True,
-                    "content": media(level, example=10),
-                },
-                "responses": operation_responses(
-                    {
-                        "200": ok_response(
-                            "Set (an integer) or cleared (null); `ETag` is the"
-                            " member's new tag.",
-                            {
-                                "oneOf": [
-                                    message_schema(LEVEL_SET),
-                                    message_schema(LEVEL_CLEARED),
-                                ]
-                            },
-                            "ETag",
-                        )
-                    },
-                    not_found=("Collection not found", "Member not found"),
-                    body=True,
-                    conditional=True,
-                ),
-            },
-        },
-        "/low-stock": {
-            "get": {
-                "operationId": "lowStock",
-                "summary": "The members at or below their reorder level",
-                "description": "Oldest member first, a page at a time; follow"
-                ' `Link: rel="next"` for the next page. A token limited to some'
-                " collections sees only theirs.",
-                "tags": ["inventory"],
-                "parameters": [
-                    ref("parameters", "LowStockLimit"),
-                    ref("parameters", "Cursor"),
-                ],
-                "responses": operation_responses(
-                    {
-                        "200": ok_response(
-                            "One page of low members; `Link` names the next page"
-                            " while there is one.",
-                            ref("schemas", "LowStock"),
-                            "Link",
-                        )
-                    },
-                    names=False,
-                    paged=True,
-                ),
-            },
-        },
-    }
 
 
 def reorder_schemas() -> dict[str, Schema]:

@@ -42,6 +42,11 @@ from .statements import (
 
 Stock = dict[str, int]
 NO_PRECONDITION = Precondition()
+# The errors of the units of work, shared by their answers and the API document.
+COLLECTION_NOT_FOUND = "Collection not found"
+MEMBER_NOT_FOUND = "Member not found"
+INSUFFICIENT_STOCK = "Insufficient stock"
+QUANTITY_LIMIT_EXCEEDED = "Quantity limit exceeded"
 
 
 class Written(NamedTuple):
@@ -70,7 +75,7 @@ class _StoredMember(NamedTuple):
 
 def _member_not_found(collection: str, member: str) -> Problem:
     return Problem(
-        404, "Member not found", f'Collection "{collection}" has no member "{member}".'
+        404, MEMBER_NOT_FOUND, f'Collection "{collection}" has no member "{member}".'
     )
 
 
@@ -302,9 +307,9 @@ def _refused_adjustment(
     collection: str, member: str, delta: int, quantity: int
 ) -> Problem:
     if delta < 0:
-        error, limit = "Insufficient stock", "below 0"
+        error, limit = INSUFFICIENT_STOCK, "below 0"
     else:
-        error, limit = "Quantity limit exceeded", f"above {MAX_QUANTITY}"
+        error, limit = QUANTITY_LIMIT_EXCEEDED, f"above {MAX_QUANTITY}"
     return Problem(
         409,
         error,
@@ -334,7 +339,7 @@ def _lock_existing_collection(name: str) -> _LockedCollection:
     """Collection ``name``, locked against other writers until commit, or 404."""
     collection = _lock_collection(name)
     if collection is None:
-        raise Problem(404, "Collection not found", f'There is no collection "{name}".')
+        raise Problem(404, COLLECTION_NOT_FOUND, f'There is no collection "{name}".')
     return collection
 
 

@@ -13,7 +13,9 @@ import jsonschema_rs
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
-from stockapp.core.api_doc import API_VERSION, NAME_PATTERN
+from stockapp import create_app
+from stockapp.core.api_doc import NAME_PATTERN, declared_operation, documented
+from stockapp.core.api_document import API_VERSION, api_blueprint, is_api_blueprint
 from stockapp.core.rules import MAX_NAME_LENGTH, name_problem
 
 # Endpoints outside the JSON API, left out of its document on purpose: the HTML
@@ -129,6 +131,90 @@ def test_route_comparison_notices_a_missing_or_extra_route(app, client):
         "no route for POST /stock",
         "GET / reaches pages.index",
     }
+
+
+def undeclared_api_views(app) -> set[str]:
+    """The endpoints of API blueprints whose view declares no operation, and the
+    endpoints outside them whose view declares one."""
+    found = set()
+    for rule in app.url_map.iter_rules():
+        api = is_api_blueprint(app, rule.endpoint.rpartition(".")[0])
+        declared = declared_operation(app.view_functions[rule.endpoint])
+        if api and declared is None:
+            found.add(f"{rule.endpoint} declares nothing")
+        if declared is not None and not api:
+            found.add(f"{rule.endpoint} is documented outside the API")
+    return found
+
+
+def test_every_api_view_declares_its_operation_and_no_page_does(app):
+    assert undeclared_api_views(app) == set()
+    # The document's blueprints are exactly the ones this test calls the API.
+    assert {name for name in app.blueprints if is_api_blueprint(app, name)} == {
+        prefix.removesuffix(".") for prefix in API_BLUEPRINTS
+    }
+
+
+def test_an_api_view_that_declares_nothing_is_noticed(database_url):
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "t", "SQLALCHEMY_DATABASE_URI": database_url}
+    )
+    extra = api_blueprint("extra", __name__)
+    extra.add_url_rule("/extra", "bare", lambda: "")
+    extra.add_url_rule(
+        "/extra/declared",
+        "declared",
+        documented("x", tag="stock", responses={})(lambda: ""),
+    )
+    app.register_blueprint(extra)
+    pages = app.blueprints["pages"]
+    assert not is_api_blueprint(app, pages.name)
+    app.add_url_rule(
+        "/page-documented",
+        "page_documented",
+        documented("y", tag="stock", responses={})(lambda: ""),
+    )
+    assert undeclared_api_views(app) == {
+        "extra.bare declares nothing",
+        "page_documented is documented outside the API",
+    }
+
+
+def test_every_operation_has_its_views_docstring_as_summary(app, client):
+    document = client.get("/openapi.json").get_json()
+    adapter = app.url_map.bind("localhost")
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            endpoint, _ = adapter.match(path.format(**SAMPLE), method=method.upper())
+            view = app.view_functions[endpoint]
+            if operation["operationId"] != declared_operation(view).operation_id:
+                # The view as it appears at another path, with a summary of its own.
+                assert path in declared_operation(view).also, endpoint
+                continue
+            docstring = view.__doc__
+            first_line = " ".join(docstring.split("\n\n")[0].split())
+            assert operation["summary"] == first_line.removesuffix("."), endpoint
+
+
+def test_database_busy_is_documented_wherever_the_database_is_asked(client):
+    document = client.get("/openapi.json").get_json()
+    busy = document["components"]["responses"]["NotMigrated"]
+    errors = busy["content"]["application/problem+json"]["schema"]["allOf"][1]
+    assert errors["properties"]["error"]["enum"] == [
+        "Database not migrated",
+        "Database busy",
+    ]
+    busy_ref = {"$ref": "#/components/responses/NotMigrated"}
+    not_asked = {
+        operation["operationId"]
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method in HTTP_METHODS and operation["responses"].get("503") != busy_ref
+    }
+    # The tutorial's text routes and the health checks (readyz has its own 503).
+    assert not_asked == {"getText", "echoQuery", "healthz", "readyz"}
 
 
 def test_every_path_parameter_is_declared(client):

@@ -126,6 +126,13 @@ def test_exhausted_connection_pool_is_a_503_to_retry(client, monkeypatch):
         **BUSY,
         "request_id": response.headers["X-Request-ID"],
     }
+    # The API document lists this answer for the operation.
+    document = client.get("/openapi.json").get_json()
+    answer = document["paths"]["/stock"]["get"]["responses"]["503"]
+    assert answer == {"$ref": "#/components/responses/NotMigrated"}
+    shared = document["components"]["responses"]["NotMigrated"]
+    schema = shared["content"]["application/problem+json"]["schema"]
+    assert BUSY["error"] in schema["allOf"][1]["properties"]["error"]["enum"]
 
 
 @pytest.mark.sqlite_only

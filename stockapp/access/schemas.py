@@ -1,4 +1,4 @@
-"""The access part of the OpenAPI document: /me, /tokens, and who may call what.
+"""The access part of the API document: its schemas, and who may call what.
 
 ``describe_access`` writes each operation's ``security`` and its 401/403/429
 answers from the requirement its route declares (stockapp/access/permissions.py),
@@ -15,13 +15,11 @@ from ..core.api_doc import (
     NAME_PATTERN,
     TIMESTAMP,
     Schema,
-    media,
-    ok_response,
-    operation_responses,
     problem_response,
     ref,
 )
 from ..core.rules import MAX_NAME_LENGTH
+from . import accounts
 from .models import MAX_LABEL_LENGTH, MAX_TOKEN_ID
 from .permissions import requirement_of
 from .scopes import ROLES, SCOPES, STANDALONE
@@ -36,113 +34,15 @@ _TOKEN_OR_ANONYMOUS: list[Schema] = [{"bearer": []}, {}]
 _TOKEN: list[Schema] = [{"bearer": []}]
 
 
-def _token_not_found() -> Schema:
+def token_not_found() -> Schema:
     return problem_response(
         "There is no such token among those the caller may see (its own; with"
         " admin scope, anyone's), or it is already revoked (`Token not found`);"
         f" an id that is not a whole number up to {MAX_TOKEN_ID} routes nowhere"
         " (`Not found`).",
-        "Token not found",
+        accounts.TOKEN_NOT_FOUND,
         "Not found",
     )
-
-
-def access_paths() -> dict[str, Schema]:
-    """The paths of /me and /tokens."""
-    method_not_allowed = {"405": ref("responses", "MethodNotAllowed")}
-    token = ok_response("The token (never its secret).", ref("schemas", "Token"))
-    return {
-        "/me": {
-            "get": {
-                "operationId": "me",
-                "summary": "Who the caller is",
-                "tags": ["access"],
-                "responses": operation_responses(
-                    {"200": ok_response("The caller.", ref("schemas", "Me"))},
-                    names=False,
-                    extra=method_not_allowed,
-                ),
-            }
-        },
-        "/tokens": {
-            "get": {
-                "operationId": "listTokens",
-                "summary": "The caller's tokens (with admin scope, everyone's)",
-                "tags": ["access"],
-                "responses": operation_responses(
-                    {
-                        "200": ok_response(
-                            "The tokens, oldest first; never a secret.",
-                            ref("schemas", "TokenList"),
-                        )
-                    },
-                    names=False,
-                    extra=method_not_allowed,
-                ),
-            },
-            "post": {
-                "operationId": "createToken",
-                "summary": "Make a token no wider than the caller",
-                "description": "The scope may not exceed the caller's or the owner's"
-                " role (`metrics`, which reads only `/metrics`, is an admin's and"
-                " is limited to no collection); a token limited to some collections"
-                " makes only tokens limited to some of them, and an expiring one"
-                " only tokens that expire no later. With admin scope, `user` makes"
-                " one for someone else. The secret is in this answer only.",
-                "tags": ["access"],
-                "requestBody": {
-                    "required": True,
-                    "content": media(
-                        ref("schemas", "TokenRequest"),
-                        example={"label": "scanner", "scope": "read"},
-                    ),
-                },
-                "responses": operation_responses(
-                    {
-                        "201": {
-                            **ok_response(
-                                "The new token with its secret, `token`, shown this"
-                                " once; `Location` is the token's URL.",
-                                ref("schemas", "NewToken"),
-                                "Location",
-                            ),
-                        }
-                    },
-                    names=False,
-                    body=True,
-                    extra={
-                        **method_not_allowed,
-                        "404": problem_response(
-                            "There is no user named `user`.", "User not found"
-                        ),
-                    },
-                ),
-            },
-        },
-        "/tokens/{token_id}": {
-            "parameters": [ref("parameters", "TokenId")],
-            "get": {
-                "operationId": "getToken",
-                "summary": "One token",
-                "tags": ["access"],
-                "responses": operation_responses(
-                    {"200": token},
-                    names=False,
-                    extra={**method_not_allowed, "404": _token_not_found()},
-                ),
-            },
-            "delete": {
-                "operationId": "revokeToken",
-                "summary": "Revoke a token: it stops working at once",
-                "tags": ["access"],
-                "responses": operation_responses(
-                    {"204": {"description": "Revoked; no body."}},
-                    names=False,
-                    extra={**method_not_allowed, "404": _token_not_found()},
-                ),
-            },
-        },
-    }
 
 
 def access_parameters() -> dict[str, Schema]:
