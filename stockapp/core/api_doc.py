@@ -30,7 +30,8 @@ MERGE_PATCH = "application/merge-patch+json"
 # engine (ECMA-262's includes U+FEFF, Python's does not).
 _CONTROLS = r"\u0000-\u001f\u007f-\u009f"
 _SPACES = r" \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-NAME_PATTERN = f"^[^/{_CONTROLS}]*[^/{_CONTROLS}{_SPACES}][^/{_CONTROLS}]*$"
+# Not "." or "..", which clients remove from a URL (RFC 3986's dot segments).
+NAME_PATTERN = rf"^(?!\.\.?$)[^/{_CONTROLS}]*[^/{_CONTROLS}{_SPACES}][^/{_CONTROLS}]*$"
 REASON_PATTERN = f"^[^{_CONTROLS}]*$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\u0021-\u007e]{1,255}$"
 # A UTC timestamp as every answer writes one.

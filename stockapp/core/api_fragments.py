@@ -25,7 +25,8 @@ def shared_schemas() -> dict[str, Schema]:
             "description": f"A collection or member name: 1 to {MAX_NAME_LENGTH}"
             " characters (code points), not only whitespace, with no `/` and no"
             " control characters. Lone surrogates (`\\ud800` in a JSON string)"
-            " are refused too.",
+            " are refused too, and so are `.` and `..`, which clients drop from a"
+            " URL.",
             "minLength": 1,
             "maxLength": MAX_NAME_LENGTH,
             "pattern": NAME_PATTERN,

@@ -9,8 +9,15 @@ from flask import Response, jsonify, request
 from werkzeug.datastructures import ETags
 
 from .errors import Problem
+from .rules import ValidationError
 
 _JSON = "application/json"
+# An empty If-Match would match nothing and refuse every write with a 412 that
+# hides the cause: usually a shell variable that was never set.
+EMPTY_IF_MATCH = (
+    "is empty: send the ETag you read, or * (an unset shell variable is the usual"
+    " cause)"
+)
 
 
 def etag(version: int) -> str:
@@ -48,6 +55,9 @@ class Precondition:
 
     @classmethod
     def from_request(cls) -> Precondition:
+        """The request's preconditions; 400 for an ``If-Match`` with no tag."""
+        if "If-Match" in request.headers and not request.headers["If-Match"].strip():
+            raise ValidationError({"If-Match": EMPTY_IF_MATCH})
         return cls(
             request.if_match if "If-Match" in request.headers else None,
             request.if_none_match if "If-None-Match" in request.headers else None,

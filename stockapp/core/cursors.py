@@ -21,6 +21,9 @@ BAD_CURSOR = "is not a cursor this API gave out"
 # A cursor is base64url of "<prefix><id>", without padding; ids have at most 19
 # digits (64 bits). The OpenAPI document states the pattern from these.
 CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
+# Ids are 64-bit signed on both backends: a cursor naming a larger one was not
+# given out, and must not reach the database (SQLite cannot bind it).
+MAX_ID = 2**63 - 1
 _MAX_ID_DIGITS = 19
 
 
@@ -85,7 +88,8 @@ class Pages:
         digits = text.removeprefix(self.prefix)
         if text == digits or not digits.isdigit() or len(digits) > _MAX_ID_DIGITS:
             return None
-        return int(digits)
+        key = int(digits)
+        return key if key <= MAX_ID else None
 
 
 def encode_position(prefix: str, position: list[str | int]) -> str:

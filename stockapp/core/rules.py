@@ -24,6 +24,10 @@ DELTA_RULE = f"must be a non-zero JSON integer from -{MAX_QUANTITY} to {MAX_QUAN
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
+# The URL path segments RFC 3986 removes: a resource so named cannot be reached.
+_DOT_SEGMENTS = frozenset({".", ".."})
+
+
 class ValidationError(Exception):
     """Input broke a rule; ``errors`` maps each offending key to the reason."""
 
@@ -44,6 +48,8 @@ def name_problem(name: str) -> str | None:
         return "must not be only whitespace"
     if "/" in name:
         return "must not contain '/'"
+    if name in _DOT_SEGMENTS:
+        return "must not be . or .. (clients drop such segments from a URL)"
     if name.isascii() and name.isprintable():
         return None  # the usual name: no control character, no surrogate
     if any(unicodedata.category(char) == "Cc" for char in name):

@@ -21,7 +21,7 @@ from sqlalchemy import (
     select,
 )
 
-from ..core.cursors import Pages, decode_position, encode_position
+from ..core.cursors import MAX_ID, Pages, decode_position, encode_position
 from ..core.database import dialect_name
 from ..core.extensions import db
 from ..core.rules import MAX_NAME_LENGTH, MAX_QUANTITY, ValidationError, name_problem
@@ -141,12 +141,16 @@ def member_listing(args: Mapping[str, str]) -> tuple[str, list[Any] | None]:
 
 
 def _is_position(sort: str, position: list[Any]) -> bool:
-    if len(position) != 3 or position[0] != sort or type(position[2]) is not int:
+    if len(position) != 3 or position[0] != sort or not _is_id(position[2]):
         return False
     key = position[1]
     if sort.endswith("name"):
         return isinstance(key, str) and name_problem(key) is None
     return type(key) is int and 0 <= key <= MAX_QUANTITY
+
+
+def _is_id(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= MAX_ID
 
 
 def members_page(

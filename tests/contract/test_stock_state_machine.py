@@ -129,6 +129,8 @@ def name_fault(name: str) -> str | None:
         return "must not be only whitespace"
     if "/" in name:
         return "must not contain '/'"
+    if name in (".", ".."):
+        return "must not be . or .. (clients drop such segments from a URL)"
     if any(unicodedata.category(char) == "Cc" for char in name):
         return "must not contain control characters"
     if any(unicodedata.category(char) == "Cs" for char in name):
@@ -163,12 +165,14 @@ valid_names = st.one_of(
         st.characters(exclude_categories=("Cc", "Cs"), exclude_characters="/"),
         min_size=1,
         max_size=100,
-    ).filter(lambda name: not name.isspace()),
+    ).filter(lambda name: not name.isspace() and name not in (".", "..")),
     st.just("x" * 100),
 )
 # Refused names that reach the view; "/" and "" would route the URL elsewhere.
 bad_url_names = st.one_of(
-    st.sampled_from(["x" * 101, " ", " \u3000 ", "a\x00b", "a\nb", "\x7f", "a\x85"]),
+    st.sampled_from(
+        ["x" * 101, " ", " \u3000 ", "a\x00b", "a\nb", "\x7f", "a\x85", ".", ".."]
+    ),
     st.text(st.characters(categories=("Cc", "Zs")), min_size=1, max_size=5),
 )
 bad_body_names = st.one_of(bad_url_names, st.sampled_from(["", "a/b", "a\ud800"]))

@@ -7,12 +7,15 @@ import pytest
 QUANTITY_RULE = "must be a JSON integer from 0 to 9223372036854775807"
 BEFORE = {"fruit": {"apple": 30}}
 
+DOTS = "must not be . or .. (clients drop such segments from a URL)"
 BAD_NAMES = [
     pytest.param("", "must be 1 to 100 characters long", id="empty"),
     pytest.param("x" * 101, "must be 1 to 100 characters long", id="101-chars"),
     pytest.param(" \t ", "must not be only whitespace", id="whitespace"),
     pytest.param("\u3000", "must not be only whitespace", id="ideographic-space"),
     pytest.param("a/b", "must not contain '/'", id="slash"),
+    pytest.param(".", DOTS, id="dot"),
+    pytest.param("..", DOTS, id="dot-dot"),
     pytest.param("a\x00b", "must not contain control characters", id="nul"),
     pytest.param("a\nb", "must not contain control characters", id="newline"),
     pytest.param("a\x7f", "must not contain control characters", id="del"),
@@ -25,6 +28,7 @@ BAD_NAMES = [
 ]
 
 GOOD_NAMES = ["a", "x" * 100, "🍎" * 100, " padded ", "red apple", "ÉPI", "a.b-c_d"]
+GOOD_NAMES += ["...", ".a", "a.", ". ", ".x."]
 
 BAD_QUANTITIES = [
     pytest.param("-1", id="negative"),

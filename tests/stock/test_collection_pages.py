@@ -6,7 +6,9 @@ is read back after each one.
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import random
 import re
 from contextlib import contextmanager
@@ -199,6 +201,18 @@ def test_one_sorts_cursor_is_refused_by_another(client, seed):
     page = text_of(client.get("/collections/big?sort=quantity"))
     cursor = re.search(r"cursor=([^&\"]+)", _NEXT.search(page).group(1)).group(1)
     response = client.get(f"/collections/big?sort=name&cursor={cursor}")
+    assert problem_page(response)["detail"] == (
+        "cursor: is not a cursor this page gave out"
+    )
+
+
+@pytest.mark.parametrize("key", [2**63, -1, 1.0, "1"])
+def test_a_sort_cursor_naming_an_impossible_id_is_refused(client, seed, key):
+    seed(big={f"m{number:03}": number for number in range(60)})
+    position = json.dumps(["quantity", 5, key], separators=(",", ":"))
+    raw = f"members:{position}".encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = client.get(f"/collections/big?sort=quantity&cursor={cursor}")
     assert problem_page(response)["detail"] == (
         "cursor: is not a cursor this page gave out"
     )

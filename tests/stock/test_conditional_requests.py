@@ -194,3 +194,37 @@ def test_writes_without_condition_headers_behave_as_before(client, seed, stored)
     assert client.put("/stock/fruit/apple", json=2).status_code == 200
     assert client.delete("/stock/fruit").status_code == 204
     assert stored() == {}
+
+
+WRITES_WITH_IF_MATCH = [
+    ("PUT", "/stock/fruit", {"apple": 1}),
+    ("PATCH", "/stock/fruit", {"apple": 1}),
+    ("DELETE", "/stock/fruit", None),
+    ("PUT", "/stock/fruit/apple", 3),
+    ("DELETE", "/stock/fruit/apple", None),
+    ("POST", "/stock/fruit/apple/adjustments", {"delta": 1}),
+    ("PUT", "/stock/fruit/apple/reorder-level", 5),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES_WITH_IF_MATCH)
+@pytest.mark.parametrize("empty", ["", " ", "\t"])
+def test_an_empty_if_match_is_a_bad_request_not_a_failed_precondition(
+    client, seed, stored, method, path, body, empty
+):
+    seed(fruit={"apple": 30})
+    response = client.open(path, method=method, json=body, headers={"If-Match": empty})
+    assert response.status_code == 400
+    why = (
+        "is empty: send the ETag you read, or * (an unset shell variable is the"
+        " usual cause)"
+    )
+    assert response.get_json() == {
+        "type": "about:blank",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": f"If-Match: {why}",
+        "error": "Invalid input",
+        "errors": {"If-Match": why},
+    }
+    assert stored() == {"fruit": {"apple": 30}}

@@ -5,6 +5,7 @@ without ``limit`` and ``cursor`` the answer is the whole document (the tutorial'
 contract). The whole stock is streamed, and its connection goes back to the pool.
 """
 
+import base64
 import json
 import re
 
@@ -235,3 +236,42 @@ def test_a_streamed_stock_gives_its_connection_back_when_closed(client, seed):
     response = client.get("/stock/fruit/pear")
     assert response.status_code == 200
     assert response.get_json() == 0
+
+
+def forged(prefix: str, key: int) -> str:
+    """A cursor as the API spells one, naming ``key`` after ``prefix``."""
+    return base64.urlsafe_b64encode(f"{prefix}{key}".encode()).decode().rstrip("=")
+
+
+PAGED = [
+    ("/stock?limit=1", "after-collection:"),
+    ("/stock/fruit?limit=1", "after-member:"),
+    ("/stock/fruit/history?limit=1", "before:"),
+    ("/stock/fruit/pear/history?limit=1", "before:"),
+    ("/low-stock?limit=1", "after-low:"),
+]
+
+
+@pytest.mark.parametrize("path, prefix", PAGED)
+@pytest.mark.parametrize("key", [2**63, 9_999_999_999_999_999_999])
+def test_a_cursor_naming_an_id_beyond_64_bits_is_refused(
+    client, seed, path, prefix, key
+):
+    seed(fruit={"pear": 0})
+    response = client.get(f"{path}&cursor={forged(prefix, key)}")
+    assert response.status_code == 400
+    assert response.get_json() == invalid(cursor=BAD_CURSOR)
+
+
+@pytest.mark.parametrize("path, prefix", PAGED)
+@pytest.mark.parametrize("key", [2**31, 2**63 - 1])
+def test_a_cursor_naming_a_large_id_is_a_page(client, seed, path, prefix, key):
+    seed(fruit={"pear": 0})
+    response = client.get(f"{path}&cursor={forged(prefix, key)}")
+    assert response.status_code == 200
+    body = response.get_json()
+    # Newest first from a huge id: the whole (short) history; beyond it: nothing.
+    if prefix == "before:":
+        assert [m["member"] for m in body["movements"]] == ["pear"]
+    else:
+        assert body in ({}, {"low_stock": []})
