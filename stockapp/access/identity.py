@@ -134,16 +134,17 @@ def load_identity(*, accepts_session: bool) -> Identity:
 
 
 def _from_token(header: str) -> Identity:
-    attempt = limits.Attempt(
-        "RATELIMIT_BAD_TOKENS", ("bad-token", limits.client_address())
-    )
     scheme, _, secret = header.partition(" ")
     row = None
     if scheme.lower() == "bearer" and looks_like_a_token(secret.strip()):
         row = _token_row(digest(secret.strip()))
     if row is None or not _usable(row):
+        # Only failures count, once known: a valid token is never refused for
+        # the bad ones others sent from its address (one NAT, one proxy), and a
+        # valid request costs no counter round trip. The price: past the limit
+        # a bad token is still looked up (one indexed read) before its 429.
+        limits.take_one("RATELIMIT_BAD_TOKENS", "bad-token", limits.client_address())
         raise invalid_token()
-    attempt.succeeded()
     _touch(row)
     identity = Identity(
         row.user_id,
