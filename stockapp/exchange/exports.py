@@ -39,6 +39,10 @@ CSV_HEADER = ("collection", "member", "quantity")
 FORMATS = {"csv": "text/csv", "json": "application/json"}
 # How many rows' text is gathered before it is sent or written.
 _ROWS_PER_CHUNK = 2000
+# What a spreadsheet takes for the start of a formula (OWASP's CSV injection
+# list): such a name is written with a leading ' when the file is for people.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_SAFE_VALUES = {"1": True, "0": False}
 
 
 def _rows(collection: str | None, only: frozenset[str] | None) -> RowStream:
@@ -55,13 +59,22 @@ def _rows(collection: str | None, only: frozenset[str] | None) -> RowStream:
     return RowStream(query, {})
 
 
-def csv_chunks(rows: RowStream) -> Iterator[str]:
-    """The CSV text of ``rows``, header first, a few thousand rows at a time."""
+def defused(name: str) -> str:
+    """``name`` as a spreadsheet shows it rather than runs it."""
+    return f"'{name}" if name.startswith(FORMULA_STARTS) else name
+
+
+def csv_chunks(rows: RowStream, *, safe: bool = False) -> Iterator[str]:
+    """The CSV text of ``rows``, header first, a few thousand rows at a time;
+    ``safe``: names that start like a formula get a leading ' (not for import:
+    the names then differ from the stored ones)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    for count, row in enumerate(rows, 1):
-        writer.writerow(row)
+    for count, (collection, member, quantity) in enumerate(rows, 1):
+        if safe:
+            collection, member = defused(collection), defused(member)
+        writer.writerow((collection, member, quantity))
         if count % _ROWS_PER_CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -70,12 +83,16 @@ def csv_chunks(rows: RowStream) -> Iterator[str]:
 
 
 def export_chunks(
-    export_format: str, collection: str | None, only: frozenset[str] | None
+    export_format: str,
+    collection: str | None,
+    only: frozenset[str] | None,
+    *,
+    safe: bool = False,
 ) -> tuple[Iterator[str], RowStream]:
     """The export's text in pieces, and the stream to close once it is sent."""
     if export_format == "csv":
         rows = _rows(collection, only)
-        return csv_chunks(rows), rows
+        return csv_chunks(rows, safe=safe), rows
     names = only if collection is None else frozenset({collection})
     objects = reads.stock_objects(names, 0, None)
     return reads.stock_json(objects), objects
@@ -98,14 +115,24 @@ def _exists(collection: str) -> bool:
     return found is not None
 
 
+def _is_safe(value: str | None) -> bool:
+    """The ``spreadsheet_safe`` argument, checked (absent: off)."""
+    if value is None:
+        return False
+    if value not in _SAFE_VALUES:
+        raise ValidationError({"spreadsheet_safe": "must be 1 or 0"})
+    return _SAFE_VALUES[value]
+
+
 def _export(export_format: str) -> Any:
+    safe = export_format == "csv" and _is_safe(request.args.get("spreadsheet_safe"))
     collection = _collection_named(request.args.get("collection"))
     if collection is not None:
         refuse_unseen_collection(collection, creates=False)
         if not _exists(collection):
             raise not_found(f'collection "{collection}"')
     chunks, rows = export_chunks(
-        export_format, collection, current_identity().collections
+        export_format, collection, current_identity().collections, safe=safe
     )
     filename = f"{collection or 'stock'}.{export_format}"
     response = Response(
@@ -123,7 +150,7 @@ def _attachment(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
-def _export_operation(name: str, content: Schema) -> Any:
+def _export_operation(name: str, content: Schema, *more_parameters: Schema) -> Any:
     """The declaration of an export route; the two differ in their content."""
     collection = {
         "name": "collection",
@@ -134,7 +161,7 @@ def _export_operation(name: str, content: Schema) -> Any:
     return documented(
         name,
         tag="operations",
-        parameters=(collection,),
+        parameters=(collection, *more_parameters),
         responses=operation_responses(
             {
                 "200": {
@@ -157,8 +184,18 @@ _CSV = {
 }
 
 
+_SPREADSHEET_SAFE = {
+    "name": "spreadsheet_safe",
+    "in": "query",
+    "description": "`1`: a name starting with `=`, `+`, `-`, `@`, a tab or a CR gets"
+    " a leading `'`, so a spreadsheet shows it rather than runs it as a formula."
+    " For people, not for import: such names then differ from the stored ones.",
+    "schema": {"enum": list(_SAFE_VALUES), "default": "0"},
+}
+
+
 @bp.get("/export.csv")
-@_export_operation("exportCsv", {"text/csv": {"schema": _CSV}})
+@_export_operation("exportCsv", {"text/csv": {"schema": _CSV}}, _SPREADSHEET_SAFE)
 @requires("read")
 def export_csv() -> Any:
     """The stock as CSV.
@@ -188,9 +225,18 @@ def export_json() -> Any:
     show_default=True,
 )
 @click.option("--collection", help="Only this collection.")
+@click.option(
+    "--spreadsheet-safe",
+    is_flag=True,
+    help="Prefix names that start like a formula with ' (CSV for people, not"
+    " for import).",
+)
 @click.argument("destination", type=click.Path(dir_okay=False, allow_dash=True))
 def export_command(
-    export_format: str, collection: str | None, destination: str
+    export_format: str,
+    collection: str | None,
+    spreadsheet_safe: bool,
+    destination: str,
 ) -> None:
     """Write the stock (or one collection) to DESTINATION, a file or - for stdout."""
     if collection is not None:
@@ -198,7 +244,7 @@ def export_command(
             raise click.BadParameter(why, param_hint="--collection")
         if not _exists(collection):
             raise click.ClickException(f'There is no collection "{collection}".')
-    chunks, rows = export_chunks(export_format, collection, None)
+    chunks, rows = export_chunks(export_format, collection, None, safe=spreadsheet_safe)
     try:
         if destination == "-":
             # As bytes: the CSV's CRLF must reach the pipe as it is.

@@ -150,3 +150,51 @@ def test_the_cli_refuses_what_it_cannot_export(runner, seed, args, message):
     result = runner.invoke(args=["stock", "export", *args])
     assert result.exit_code != 0
     assert message in result.output
+
+
+# (A tab or CR cannot start a name: the name rules refuse control characters.)
+FORMULAS = {"sheet": {"=SUM(A1)": 1, "+1": 2, "-x": 3, "@a": 4, "ok=": 6}}
+FORMULAS["=cmd"] = {"-@": 7}
+
+
+def test_the_csv_export_is_exact_by_default(client, seed):
+    seed(**FORMULAS)
+    rows = parse_csv(client.get("/export.csv").get_data(as_text=True))
+    assert rows[1:] == [
+        ["sheet", "=SUM(A1)", "1"],
+        ["sheet", "+1", "2"],
+        ["sheet", "-x", "3"],
+        ["sheet", "@a", "4"],
+        ["sheet", "ok=", "6"],
+        ["=cmd", "-@", "7"],
+    ]
+
+
+def test_a_spreadsheet_safe_export_defuses_formulas(client, runner, seed):
+    seed(**FORMULAS)
+    response = client.get("/export.csv?spreadsheet_safe=1")
+    assert response.status_code == 200
+    rows = parse_csv(response.get_data(as_text=True))
+    assert rows == [
+        ["collection", "member", "quantity"],
+        ["sheet", "'=SUM(A1)", "1"],
+        ["sheet", "'+1", "2"],
+        ["sheet", "'-x", "3"],
+        ["sheet", "'@a", "4"],
+        ["sheet", "ok=", "6"],
+        ["'=cmd", "'-@", "7"],
+    ]
+    assert client.get("/export.csv?spreadsheet_safe=0").get_data() == (
+        client.get("/export.csv").get_data()
+    )
+    result = runner.invoke(args=["stock", "export", "--spreadsheet-safe", "-"])
+    assert result.exit_code == 0
+    assert result.stdout_bytes == response.get_data()
+
+
+@pytest.mark.parametrize("value", ["", "true", "yes", "2", "01"])
+def test_a_bad_spreadsheet_safe_value_is_refused(client, seed, value):
+    seed(**FORMULAS)
+    response = client.get(f"/export.csv?spreadsheet_safe={value}")
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == {"spreadsheet_safe": "must be 1 or 0"}

@@ -102,3 +102,11 @@ def test_the_form_needs_its_csrf_token(client, stored):
     response = client.post("/import", data=data, content_type="multipart/form-data")
     assert problem_page(response)["detail"] == "The CSRF token is missing."
     assert stored() == {}
+
+
+def test_the_page_offers_a_spreadsheet_safe_download(client):
+    page = client.get("/import").get_data(as_text=True)
+    assert (
+        '<a href="/export.csv?spreadsheet_safe=1">download it as CSV for a'
+        " spreadsheet</a>" in page
+    )
