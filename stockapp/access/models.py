@@ -6,9 +6,11 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Integer,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -19,8 +21,12 @@ from ..core.rules import MAX_NAME_LENGTH
 from .scopes import ROLES, SCOPES
 
 MAX_LABEL_LENGTH = 100
-# Ids are INTEGER: 32 bits on PostgreSQL.
-MAX_TOKEN_ID = 2**31 - 1
+# Ids, and the columns naming one, are 64-bit: BIGINT on PostgreSQL. On SQLite
+# INTEGER is 64-bit already, and only a column typed exactly INTEGER is the
+# rowid alias that numbers new rows. (The same in each capability's models.)
+ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
+# The largest id a token can have: routes take no larger one.
+MAX_TOKEN_ID = 2**63 - 1
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -31,7 +37,7 @@ class User(db.Model):
     __tablename__ = "users"
     __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role_known"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH), unique=True)
     # An Argon2id hash in PHC string format; never the password itself.
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -49,9 +55,9 @@ class ApiToken(db.Model):
     __tablename__ = "api_tokens"
     __table_args__ = (CheckConstraint(_one_of("scope", SCOPES), name="scope_known"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
+        ID_TYPE, ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     label: Mapped[str] = mapped_column(String(MAX_LABEL_LENGTH))
     scope: Mapped[str] = mapped_column(String(10))

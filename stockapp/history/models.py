@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.clock import utcnow
@@ -12,6 +12,10 @@ from ..core.extensions import db
 from ..core.rules import MAX_NAME_LENGTH, MAX_REASON_LENGTH
 
 MOVEMENT_KINDS = ("create", "replace", "update", "delete", "adjust", "import")
+# Ids, and the columns naming one, are 64-bit: BIGINT on PostgreSQL. On SQLite
+# INTEGER is 64-bit already, and only a column typed exactly INTEGER is the
+# rowid alias that numbers new rows. (The same in each capability's models.)
+ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Movement(db.Model):
@@ -28,7 +32,7 @@ class Movement(db.Model):
         Index("ix_movements_collection_id", "collection", "id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     # Names, not foreign keys: the log outlives what it describes.
     collection: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     member: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))

@@ -27,6 +27,11 @@ from ..core.rules import MAX_NAME_LENGTH
 # null level is never low).
 LOW_STOCK = "quantity <= reorder_level"
 
+# Ids, and the columns naming one, are 64-bit: BIGINT on PostgreSQL. On SQLite
+# INTEGER is 64-bit already, and only a column typed exactly INTEGER is the
+# rowid alias that numbers new rows. (The same in each capability's models.)
+ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
+
 
 def new_version() -> int:
     """A fresh version counter for a new row.
@@ -40,7 +45,7 @@ def new_version() -> int:
 class Collection(db.Model):
     __tablename__ = "collections"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH), unique=True)
     # Bumped whenever the collection or any of its members changes; the ETag.
     version: Mapped[int] = mapped_column(
@@ -79,9 +84,9 @@ class Member(db.Model):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     collection_id: Mapped[int] = mapped_column(
-        ForeignKey("collections.id", ondelete="CASCADE")
+        ID_TYPE, ForeignKey("collections.id", ondelete="CASCADE")
     )
     name: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     quantity: Mapped[int] = mapped_column(BigInteger)
@@ -102,10 +107,10 @@ class IdempotencyKey(db.Model):
     # Keys are per user: the same key from two users is two keys.
     __table_args__ = (UniqueConstraint("user_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
     # The user who sent it; 0 for anonymous callers (not a foreign key, so that
     # anonymous keys are unique too: NULLs never collide in a unique key).
-    user_id: Mapped[int] = mapped_column(default=0, server_default="0")
+    user_id: Mapped[int] = mapped_column(ID_TYPE, default=0, server_default="0")
     key: Mapped[str] = mapped_column(String(255))
     # SHA-256 of method, path and body: a retry must send the same request.
     fingerprint: Mapped[str] = mapped_column(String(64))

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -11,10 +12,11 @@ import pytest
 from alembic.script import ScriptDirectory
 from helpers import bearer
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.pool import NullPool
 
 from stockapp import MIGRATIONS, create_app
+from stockapp.access.models import MAX_TOKEN_ID
 from stockapp.core.clock import utcnow
 from stockapp.core.database import MIGRATION_LOCK_KEY
 from stockapp.core.extensions import db
@@ -312,6 +314,345 @@ def test_the_metrics_scope_comes_and_goes_keeping_the_other_tokens(empty_app):
         db.session.execute(text("DELETE FROM users WHERE name = 'bob'"))
         db.session.commit()
     assert rows_of(empty_app, TOKENS) == before[1:]
+
+
+# Every id and every column naming one, as "table.column" (0009 widens them).
+ID_COLUMNS = (
+    "api_tokens.id",
+    "api_tokens.user_id",
+    "collections.id",
+    "idempotency_keys.id",
+    "idempotency_keys.user_id",
+    "members.collection_id",
+    "members.id",
+    "movements.id",
+    "users.id",
+)
+# Every table but alembic_version: each has an id.
+ID_TABLES = (
+    "collections",
+    "members",
+    "movements",
+    "idempotency_keys",
+    "users",
+    "api_tokens",
+)
+BEYOND_32_BITS = 3_000_000_000
+
+
+def id_types(app, backend):
+    """The stored type of every column named id or ending in _id, by "table.column"."""
+    if backend == "postgresql":
+        query = (
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = current_schema()"
+            " AND (column_name = 'id' OR right(column_name, 3) = '_id')"
+        )
+    else:
+        query = (
+            "SELECT m.name, c.name, c.type FROM sqlite_master m,"
+            " pragma_table_info(m.name) c WHERE m.type = 'table'"
+            " AND (c.name = 'id' OR substr(c.name, -3) = '_id')"
+        )
+    return {f"{table}.{column}": kind for table, column, kind in rows_of(app, query)}
+
+
+def sequences(app):
+    """PostgreSQL's sequences: each one's type and maximum."""
+    query = (
+        "SELECT sequence_name, data_type, maximum_value"
+        " FROM information_schema.sequences WHERE sequence_schema = current_schema()"
+    )
+    return {name: (kind, int(maximum)) for name, kind, maximum in rows_of(app, query)}
+
+
+def assert_ids_are(app, backend, width):
+    """Every id column is ``width`` ("bigint" or "integer") on PostgreSQL, and so
+    is each id's sequence; on SQLite they stay INTEGER, the 64-bit rowid."""
+    if backend == "sqlite":
+        assert id_types(app, backend) == dict.fromkeys(ID_COLUMNS, "INTEGER")
+        return
+    assert id_types(app, backend) == dict.fromkeys(ID_COLUMNS, width)
+    maximum = 2**63 - 1 if width == "bigint" else 2**31 - 1
+    assert sequences(app) == {
+        f"{table}_id_seq": (width, maximum) for table in ID_TABLES
+    }
+
+
+def every_row(app):
+    """Every row of every table but alembic_version, in id order."""
+    return {
+        table: rows_of(app, f"SELECT * FROM {table} ORDER BY id") for table in ID_TABLES
+    }
+
+
+def schema_shape(app):
+    """Every table's keys, checks and indexes, as the inspector sees them."""
+    with app.app_context():
+        inspector = inspect(db.engine)
+        return {
+            table: (
+                inspector.get_pk_constraint(table),
+                [
+                    (fk["name"], fk["constrained_columns"], fk["referred_table"])
+                    + (fk["referred_columns"], fk["options"])
+                    for fk in inspector.get_foreign_keys(table)
+                ],
+                sorted(c["name"] for c in inspector.get_unique_constraints(table)),
+                sorted(c["name"] for c in inspector.get_check_constraints(table)),
+                sorted(
+                    (index["name"], index["column_names"])
+                    for index in inspector.get_indexes(table)
+                ),
+            )
+            for table in ID_TABLES
+        }
+
+
+def cli(app, *args, input=None):
+    result = app.test_cli_runner().invoke(args=list(args), input=input)
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+def make_user(app, name, role):
+    """A user made with ``flask users create``."""
+    password = "a long enough password\n"
+    create = ["users", "create", name, "--role", role, "--password-stdin"]
+    cli(app, *create, input=password)
+
+
+def make_token(app, name, scope):
+    """A token of user ``name`` made with ``flask tokens create``; its secret."""
+    return cli(
+        app, "tokens", "create", "--user", name, "--label", "t", "--scope", scope
+    )
+
+
+def fill_every_table(app):
+    """A row or more in every table, made through the CLI and the API."""
+    make_user(app, "ops", "admin")
+    make_user(app, "bob", "clerk")
+    make_token(app, "ops", "admin")
+    bob = make_token(app, "bob", "write")
+    client = app.test_client()
+    # Bob's idempotency key and an anonymous caller's (user_id 0).
+    for path, headers in (("/stock/fruit", bearer(bob)), ("/stock/veg", {})):
+        created = client.post(
+            path,
+            json={"apple": 30, "pear": 2},
+            headers={**headers, "Idempotency-Key": "k1"},
+        )
+        assert created.status_code == 201
+    adjusted = client.post("/stock/fruit/apple/adjustments", json={"delta": -1})
+    assert adjusted.status_code == 200
+    return bob
+
+
+def pages_of(client, url):
+    """Each page's JSON, from ``url`` on, following each ``Link: rel="next"``."""
+    pages = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.get_json()
+        pages.append(response.get_json())
+        link = response.headers.get("Link")
+        url = link and re.fullmatch(r'<([^>]+)>; rel="next"', link).group(1)
+    return pages
+
+
+def test_ids_widen_to_64_bits_keeping_every_row_and_key(empty_app, backend):
+    db_command(empty_app, "upgrade", "0008")
+    bob = fill_every_table(empty_app)
+    assert_ids_are(empty_app, backend, "integer")
+    before, shape = every_row(empty_app), schema_shape(empty_app)
+    assert all(before.values())
+
+    db_command(empty_app, "upgrade")
+    assert_ids_are(empty_app, backend, "bigint")
+    assert every_row(empty_app) == before
+    assert schema_shape(empty_app) == shape
+    db_command(empty_app, "check")
+    # The keys still hold: a token finds its user, a retry its first answer.
+    client = empty_app.test_client()
+    assert client.get("/me", headers=bearer(bob)).get_json()["user"] == "bob"
+    replay = client.post(
+        "/stock/fruit",
+        json={"apple": 30, "pear": 2},
+        headers={**bearer(bob), "Idempotency-Key": "k1"},
+    )
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    # ... and the foreign keys still cascade.
+    with empty_app.app_context():
+        db.session.execute(text("DELETE FROM collections WHERE name = 'fruit'"))
+        db.session.execute(text("DELETE FROM users WHERE name = 'bob'"))
+        db.session.commit()
+    members = "SELECT c.name, m.name FROM members m JOIN collections c"
+    assert rows_of(empty_app, members + " ON c.id = m.collection_id") == [
+        ("veg", "apple"),
+        ("veg", "pear"),
+    ]
+    assert rows_of(empty_app, "SELECT label, scope FROM api_tokens") == [("t", "admin")]
+
+
+def test_stock_and_history_ids_beyond_32_bits_work_after_the_upgrade(
+    empty_app, backend
+):
+    db_command(empty_app, "upgrade", "0008")
+    big = f"INSERT INTO collections (id, name) VALUES ({BEYOND_32_BITS}, 'big')"
+    if backend == "postgresql":
+        # What the upgrade is for: a 32-bit id column refuses it.
+        with empty_app.app_context(), pytest.raises(DataError):
+            db.session.execute(text(big))
+    db_command(empty_app, "upgrade")
+    client = empty_app.test_client()
+    assert client.post("/stock/fruit", json={"apple": 1}).status_code == 201
+    with empty_app.app_context():
+        db.session.execute(text(big))
+        db.session.execute(
+            text("INSERT INTO collections (id, name) VALUES (:id, 'bigger')"),
+            {"id": BEYOND_32_BITS + 1},
+        )
+        # An old movement beyond 32 bits: SQLite numbers the next one after
+        # it; PostgreSQL's sequence is moved there too (it takes no more than
+        # 2^31-1 while it is a 32-bit sequence).
+        db.session.execute(
+            text(
+                'INSERT INTO movements (id, collection, member, kind, "after", at)'
+                " VALUES (:id, 'gone', 'old', 'create', 1, :now)"
+            ),
+            {"id": BEYOND_32_BITS, "now": utcnow()},
+        )
+        if backend == "postgresql":
+            db.session.execute(
+                text("SELECT setval('movements_id_seq', :id)"), {"id": BEYOND_32_BITS}
+            )
+        db.session.commit()
+
+    assert client.put("/stock/big/apple", json=5).status_code == 201
+    for _ in range(2):
+        client.post("/stock/big/apple/adjustments", json={"delta": 1})
+    assert client.get("/stock/big").get_json() == {"apple": 7}
+    assert client.get("/stock/big/apple").get_json() == 7
+    members = "SELECT collection_id, name, quantity FROM members WHERE name = 'apple'"
+    assert rows_of(empty_app, members + " ORDER BY collection_id") == [
+        (1, "apple", 1),
+        (BEYOND_32_BITS, "apple", 7),
+    ]
+    # A page at a time: the later cursors name ids beyond 32 bits.
+    stock = pages_of(client, "/stock?limit=1")
+    assert stock == [{"fruit": {"apple": 1}}, {"big": {"apple": 7}}, {"bigger": {}}]
+    history = pages_of(client, "/stock/big/apple/history?limit=1")
+    assert [[m["id"], m["after"]] for page in history for m in page["movements"]] == [
+        [BEYOND_32_BITS + 3, 7],
+        [BEYOND_32_BITS + 2, 6],
+        [BEYOND_32_BITS + 1, 5],
+    ]
+
+
+def test_users_and_tokens_beyond_32_bits_work_after_the_upgrade(empty_app):
+    db_command(empty_app, "upgrade", "0008")
+    db_command(empty_app, "upgrade")
+    make_user(empty_app, "ops", "admin")
+    with empty_app.app_context():
+        db.session.execute(text(f"UPDATE users SET id = {BEYOND_32_BITS}"))
+        db.session.commit()
+    secret = make_token(empty_app, "ops", "admin")
+    with empty_app.app_context():
+        # The largest id a token route takes.
+        db.session.execute(text(f"UPDATE api_tokens SET id = {MAX_TOKEN_ID}"))
+        db.session.commit()
+    assert MAX_TOKEN_ID == 2**63 - 1
+    client = empty_app.test_client()
+    me = client.get("/me", headers=bearer(secret)).get_json()
+    assert (me["user"], me["token"]) == ("ops", MAX_TOKEN_ID)
+    token = client.get(f"/tokens/{MAX_TOKEN_ID}", headers=bearer(secret))
+    assert token.status_code == 200
+    assert (token.get_json()["id"], token.get_json()["user"]) == (MAX_TOKEN_ID, "ops")
+    beyond = client.get(f"/tokens/{MAX_TOKEN_ID + 1}", headers=bearer(secret))
+    assert beyond.status_code == 404
+    assert beyond.get_json()["error"] == "Not found"
+
+    key = {**bearer(secret), "Idempotency-Key": "k1"}
+    assert client.post("/stock/fruit", json={}, headers=key).status_code == 201
+    replay = client.post("/stock/fruit", json={}, headers=key)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert rows_of(empty_app, "SELECT user_id, key FROM idempotency_keys") == [
+        (BEYOND_32_BITS, "k1")
+    ]
+    revoked = client.delete(f"/tokens/{MAX_TOKEN_ID}", headers=bearer(secret))
+    assert revoked.status_code == 204
+
+
+def test_downgrade_narrows_the_ids_back_keeping_every_row(empty_app, backend):
+    db_command(empty_app, "upgrade")
+    fill_every_table(empty_app)
+    before, shape = every_row(empty_app), schema_shape(empty_app)
+
+    db_command(empty_app, "downgrade", "0008")
+    assert_ids_are(empty_app, backend, "integer")
+    assert every_row(empty_app) == before
+    assert schema_shape(empty_app) == shape
+    db_command(empty_app, "upgrade")
+    assert_ids_are(empty_app, backend, "bigint")
+    assert every_row(empty_app) == before
+    db_command(empty_app, "check")
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize(
+    "statement, found",
+    [
+        (
+            f"INSERT INTO collections (id, name) VALUES ({BEYOND_32_BITS}, 'big')",
+            f"collections.id holds {BEYOND_32_BITS}",
+        ),
+        (
+            "INSERT INTO idempotency_keys (user_id, key, fingerprint, created_at)"
+            f" VALUES ({BEYOND_32_BITS}, 'k1', 'f', now())",
+            f"idempotency_keys.user_id holds {BEYOND_32_BITS}",
+        ),
+        # No row beyond, but the next id would be.
+        (
+            f"SELECT setval('movements_id_seq', {BEYOND_32_BITS})",
+            f"sequence movements_id_seq is at {BEYOND_32_BITS}",
+        ),
+    ],
+)
+def test_downgrade_refuses_ids_beyond_32_bits_changing_nothing(
+    empty_app, empty_database_url, backend, statement, found
+):
+    db_command(empty_app, "upgrade")
+    fill_every_table(empty_app)
+    with empty_app.app_context():
+        db.session.execute(text(statement))
+        db.session.commit()
+    before = every_row(empty_app)
+
+    result = flask_db(empty_database_url, "downgrade", "0008")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "ERROR [flask_migrate] Error: Cannot narrow the ids back to integer"
+        f" (-2147483648 to 2147483647): {found}. Nothing was changed."
+    )
+    assert rows_of(empty_app, "SELECT version_num FROM alembic_version") == [("0009",)]
+    assert_ids_are(empty_app, backend, "bigint")
+    assert every_row(empty_app) == before
+
+
+@pytest.mark.sqlite_only
+def test_downgrade_on_sqlite_keeps_ids_beyond_32_bits(empty_app, backend):
+    # SQLite's INTEGER was 64-bit before the upgrade too: nothing to narrow.
+    db_command(empty_app, "upgrade")
+    big = f"INSERT INTO collections (id, name) VALUES ({BEYOND_32_BITS}, 'big')"
+    with empty_app.app_context():
+        db.session.execute(text(big))
+        db.session.commit()
+    db_command(empty_app, "downgrade", "0008")
+    assert rows_of(empty_app, "SELECT id, name FROM collections") == [
+        (BEYOND_32_BITS, "big")
+    ]
+    assert_ids_are(empty_app, backend, "integer")
 
 
 def flask_db(url: str, *args: str) -> subprocess.CompletedProcess:
