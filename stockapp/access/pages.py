@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import login_user, logout_user
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from ..core.extensions import db
+from ..core.extensions import csrf, db
 from ..core.rules import MAX_NAME_LENGTH
 from . import limits
 from .identity import SessionUser
@@ -19,6 +29,17 @@ from .permissions import public_page, safe_next
 bp = Blueprint("access_pages", __name__, template_folder="templates")
 
 _FAILED = "Invalid name or password."
+# The session cookie is Secure: over plain HTTP the browser never sends it back,
+# so the form's CSRF check fails. Say why rather than "CSRF token missing".
+NEEDS_HTTPS = (
+    "Log-in needs HTTPS here: this server sends its session cookie over HTTPS"
+    " only. Use an https:// address, or set SESSION_COOKIE_SECURE=0 on a trusted"
+    " network."
+)
+
+
+def _needs_https() -> bool:
+    return bool(current_app.config["SESSION_COOKIE_SECURE"]) and not request.is_secure
 
 
 def _form(errors: dict[str, str], status: int = 200) -> Any:
@@ -35,13 +56,20 @@ def _form(errors: dict[str, str], status: int = 200) -> Any:
 @public_page
 def log_in() -> Any:
     """The log-in form."""
-    return _form({})
+    return _form({"form": NEEDS_HTTPS} if _needs_https() else {})
 
 
 @bp.post("/log-in")
 @public_page
+@csrf.exempt  # checked first thing below, to say why it fails over plain HTTP
 def submit_log_in() -> Any:
     """Check the name and password; on success start a fresh session."""
+    try:
+        csrf.protect()
+    except CSRFError:
+        if _needs_https():
+            return _form({"form": NEEDS_HTTPS}, 400)
+        raise
     name = request.form.get("name", "")
     password = request.form.get("password", "")
     errors = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -460,3 +461,64 @@ def test_log_out_ends_the_session(browser, make_user):
     assert "<span>alice" not in page
     assert sent_to_log_in(browser.get("/"))
     assert sent_to_log_in(browser.get("/add-collection"), "/add-collection")
+
+
+NEEDS_HTTPS = (
+    "Log-in needs HTTPS here: this server sends its session cookie over HTTPS"
+    " only. Use an https:// address, or set SESSION_COOKIE_SECURE=0 on a trusted"
+    " network."
+)
+_ALERT = re.compile(r'<p class="error" role="alert">(.*?)</p>', re.S)
+
+
+def alert_of(response) -> str | None:
+    found = _ALERT.search(page_of(response))
+    return None if found is None else html.unescape(found.group(1))
+
+
+def test_log_in_over_plain_http_with_a_secure_cookie_says_it_needs_https(
+    make_app, make_user
+):
+    make_user("alice", "clerk")
+    app = make_app(ANONYMOUS_ACCESS="none", SESSION_COOKIE_SECURE=True)
+    plain = app.test_client()
+    page = plain.get("/log-in")
+    assert page.status_code == 200
+    assert alert_of(page) == NEEDS_HTTPS
+    # The browser keeps the Secure cookie from a plain-HTTP answer to itself, so
+    # the form comes back without its session: the same words, not "CSRF".
+    token = csrf_token_of(page_of(page))
+    plain.delete_cookie("session")
+    response = plain.post(
+        "/log-in", data={"name": "alice", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert alert_of(response) == NEEDS_HTTPS
+    assert sent_to_log_in(plain.get("/"))
+
+
+def test_log_in_over_https_with_a_secure_cookie_works(make_app, make_user):
+    make_user("alice", "clerk")
+    app = make_app(ANONYMOUS_ACCESS="none", SESSION_COOKIE_SECURE=True)
+    secure = app.test_client()
+    page = secure.get("/log-in", base_url="https://localhost")
+    assert alert_of(page) is None
+    response = secure.post(
+        "/log-in",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/log-in"},
+        data={
+            "name": "alice",
+            "password": PASSWORD,
+            "csrf_token": csrf_token_of(page_of(page)),
+        },
+    )
+    assert response.status_code == 303
+    # A refused token over HTTPS is the usual CSRF refusal.
+    refused = secure.post(
+        "/log-in",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/log-in"},
+        data={"name": "alice", "password": PASSWORD},
+    )
+    assert problem_page(refused) == csrf_refused(CSRF_DETAILS["missing"])
