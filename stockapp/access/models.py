@@ -6,27 +6,22 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
-    Integer,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.clock import utcnow
-from ..core.extensions import db
+from ..core.cursors import MAX_ID
+from ..core.extensions import ID_TYPE, db
 from ..core.rules import MAX_NAME_LENGTH
 from .scopes import ROLES, SCOPES
 
 MAX_LABEL_LENGTH = 100
-# Ids, and the columns naming one, are 64-bit: BIGINT on PostgreSQL. On SQLite
-# INTEGER is 64-bit already, and only a column typed exactly INTEGER is the
-# rowid alias that numbers new rows. (The same in each capability's models.)
-ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
 # The largest id a token can have: routes take no larger one.
-MAX_TOKEN_ID = 2**63 - 1
+MAX_TOKEN_ID = MAX_ID
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

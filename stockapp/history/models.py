@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.clock import utcnow
-from ..core.extensions import db
+from ..core.extensions import ID_TYPE, db
 from ..core.rules import MAX_NAME_LENGTH, MAX_REASON_LENGTH
 
 MOVEMENT_KINDS = ("create", "replace", "update", "delete", "adjust", "import")
-# Ids, and the columns naming one, are 64-bit: BIGINT on PostgreSQL. On SQLite
-# INTEGER is 64-bit already, and only a column typed exactly INTEGER is the
-# rowid alias that numbers new rows. (The same in each capability's models.)
-ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Movement(db.Model):

@@ -20,17 +20,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.clock import utcnow
-from ..core.extensions import db
+from ..core.extensions import ID_TYPE, db
 from ..core.rules import MAX_NAME_LENGTH
 
 # When a member's stock is low; its partial index holds only those members (a
 # null level is never low).
 LOW_STOCK = "quantity <= reorder_level"
-
-# Ids, and the columns naming one, are 64-bit: BIGINT on PostgreSQL. On SQLite
-# INTEGER is 64-bit already, and only a column typed exactly INTEGER is the
-# rowid alias that numbers new rows. (The same in each capability's models.)
-ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
 
 
 def new_version() -> int:

@@ -373,7 +373,9 @@ def test_security_of_each_operation_is_what_the_route_needs(app, client):
         assert ("403" in responses) is (needs != "public"), operation_name
 
 
-@pytest.mark.parametrize("token_id", ["2147483648", "99999999999999999999", "-1"])
+@pytest.mark.parametrize(
+    "token_id", ["9223372036854775808", "99999999999999999999", "-1"]
+)
 def test_token_ids_beyond_the_column_route_nowhere(client, token_id):
     response = client.get(f"/tokens/{token_id}")
     assert response.status_code == 404
