@@ -78,8 +78,15 @@ def _apply_and_record(
     """Claim ``key``, apply ``view`` and store its response, in one transaction."""
     with write_transaction():
         now = utcnow()
+        # Only this key, if it has expired (one row, through the unique index):
+        # a purge of every expired key here made keyed writes wait on each
+        # other. The rest go out of band, in batches (prune_expired_keys).
         write_connection().execute(
-            delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEY_LIFETIME)
+            delete(IdempotencyKey).where(
+                IdempotencyKey.user_id == user_id,
+                IdempotencyKey.key == key,
+                IdempotencyKey.created_at < now - KEY_LIFETIME,
+            )
         )
         # Claim the key first: a concurrent request with the same key
         # waits here (PostgreSQL) or already waited for the write lock
@@ -116,6 +123,28 @@ def _apply_and_record(
             )
         )
     return response
+
+
+def prune_expired_keys(batch_size: int) -> int:
+    """Delete the expired keys, ``batch_size`` at a time, each batch its own short
+    transaction (no long lock); how many were deleted."""
+    deleted = 0
+    while True:
+        with write_transaction():
+            oldest = (
+                select(IdempotencyKey.id)
+                .where(IdempotencyKey.created_at < utcnow() - KEY_LIFETIME)
+                .order_by(IdempotencyKey.created_at)
+                .limit(batch_size)
+            )
+            count = (
+                write_connection()
+                .execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(oldest)))
+                .rowcount
+            )
+        deleted += count
+        if count < batch_size:
+            return deleted
 
 
 def _fingerprint() -> str:

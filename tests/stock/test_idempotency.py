@@ -3,11 +3,12 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from stockapp import create_app
 from stockapp.core.clock import utcnow
 from stockapp.core.extensions import db
+from stockapp.stock.idempotency import prune_expired_keys
 
 
 def post(client, path, body, key="key-1"):
@@ -141,3 +142,45 @@ def test_without_a_key_every_post_applies(client, seed, stored):
     for _ in range(2):
         client.post("/stock/fruit/apple/adjustments", json={"delta": -1})
     assert stored() == {"fruit": {"apple": 28}}
+
+
+def test_a_keyed_request_deletes_no_other_expired_key(app, client, seed):
+    seed(fruit={"apple": 30})
+    path = "/stock/fruit/apple/adjustments"
+    for key in ("a", "b"):
+        post(client, path, {"delta": -1}, key=key)
+    age(app, "a", "b")
+    post(client, path, {"delta": -1}, key="c")
+    assert stored_keys(app) == ["a", "b", "c"]
+
+
+def test_expired_keys_are_pruned_in_batches(app, client, seed):
+    seed(fruit={"apple": 30})
+    path = "/stock/fruit/apple/adjustments"
+    for key in ("a", "b", "c", "d", "e", "fresh"):
+        post(client, path, {"delta": -1}, key=key)
+    age(app, "a", "b", "c", "d", "e")
+    with app.app_context():
+        assert prune_expired_keys(batch_size=2) == 5
+        assert prune_expired_keys(batch_size=2) == 0
+    assert stored_keys(app) == ["fresh"]
+    # The expired keys are new keys again.
+    assert "Idempotent-Replayed" not in post(client, path, {"delta": -1}, "a").headers
+
+
+def age(app, *keys: str) -> None:
+    with app.app_context():
+        db.session.execute(
+            text(
+                "UPDATE idempotency_keys SET created_at = :at WHERE key IN :keys"
+            ).bindparams(bindparam("keys", expanding=True)),
+            {"at": utcnow() - timedelta(hours=24, seconds=1), "keys": list(keys)},
+        )
+        db.session.commit()
+
+
+def stored_keys(app) -> list[str]:
+    with app.app_context():
+        return sorted(
+            db.session.execute(text("SELECT key FROM idempotency_keys")).scalars()
+        )
