@@ -5,7 +5,9 @@ Revises: 0001
 Create Date: 2026-11-23
 
 Reviewed by hand. Existing collections and members keep their data and start
-at version 1 (new rows start at a random version; see stockapp/models.py).
+at a random version, as new rows do (stockapp/stock/models.py): a version that
+started at 1 would repeat the ETags a client held before a downgrade to 0001 and
+this upgrade again.
 Columns are added and dropped with plain ALTER TABLE, never batch mode: on
 SQLite batch mode copies and drops the table, and dropping `collections` with
 foreign keys on would cascade-delete every member.
@@ -29,6 +31,12 @@ def upgrade():
         "members",
         sa.Column("version", sa.BigInteger(), server_default="1", nullable=False),
     )
+    random_version = {
+        "sqlite": "abs(random()) % 4503599627370496 + 1",
+        "postgresql": "floor(random() * 4503599627370496)::bigint + 1",
+    }[op.get_context().dialect.name]
+    for table in ("collections", "members"):
+        op.execute(f"UPDATE {table} SET version = {random_version}")
     op.create_table(
         "movements",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -23,8 +23,10 @@ from pathlib import Path
 import click
 from alembic.util.exc import CommandError
 from flask_migrate.cli import db as db_commands
+from sqlalchemy import inspect
 
 from ..core.extensions import db
+from ..stock.units import renew_versions
 from .health import migration_scripts, schema_head
 
 _POSTGRESQL = (
@@ -133,6 +135,24 @@ def restore_command(source: Path, force: bool) -> None:
     head = schema_head()
     if revision != head:
         click.echo(f"The schema is behind this code ({head}): run `flask db upgrade`.")
+    elif _has_versions():
+        # The restored rows hold versions clients may have seen for other
+        # content since the backup: every ETag is drawn anew.
+        renew_versions()
+        click.echo("Every collection and member has a new ETag.")
+
+
+def _has_versions() -> bool:
+    """Whether the database's rows carry versions (from migration 0002 on)."""
+    columns = inspect(db.engine).get_columns("members")
+    return any(column["name"] == "version" for column in columns)
+
+
+@click.command("new-etags")
+def new_etags_command() -> None:
+    """Give every collection and member a new ETag (after a pg_restore)."""
+    renew_versions()
+    click.echo("Every collection and member has a new ETag.")
 
 
 def _refuse_if_in_use(live: sqlite3.Connection, path: Path, force: bool) -> None:
@@ -159,3 +179,4 @@ def register_backup_commands() -> None:
     """Add ``backup`` and ``restore`` to Flask-Migrate's ``flask db`` group."""
     db_commands.add_command(backup_command)
     db_commands.add_command(restore_command)
+    db_commands.add_command(new_etags_command)

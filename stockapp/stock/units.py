@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, text
 from sqlalchemy.exc import IntegrityError
 
 from ..core import driver
 from ..core.clock import utcnow
 from ..core.conditions import Precondition
 from ..core.database import (
+    dialect_name,
     retry_serialization_failures,
     write_connection,
     write_transaction,
@@ -301,6 +302,25 @@ def _import_plan(name: str, members: Stock, replace: bool) -> ImportedCollection
         len(current) - changed,
         removed,
     )
+
+
+# A fresh random version for every row, as new_version() gives a new one: the
+# same range, drawn by the database so a million rows are one statement each.
+_RANDOM_VERSION = {
+    "sqlite": "abs(random()) % 4503599627370496 + 1",
+    "postgresql": "floor(random() * 4503599627370496)::bigint + 1",
+}
+
+
+def renew_versions() -> None:
+    """Give every collection and member a new random version, so no ETag a client
+    holds from before (a restore, a downgrade) can match anything after it."""
+    expression = _RANDOM_VERSION[dialect_name()]
+    with write_transaction():
+        for table in ("collections", "members"):
+            write_connection().execute(
+                text(f"UPDATE {table} SET version = {expression}")
+            )
 
 
 def _refused_adjustment(

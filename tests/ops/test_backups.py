@@ -85,6 +85,7 @@ def test_a_restore_brings_the_stock_back(cli, client, seed, tmp_path, stored):
     assert result.exit_code == 0, result.output
     assert "schema 0009, 1 collections, 1 members." in result.output
     assert stored() == {"fruit": {"apple": 30}}
+    assert "Every collection and member has a new ETag." in result.output
     # The restored database serves and takes writes again.
     assert client.patch("/stock/fruit", json={"pear": 3}).status_code == 200
     assert stored() == {"fruit": {"apple": 30, "pear": 3}}
@@ -244,3 +245,39 @@ def test_on_postgresql_the_commands_point_to_pg_dump(runner, tmp_path, command):
     assert "On PostgreSQL, back up with pg_dump and restore with pg_restore" in (
         result.output
     )
+
+
+def etag(client, path: str) -> str:
+    return client.get(path).headers["ETag"]
+
+
+@pytest.mark.sqlite_only
+def test_a_restore_repeats_no_etag_a_client_may_hold(cli, client, seed, tmp_path):
+    seed(fruit={"apple": 30})
+    paths = ("/stock/fruit", "/stock/fruit/apple")
+    backup = tmp_path / "b.sqlite"
+    held = {etag(client, path) for path in paths}
+    assert cli("backup", str(backup)).exit_code == 0
+    # After the backup the same rows move on: more tags clients may hold.
+    for delta in (1, 1, -2):
+        client.post("/stock/fruit/apple/adjustments", json={"delta": delta})
+        held |= {etag(client, path) for path in paths}
+    assert cli("restore", str(backup)).exit_code == 0
+    # The same writes again after the restore meet none of those tags.
+    seen = {etag(client, path) for path in paths}
+    for delta in (1, 1, -2):
+        client.post("/stock/fruit/apple/adjustments", json={"delta": delta})
+        seen |= {etag(client, path) for path in paths}
+    assert held.isdisjoint(seen)
+
+
+def test_new_etags_gives_every_row_a_new_tag(cli, client, seed):
+    seed(fruit={"apple": 30}, veg={})
+    paths = ("/stock/fruit", "/stock/fruit/apple", "/stock/veg")
+    before = {path: etag(client, path) for path in paths}
+    result = cli("new-etags")
+    assert result.exit_code == 0, result.output
+    assert result.output == "Every collection and member has a new ETag.\n"
+    after = {path: etag(client, path) for path in paths}
+    assert all(before[path] != after[path] for path in paths)
+    assert client.get("/stock").get_json() == {"fruit": {"apple": 30}, "veg": {}}
