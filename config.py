@@ -18,8 +18,13 @@ class Config:
     # FULL survives power loss; NORMAL (WAL) may lose the last commits on a crash
     # of the machine, never corrupting the file.
     SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL")
+    # Seconds gunicorn lets a worker be silent before killing it (gunicorn.conf.py
+    # reads it from here). Every database wait below is shorter, so that a
+    # request the database keeps waiting gets a 503 to retry, not a killed worker;
+    # the app refuses to start otherwise.
+    GUNICORN_TIMEOUT = int(os.environ.get("GUNICORN_TIMEOUT", 30))
     # How long a writer waits for another worker's write lock before giving up.
-    SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", 30_000))
+    SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("SQLITE_BUSY_TIMEOUT_MS", 10_000))
     # Each process's connection pool on a database server (PostgreSQL); SQLite
     # ignores them. A sync gunicorn worker holds one connection at a time, so
     # workers x hosts x (size + overflow) bounds the server's connections.
@@ -27,6 +32,18 @@ class Config:
     DATABASE_MAX_OVERFLOW = int(os.environ.get("DATABASE_MAX_OVERFLOW", 3))
     # Seconds a request waits for a free connection of its pool before failing.
     DATABASE_POOL_TIMEOUT = int(os.environ.get("DATABASE_POOL_TIMEOUT", 10))
+    # Seconds to wait for a new connection to a server that does not answer.
+    DATABASE_CONNECT_TIMEOUT = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", 5))
+    # PostgreSQL's lock_timeout: how long a statement waits for a row another
+    # transaction holds; then statement_timeout: how long any statement runs.
+    DATABASE_LOCK_TIMEOUT_MS = int(os.environ.get("DATABASE_LOCK_TIMEOUT_MS", 5_000))
+    DATABASE_STATEMENT_TIMEOUT_MS = int(
+        os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", 20_000)
+    )
+    # psycopg prepares a statement run 5 times on a connection; a pooler in
+    # transaction mode (PgBouncer) hands the next transaction another server
+    # connection, which lacks it: "off" there.
+    DATABASE_PREPARED_STATEMENTS = os.environ.get("DATABASE_PREPARED_STATEMENTS", "on")
     # Test each pooled connection before use, so one the server closed (restart,
     # failover, idle timeout) is replaced instead of failing a request.
     DATABASE_POOL_PRE_PING = os.environ.get("DATABASE_POOL_PRE_PING", "1") != "0"

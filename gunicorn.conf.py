@@ -6,13 +6,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from config import CONFIGS
+from config import CONFIGS, Config
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Several processes share the database safely (see stockapp/database.py);
 # two per core plus one keeps a core busy while another worker waits on I/O.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+# Read by config.py, which keeps every database wait shorter (the app refuses to
+# start otherwise): change it with GUNICORN_TIMEOUT, not --timeout, which the app
+# cannot see.
+timeout = Config.GUNICORN_TIMEOUT
 graceful_timeout = 20
 # With LOG_FORMAT=json the app writes one JSON line per request itself.
 _settings = CONFIGS.get(os.environ.get("STOCKAPP_CONFIG", "development"))

@@ -8,12 +8,13 @@ import functools
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, current_app, g
 from flask_sqlalchemy.session import Session
 from sqlalchemy import (
+    URL,
     Connection,
     Engine,
     Executable,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError
 
 from . import driver
@@ -50,10 +52,31 @@ MIGRATION_LOCK_KEY = 0x73746F636B617070
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# Each backend's waits: (setting, milliseconds per unit, whether 0 waits forever).
+# Each must end before gunicorn kills the worker (GUNICORN_TIMEOUT), so that the
+# client gets a 503 to retry, not a killed worker's 500.
+_POOL_WAITS = (("DATABASE_POOL_TIMEOUT", 1000, False),)
+_WAITS = {
+    "sqlite": (("SQLITE_BUSY_TIMEOUT_MS", 1, False),),
+    "postgresql": (
+        *_POOL_WAITS,
+        ("DATABASE_CONNECT_TIMEOUT", 1000, True),
+        ("DATABASE_LOCK_TIMEOUT_MS", 1, True),
+        ("DATABASE_STATEMENT_TIMEOUT_MS", 1, True),
+    ),
+}
+_PREPARED_STATEMENTS = ("on", "off")
+
 
 def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The engine options for the configured database, overlaid with the app's own."""
-    backend = make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+    """The engine options for the configured database, overlaid with the app's own.
+
+    Refuses (RuntimeError) settings the engine cannot honour: a database wait not
+    shorter than the worker timeout, or an unknown DATABASE_PREPARED_STATEMENTS.
+    """
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    backend = url.get_backend_name()
+    check_waits(config, backend)
     options: dict[str, Any] = {}
     if backend != "sqlite":
         options.update(
@@ -67,14 +90,66 @@ def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
         # its members: only READ COMMITTED lets that read see what the previous
         # lock holder committed, whatever the server's default isolation.
         options["isolation_level"] = "READ COMMITTED"
+        options["connect_args"] = _postgresql_connect_args(config, url)
     return {**options, **config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
+
+
+def check_waits(config: Mapping[str, Any], backend: str) -> None:
+    """Refuse to start (RuntimeError) unless each of ``backend``'s database waits
+    ends before gunicorn's worker timeout."""
+    worker_ms = float(config["GUNICORN_TIMEOUT"]) * 1000
+    too_long = []
+    for name, unit_ms, zero_is_forever in _WAITS.get(backend, _POOL_WAITS):
+        value = config[name]
+        if zero_is_forever and float(value) <= 0:
+            too_long.append(f"{name}={value} (waits forever)")
+        elif float(value) * unit_ms >= worker_ms:
+            too_long.append(f"{name}={value}")
+    if too_long:
+        raise RuntimeError(
+            f"{', '.join(too_long)}: each database wait must be shorter than"
+            f" GUNICORN_TIMEOUT ({config['GUNICORN_TIMEOUT']} s), so that a request"
+            " the database keeps waiting is answered 503, not killed with its worker"
+        )
+
+
+def _postgresql_connect_args(config: Mapping[str, Any], url: URL) -> dict[str, Any]:
+    """psycopg's connection arguments: the server's timeouts for each session,
+    the connect timeout, and prepared statements on or off."""
+    prepared = config["DATABASE_PREPARED_STATEMENTS"]
+    if prepared not in _PREPARED_STATEMENTS:
+        raise RuntimeError(
+            f"DATABASE_PREPARED_STATEMENTS must be one of"
+            f" {', '.join(_PREPARED_STATEMENTS)}"
+        )
+    # Startup options rather than a SET on connect: they cost no round trip,
+    # and a pooler in transaction mode would carry a SET to other clients.
+    timeouts = (
+        f"-c lock_timeout={int(config['DATABASE_LOCK_TIMEOUT_MS'])}"
+        f" -c statement_timeout={int(config['DATABASE_STATEMENT_TIMEOUT_MS'])}"
+    )
+    # Options the URL gives too (?options=...) are kept; the timeouts come last
+    # and win.
+    given = url.query.get("options")
+    if isinstance(given, tuple):
+        given = " ".join(given)
+    connect_args: dict[str, Any] = {
+        "options": f"{given} {timeouts}" if given else timeouts,
+        "connect_timeout": int(config["DATABASE_CONNECT_TIMEOUT"]),
+    }
+    if prepared == "off":
+        connect_args["prepare_threshold"] = None
+    return connect_args
 
 
 def configure_engine(app: Flask, engine: Engine) -> None:
     """Give every SQLite connection the settings concurrent workers need.
 
-    PostgreSQL needs none: its row locks and unique indexes serialize the writers.
+    PostgreSQL's come with each connection (engine_options' connect_args); its
+    row locks and unique indexes serialize the writers.
     """
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "handle_error", _close_cursor_of_lost_connection)
     if engine.dialect.name != "sqlite":
         return
     synchronous = str(app.config["SQLITE_SYNCHRONOUS"]).upper()
@@ -94,6 +169,18 @@ def configure_engine(app: Flask, engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
+
+
+def _close_cursor_of_lost_connection(context: ExceptionContext) -> None:
+    """Close the cursor of a connection found dead, which SQLAlchemy leaves open:
+    psycopg warns when a server-side one (a streamed read) is collected open."""
+    execution = context.execution_context
+    if not context.is_disconnect or execution is None or execution.cursor is None:
+        return
+    # Whatever closing a dead connection's cursor raises, the request's own
+    # error is the one to answer.
+    with suppress(Exception):
+        execution.cursor.close()
 
 
 @event.listens_for(Session, "after_begin")

@@ -22,6 +22,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 # The 503s any request can meet, shared by the answers and the API document.
 NOT_MIGRATED = "Database not migrated"
 DATABASE_BUSY = "Database busy"
+DATABASE_UNAVAILABLE = "Database unavailable"
 
 # The tutorial's message for each status raised by routing or by Werkzeug.
 _MESSAGES = {404: "Not found"}
@@ -32,6 +33,12 @@ _MISSING_SCHEMA_MESSAGES = ("no such table", "no such column")
 _MISSING_SCHEMA_SQLSTATES = ("42P01", "42703")
 # PostgreSQL's disk_full.
 _DISK_FULL_SQLSTATES = ("53100",)
+# PostgreSQL's lock_not_available (lock_timeout) and query_canceled
+# (statement_timeout): a wait the server gave up on.
+_BUSY_SQLSTATES = ("55P03", "57014")
+# PostgreSQL's admin_shutdown, crash_shutdown and cannot_connect_now (starting up
+# or shutting down); the connection_exception class (08...) is matched whole.
+_UNAVAILABLE_SQLSTATES = ("57P01", "57P02", "57P03")
 
 
 class Problem(Exception):
@@ -142,6 +149,16 @@ def _unexpected(error: Exception) -> Response:
                 headers={"Retry-After": "1"},
             )
         )
+    if database_is_unavailable(error):
+        current_app.logger.warning("Database unavailable: %s", error)
+        return problem_response(
+            Problem(
+                503,
+                DATABASE_UNAVAILABLE,
+                "The database does not answer; nothing was stored. Try again.",
+                headers={"Retry-After": "5"},
+            )
+        )
     current_app.logger.exception("Unhandled exception", exc_info=error)
     return problem_response(
         Problem(
@@ -176,14 +193,37 @@ def storage_is_full(error: Exception) -> bool:
 
 
 def _database_is_busy(error: Exception) -> bool:
-    # Every pooled connection stayed in use for the pool timeout, or SQLite's
-    # write lock stayed taken for the busy timeout: a capacity problem that
-    # passes, not a fault.
+    # Every pooled connection stayed in use for the pool timeout, SQLite's write
+    # lock stayed taken for the busy timeout, or PostgreSQL gave up a wait at its
+    # lock or statement timeout: a capacity problem that passes, not a fault.
     if isinstance(error, PoolTimeoutError):
         return True
-    return isinstance(error, OperationalError) and "database is locked" in str(
-        error.orig
-    )
+    if not isinstance(error, DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return sqlstate in _BUSY_SQLSTATES or "database is locked" in str(error.orig)
+
+
+def database_is_unavailable(error: Exception) -> bool:
+    """Whether ``error`` is the database out of reach: it refused or dropped the
+    connection (down, restarting, unreachable), or SQLite cannot open its file."""
+    if isinstance(error, DBAPIError):
+        # SQLAlchemy found the connection dead and dropped it from the pool.
+        if error.connection_invalidated:
+            return True
+        error = error.orig
+    # A failed connect reaches here unwrapped when the pool made the connection
+    # for the driver's own cursor (core/driver.py).
+    dialect = db.engine.dialect
+    if not isinstance(error, dialect.loaded_dbapi.OperationalError):
+        return False
+    if dialect.name == "sqlite":
+        return getattr(error, "sqlite_errorname", None) == "SQLITE_CANTOPEN"
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate is None:
+        # psycopg's own: no server answered (refused, timed out, connection lost).
+        return True
+    return sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
 
 
 def register_error_handlers(app: Flask) -> None:

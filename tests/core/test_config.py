@@ -1,5 +1,9 @@
-"""Settings: the class in use, production's refusal, SQLite's connection settings."""
+"""Settings: the class in use, production's refusal, SQLite's connection settings,
+the database's waits against the worker timeout."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,7 +52,7 @@ def test_default_database_is_a_sqlite_file_in_the_instance_folder():
 def test_sqlite_connections_are_set_up_for_concurrent_workers(app):
     assert pragma(app, "journal_mode") == "wal"
     assert pragma(app, "foreign_keys") == 1
-    assert pragma(app, "busy_timeout") == 30_000
+    assert pragma(app, "busy_timeout") == 10_000
     # The testing settings trade durability for speed ...
     assert pragma(app, "synchronous") == 0
 
@@ -95,3 +99,97 @@ def test_a_read_of_one_statement_runs_without_a_transaction(
         assert client.get("/stock/fruit/apple").status_code == 200
     assert len(statements) == 2
     assert all(statement.startswith("SELECT") for statement in statements)
+
+
+POSTGRESQL = "postgresql+psycopg://app@db.internal/stock"
+SQLITE = "sqlite:///stock.sqlite"
+
+
+@pytest.mark.parametrize(
+    ("url", "setting", "value", "named"),
+    [
+        (SQLITE, "SQLITE_BUSY_TIMEOUT_MS", 30_000, "SQLITE_BUSY_TIMEOUT_MS=30000"),
+        (POSTGRESQL, "DATABASE_POOL_TIMEOUT", 30, "DATABASE_POOL_TIMEOUT=30"),
+        (POSTGRESQL, "DATABASE_CONNECT_TIMEOUT", 60, "DATABASE_CONNECT_TIMEOUT=60"),
+        (
+            POSTGRESQL,
+            "DATABASE_LOCK_TIMEOUT_MS",
+            30_000,
+            "DATABASE_LOCK_TIMEOUT_MS=30000",
+        ),
+        (
+            POSTGRESQL,
+            "DATABASE_STATEMENT_TIMEOUT_MS",
+            0,
+            "DATABASE_STATEMENT_TIMEOUT_MS=0 (waits forever)",
+        ),
+    ],
+)
+def test_a_database_wait_not_shorter_than_the_worker_timeout_is_refused(
+    url, setting, value, named
+):
+    config = {"SQLALCHEMY_DATABASE_URI": url, "GUNICORN_TIMEOUT": 30, setting: value}
+    with pytest.raises(RuntimeError) as refused:
+        create_app(config)
+    assert str(refused.value) == (
+        f"{named}: each database wait must be shorter than GUNICORN_TIMEOUT (30 s),"
+        " so that a request the database keeps waiting is answered 503, not killed"
+        " with its worker"
+    )
+
+
+@pytest.mark.parametrize("url", [SQLITE, POSTGRESQL])
+def test_the_default_waits_are_shorter_than_the_default_worker_timeout(url):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    assert app.config["GUNICORN_TIMEOUT"] == 30
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_wait_of_another_backend_is_not_held_against_it():
+    # SQLite's busy timeout means nothing to a PostgreSQL deployment.
+    config = {
+        "SQLALCHEMY_DATABASE_URI": POSTGRESQL,
+        "GUNICORN_TIMEOUT": 8,
+        "SQLITE_BUSY_TIMEOUT_MS": 10_000,
+        "DATABASE_POOL_TIMEOUT": 5,
+        "DATABASE_STATEMENT_TIMEOUT_MS": 7_000,
+    }
+    assert create_app(config).config["GUNICORN_TIMEOUT"] == 8
+
+
+def check_gunicorn_config(tmp_path, worker_timeout):
+    """Run ``gunicorn --check-config --print-config wsgi:app`` (it loads the app) as
+    a deployment would, with GUNICORN_TIMEOUT set in the environment."""
+    env = {
+        **os.environ,
+        "GUNICORN_TIMEOUT": str(worker_timeout),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'stock.sqlite'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--check-config", "--print-config"]
+        + ["wsgi:app"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.slow
+def test_gunicorn_and_the_app_read_one_worker_timeout(tmp_path):
+    # SQLite's default busy timeout is 10 s: a worker timeout of 11 s is
+    # longer, one of 10 s is not.
+    started = check_gunicorn_config(tmp_path, 11)
+    assert started.returncode == 0, started.stderr
+    assert ["timeout", "=", "11"] in [
+        line.split() for line in started.stdout.split("\n")
+    ]
+    refused = check_gunicorn_config(tmp_path, 10)
+    assert refused.returncode == 1
+    assert (
+        "RuntimeError: SQLITE_BUSY_TIMEOUT_MS=10000: each database wait must be"
+        " shorter than GUNICORN_TIMEOUT (10 s)"
+    ) in refused.stderr

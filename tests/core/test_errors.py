@@ -1,7 +1,14 @@
-"""Every error is problem+json: routing, methods, crashes and an unmigrated database."""
+"""Every error is problem+json: routing, methods, crashes, and a database that is
+not migrated, busy past its timeouts, or out of reach."""
 
+import sqlite3
+import time
+from contextlib import contextmanager
+
+import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from stockapp import create_app
 from stockapp.core.extensions import db
@@ -111,6 +118,14 @@ BUSY = {
     "error": "Database busy",
 }
 
+UNAVAILABLE = {
+    "type": "about:blank",
+    "title": "Service Unavailable",
+    "status": 503,
+    "detail": "The database does not answer; nothing was stored. Try again.",
+    "error": "Database unavailable",
+}
+
 
 def test_exhausted_connection_pool_is_a_503_to_retry(client, monkeypatch):
     from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -135,26 +150,133 @@ def test_exhausted_connection_pool_is_a_503_to_retry(client, monkeypatch):
     assert BUSY["error"] in schema["allOf"][1]["properties"]["error"]["enum"]
 
 
-@pytest.mark.sqlite_only
-def test_write_lock_held_past_the_busy_timeout_is_a_503(database_url, stored):
-    import sqlite3
-
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": database_url, "SQLITE_BUSY_TIMEOUT_MS": 50}
-    )
-    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"))
-    holder.isolation_level = None
-    holder.execute("BEGIN IMMEDIATE")
+@contextmanager
+def member_locked(database_url, backend, member):
+    """Another session holds ``member``'s row in an open transaction: on SQLite,
+    which locks the whole database, its write lock."""
+    if backend == "sqlite":
+        holder = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+        holder.isolation_level = None
+        holder.execute("BEGIN IMMEDIATE")
+    else:
+        url = make_url(database_url).set(drivername="postgresql")
+        holder = psycopg.connect(url.render_as_string(hide_password=False))
+        locked = holder.execute(
+            "SELECT quantity FROM members WHERE name = %s FOR UPDATE", (member,)
+        ).fetchall()
+        assert len(locked) == 1
     try:
-        response = app.test_client().post("/stock/fruit", json={"apple": 1})
+        yield
     finally:
-        holder.execute("ROLLBACK")
+        if backend == "sqlite":
+            holder.execute("ROLLBACK")
+        else:
+            holder.rollback()
         holder.close()
+
+
+# A lock timeout short enough for a test, on each backend.
+SHORT_LOCK_TIMEOUT = {"SQLITE_BUSY_TIMEOUT_MS": 200, "DATABASE_LOCK_TIMEOUT_MS": 200}
+# Each write of apple (30 before), and the quantity it leaves.
+WRITES = [
+    ("PATCH", "/stock/fruit", {"apple": 5}, 5),
+    ("POST", "/stock/fruit/apple/adjustments", {"delta": 5}, 35),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "after"), WRITES)
+def test_a_row_locked_past_the_lock_timeout_is_a_503_to_retry(
+    make_app, database_url, backend, stored, caplog, method, path, body, after
+):
+    client = make_app(**SHORT_LOCK_TIMEOUT).test_client()
+    assert client.post("/stock/fruit", json={"apple": 30, "pear": 1}).status_code == 201
+    with member_locked(database_url, backend, "apple"):
+        started = time.monotonic()
+        response = client.open(path, method=method, json=body)
+        waited = time.monotonic() - started
     assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
     assert response.get_json() == {
         **BUSY,
         "request_id": response.headers["X-Request-ID"],
     }
-    assert stored() == {}
-    with app.app_context():
-        db.engine.dispose()
+    # It waited for the lock timeout (0.2 s), and not much longer.
+    assert 0.2 <= waited < 2
+    why = {"sqlite": "database is locked", "postgresql": "LockNotAvailable"}
+    assert why[backend] in caplog.text
+    assert stored() == {"fruit": {"apple": 30, "pear": 1}}
+    # Once the lock is gone the same write goes through.
+    assert client.open(path, method=method, json=body).status_code == 200
+    assert stored() == {"fruit": {"apple": after, "pear": 1}}
+
+
+@pytest.mark.postgresql_only
+def test_a_statement_running_past_the_statement_timeout_is_a_503_to_retry(
+    make_app, database_url, backend, stored, caplog
+):
+    # The row lock outlasts the statement timeout, which ends the wait first
+    # (query_canceled rather than lock_not_available).
+    client = make_app(
+        DATABASE_LOCK_TIMEOUT_MS=10_000, DATABASE_STATEMENT_TIMEOUT_MS=200
+    ).test_client()
+    assert client.post("/stock/fruit", json={"apple": 30}).status_code == 201
+    with member_locked(database_url, backend, "apple"):
+        started = time.monotonic()
+        response = client.patch("/stock/fruit", json={"apple": 5})
+        waited = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.get_json() == {
+        **BUSY,
+        "request_id": response.headers["X-Request-ID"],
+    }
+    assert 0.2 <= waited < 2
+    assert "QueryCanceled" in caplog.text
+    assert stored() == {"fruit": {"apple": 30}}
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("GET", "/stock", None), ("PUT", "/stock/fruit/apple", 1)],
+)
+def test_a_database_that_cannot_be_opened_is_a_503_unavailable(
+    make_app, tmp_path, method, path, body
+):
+    # A SQLite file in a directory that does not exist cannot be opened.
+    app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/gone/stock.sqlite")
+    response = app.test_client().open(path, method=method, json=body)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json() == {
+        **UNAVAILABLE,
+        "request_id": response.headers["X-Request-ID"],
+    }
+
+
+@pytest.mark.postgresql_only
+def test_a_connection_the_server_ended_is_a_503_unavailable_once(
+    make_app, database_url
+):
+    # Without the pre-ping, a request meets the pooled connection's end itself.
+    client = make_app(DATABASE_POOL_PRE_PING=False).test_client()
+    assert client.post("/stock/fruit", json={"apple": 1}).status_code == 201
+    server = create_engine(database_url, poolclass=NullPool)
+    with server.connect() as connection:
+        ended = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    server.dispose()
+    assert ended == 1
+    response = client.get("/stock")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json() == {
+        **UNAVAILABLE,
+        "request_id": response.headers["X-Request-ID"],
+    }
+    # The dead connection left the pool: the next request gets a new one.
+    assert client.get("/stock").get_json() == {"fruit": {"apple": 1}}
