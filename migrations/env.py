@@ -59,6 +59,12 @@ def run_migrations_online():
             if connection.dialect.name == "sqlite":
                 begin_sqlite_transaction(connection, write=True)
             if connection.dialect.name == "postgresql":
+                # The app's lock and statement timeouts (shorter than a
+                # request may wait) are not for migrations: another host's
+                # migration may hold the lock, and a table rewrite may take
+                # minutes. This transaction only.
+                connection.execute(text("SET LOCAL lock_timeout = 0"))
+                connection.execute(text("SET LOCAL statement_timeout = 0"))
                 connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"),
                     {"key": MIGRATION_LOCK_KEY},

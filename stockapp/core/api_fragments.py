@@ -14,7 +14,7 @@ from .api_doc import (
     ref,
 )
 from .cursors import CURSOR_PATTERN
-from .errors import DATABASE_BUSY, NOT_MIGRATED
+from .errors import DATABASE_BUSY, DATABASE_UNAVAILABLE, NOT_MIGRATED
 from .rules import MAX_NAME_LENGTH, MAX_QUANTITY
 
 
@@ -229,9 +229,11 @@ def shared_responses() -> dict[str, Schema]:
             "The database schema is missing or out of date. `Database busy`: the"
             " database stayed locked, or concurrent writes kept conflicting, past"
             " the server's wait; nothing was stored, try again after `Retry-After`"
-            " seconds.",
+            " seconds. `Database unavailable`: the database cannot be reached;"
+            " try again after `Retry-After` seconds.",
             NOT_MIGRATED,
             DATABASE_BUSY,
+            DATABASE_UNAVAILABLE,
         ),
         "StorageFull": problem_response(
             "The server's storage is full: nothing was stored. Reads still work,"

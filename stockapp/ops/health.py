@@ -25,13 +25,17 @@ from ..core.api_doc import (
     problem_response,
 )
 from ..core.api_document import api_blueprint
-from ..core.errors import NOT_MIGRATED, Problem, schema_is_missing
+from ..core.errors import (
+    DATABASE_UNAVAILABLE,
+    NOT_MIGRATED,
+    Problem,
+    schema_is_missing,
+)
 from ..core.extensions import db
 
 bp = api_blueprint("health", __name__)
 
 _STORED_VERSION = text("SELECT version_num FROM alembic_version")
-DATABASE_UNAVAILABLE = "Database unavailable"
 
 
 def _status_response(description: str, status: str, **more: Schema) -> Schema:

@@ -205,6 +205,7 @@ def test_database_busy_is_documented_wherever_the_database_is_asked(client):
     assert errors["properties"]["error"]["enum"] == [
         "Database not migrated",
         "Database busy",
+        "Database unavailable",
     ]
     busy_ref = {"$ref": "#/components/responses/NotMigrated"}
     not_asked = {
