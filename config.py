@@ -48,6 +48,11 @@ class Config:
     # failover, idle timeout) is replaced instead of failing a request.
     DATABASE_POOL_PRE_PING = os.environ.get("DATABASE_POOL_PRE_PING", "1") != "0"
 
+    # Days the movement log keeps a movement (flask db prune); 0: forever, as the
+    # audit trail it is. Prunes delete this many rows per short transaction.
+    MOVEMENT_RETENTION_DAYS = int(os.environ.get("MOVEMENT_RETENTION_DAYS", 0))
+    PRUNE_BATCH_SIZE = int(os.environ.get("PRUNE_BATCH_SIZE", 1000))
+
     # What a caller without credentials may do: none, read or write. Secure by
     # default; development keeps the tutorial's open "write".
     ANONYMOUS_ACCESS = os.environ.get("ANONYMOUS_ACCESS", "none")

@@ -28,6 +28,7 @@ from sqlalchemy import inspect
 from ..core.extensions import db
 from ..stock.units import renew_versions
 from .health import migration_scripts, schema_head
+from .prune import checkpoint
 
 _POSTGRESQL = (
     "On PostgreSQL, back up with pg_dump and restore with pg_restore, e.g.\n"
@@ -104,6 +105,8 @@ def backup_command(destination: Path, force: bool) -> None:
         target.close()
         source.close()
     os.replace(partial, destination)
+    # The live database's write-ahead log, copied out now, need not stay large.
+    checkpoint()
     click.echo(
         f"Backed up {source_path} to {destination}: schema {revision}, {counts},"
         f" {destination.stat().st_size} bytes."

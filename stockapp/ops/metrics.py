@@ -39,7 +39,8 @@ from ..core.extensions import db
 from ..core.instruments import LATENCY, RATE_LIMITED, REPLAYS, REQUESTS, RETRIES
 from ..core.request_log import elapsed_seconds, route_template
 from ..core.settings import one_of
-from ..stock.models import Collection, Member
+from ..history.models import Movement
+from ..stock.models import Collection, IdempotencyKey, Member
 
 bp = api_blueprint("metrics", __name__)
 
@@ -47,23 +48,35 @@ METRICS_ACCESS_LEVELS = ("token", "public")
 MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 
 
+# Each gauge counted at scrape time: its table, and its help text.
+_COUNTED = (
+    ("stockapp_collections", Collection, "Collections in the stock."),
+    ("stockapp_members", Member, "Members in all collections."),
+    ("stockapp_movements", Movement, "Rows of the movement log (flask db prune)."),
+    (
+        "stockapp_idempotency_keys",
+        IdempotencyKey,
+        "Idempotency keys kept (24 hours; flask db prune).",
+    ),
+)
+
+
 class _StockCollector(Collector):
-    """How many collections and members there are, counted at scrape time."""
+    """How many rows the stock and the tables that grow with use hold, counted
+    at scrape time in one statement."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        collections, members = db.session.execute(
+        counts = db.session.execute(
             select(
-                select(func.count()).select_from(Collection).scalar_subquery(),
-                select(func.count()).select_from(Member).scalar_subquery(),
+                *(
+                    select(func.count()).select_from(model).scalar_subquery()
+                    for _, model, _ in _COUNTED
+                )
             )
         ).one()
         db.session.rollback()
-        yield GaugeMetricFamily(
-            "stockapp_collections", "Collections in the stock.", value=collections
-        )
-        yield GaugeMetricFamily(
-            "stockapp_members", "Members in all collections.", value=members
-        )
+        for (name, _, help_text), count in zip(_COUNTED, counts, strict=True):
+            yield GaugeMetricFamily(name, help_text, value=count)
 
 
 def _observe(response: Response) -> Response:

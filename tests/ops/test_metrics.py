@@ -112,6 +112,9 @@ def test_the_stock_gauges_count_collections_and_members(scrape, seed):
     found = samples(scrape())
     assert found[("stockapp_collections", frozenset())] == 3
     assert found[("stockapp_members", frozenset())] == 3
+    # Seeding made 3 movements (one per member); no key was sent.
+    assert found[("stockapp_movements", frozenset())] == 3
+    assert found[("stockapp_idempotency_keys", frozenset())] == 0
 
 
 def test_rate_limit_refusals_and_replays_are_counted(make_app, make_user, make_token):
