@@ -82,6 +82,13 @@ def problem_body(status: int, error: str, detail: str, **extra: Any) -> dict:
     }
 
 
+def invalid_detail(errors: dict[str, str]) -> str:
+    """The ``detail`` of a 400 Invalid input: its first problem, and how many
+    more ``errors`` lists."""
+    (key, why), *rest = errors.items()
+    return f"{key}: {why}" + (f" (and {len(rest)} more: see errors)" if rest else "")
+
+
 def bearer(token: str) -> dict[str, str]:
     """The headers that present ``token``."""
     return {"Authorization": f"Bearer {token}"}

@@ -15,7 +15,7 @@ from .api_doc import (
 )
 from .cursors import CURSOR_PATTERN
 from .errors import DATABASE_BUSY, DATABASE_UNAVAILABLE, NOT_MIGRATED
-from .rules import MAX_NAME_LENGTH, MAX_QUANTITY
+from .rules import MAX_NAME_LENGTH, MAX_PROBLEMS_LISTED, MAX_QUANTITY
 
 
 def shared_schemas() -> dict[str, Schema]:
@@ -59,6 +59,12 @@ def shared_schemas() -> dict[str, Schema]:
                     " `member`, a key of the body, a query parameter or a header)"
                     " with why.",
                     "additionalProperties": {"type": "string"},
+                },
+                "more_errors": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "How many more problems there are than"
+                    f" `errors` lists (it lists at most {MAX_PROBLEMS_LISTED}).",
                 },
                 "request_id": {
                     "type": "string",

@@ -97,8 +97,12 @@ def _problem_page(problem: Problem) -> Response:
 
 
 def _validation_failed(error: ValidationError) -> Response:
-    detail = "; ".join(f"{key}: {why}" for key, why in error.errors.items())
-    return problem_response(Problem(400, "Invalid input", detail, errors=error.errors))
+    # Each problem once, in `errors` (at most MAX_PROBLEMS_LISTED, and how many
+    # more); `detail` stays one short line.
+    more = {"more_errors": error.unlisted} if error.unlisted else {}
+    return problem_response(
+        Problem(400, "Invalid input", error.detail, errors=error.listed(), **more)
+    )
 
 
 def _http_exception(error: HTTPException) -> Response:

@@ -28,12 +28,39 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _DOT_SEGMENTS = frozenset({".", ".."})
 
 
+# A refusal lists at most this many problems, and counts the rest: a body of a
+# million bad names is not answered with a million reasons.
+MAX_PROBLEMS_LISTED = 100
+
+
 class ValidationError(Exception):
     """Input broke a rule; ``errors`` maps each offending key to the reason."""
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(errors)
         self.errors = errors
+
+    def listed(self) -> dict[str, str]:
+        """The first ``MAX_PROBLEMS_LISTED`` problems, each key cut to a name's
+        length (a key too long to be a name need not be echoed whole)."""
+        items = list(self.errors.items())[:MAX_PROBLEMS_LISTED]
+        return {_shortened(key): why for key, why in items}
+
+    @property
+    def unlisted(self) -> int:
+        """How many problems ``listed`` leaves out."""
+        return max(0, len(self.errors) - MAX_PROBLEMS_LISTED)
+
+    @property
+    def detail(self) -> str:
+        """One line: the first problem, and how many more ``errors`` lists."""
+        (key, why), *rest = self.errors.items()
+        more = f" (and {len(rest)} more: see errors)" if rest else ""
+        return f"{_shortened(key)}: {why}{more}"
+
+
+def _shortened(key: str) -> str:
+    return key if len(key) <= MAX_NAME_LENGTH + 1 else key[:MAX_NAME_LENGTH] + "…"
 
 
 class MalformedJSON(Exception):

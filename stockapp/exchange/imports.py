@@ -31,6 +31,7 @@ from ..core.api_document import api_blueprint
 from ..core.errors import Problem
 from ..core.guards import allows_body_up_to, request_body
 from ..core.rules import (
+    MAX_PROBLEMS_LISTED,
     MAX_QUANTITY,
     MalformedJSON,
     ValidationError,
@@ -47,7 +48,7 @@ INVALID_IMPORT = "Invalid import"
 
 MODES = ("merge", "replace")
 # A refusal lists at most this many bad rows (and says how many more there are).
-MAX_PROBLEMS_SHOWN = 100
+MAX_PROBLEMS_SHOWN = MAX_PROBLEMS_LISTED
 _QUANTITY = re.compile(r"[0-9]{1,19}")
 _QUANTITY_RULE = f"quantity must be a whole number from 0 to {MAX_QUANTITY}"
 Imported = dict[str, dict[str, int]]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from helpers import TIMESTAMP, bearer, login, problem_body
+from helpers import TIMESTAMP, bearer, invalid_detail, login, problem_body
 
 from stockapp.access.token_secrets import digest
 
@@ -44,7 +44,7 @@ def forbidden(detail: str) -> dict[str, Any]:
 
 
 def invalid_input(errors: dict[str, str]) -> dict[str, Any]:
-    detail = "; ".join(f"{key}: {why}" for key, why in errors.items())
+    detail = invalid_detail(errors)
     return problem_body(400, "Invalid input", detail, errors=errors)
 
 

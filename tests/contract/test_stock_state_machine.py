@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
-from helpers import problem_body
+from helpers import invalid_detail, problem_body
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -103,7 +103,7 @@ def problem(status: int, error: str, detail: str, **extra: Any) -> Expected:
 
 
 def invalid(errors: dict[str, str]) -> Expected:
-    detail = "; ".join(f"{key}: {why}" for key, why in errors.items())
+    detail = invalid_detail(errors)
     return problem(400, "Invalid input", detail, errors=errors)
 
 

@@ -1,8 +1,10 @@
 """Bad input: a 400 (or 413/415) problem that says what is wrong, and nothing stored."""
 
+import json
 from urllib.parse import quote
 
 import pytest
+from helpers import invalid_detail
 
 QUANTITY_RULE = "must be a JSON integer from 0 to 9223372036854775807"
 BEFORE = {"fruit": {"apple": 30}}
@@ -57,7 +59,7 @@ def assert_invalid(response, errors):
     assert body["title"] == "Bad Request"
     assert body["status"] == 400
     assert body["errors"] == errors
-    assert body["detail"] == "; ".join(f"{key}: {why}" for key, why in errors.items())
+    assert body["detail"] == invalid_detail(errors)
 
 
 @pytest.mark.parametrize(("name", "why"), BAD_NAMES)
@@ -350,3 +352,38 @@ def test_bad_body_is_rejected_whether_or_not_the_collection_exists(client, metho
     for path in ("/stock/fruit", "/stock/absent"):
         response = send(client, method, path, '{"apple": -1}')
         assert_invalid(response, {"apple": QUANTITY_RULE})
+
+
+def test_many_bad_names_are_each_listed_once_and_capped(client, stored):
+    names = [f"{number:04}" + "x" * 996 for number in range(150)]
+    raw = json.dumps({name: 1 for name in names}).encode()
+    response = send(client, "PUT", "/stock/fruit", raw)
+    assert response.status_code == 400
+    why = "is not a valid member name: it must be 1 to 100 characters long"
+    listed = {name[:100] + "…": why for name in names[:100]}
+    assert response.get_json() == {
+        "type": "about:blank",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": f"{names[0][:100]}…: {why} (and 149 more: see errors)",
+        "error": "Invalid input",
+        "errors": listed,
+        "more_errors": 50,
+    }
+    # The answer is bounded, not a multiple of the body.
+    assert len(response.get_data()) < len(raw) / 5
+    assert stored() == {}
+
+
+def test_two_bad_keys_are_each_listed_once(client, stored):
+    response = send(client, "PUT", "/stock/fruit", b'{"a/b": 1, "ok": -1}')
+    body = response.get_json()
+    assert body["errors"] == {
+        "a/b": "is not a valid member name: it must not contain '/'",
+        "ok": QUANTITY_RULE,
+    }
+    assert body["detail"] == (
+        "a/b: is not a valid member name: it must not contain '/'"
+        " (and 1 more: see errors)"
+    )
+    assert "more_errors" not in body

@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from helpers import bearer
+from helpers import bearer, invalid_detail
 
 from stockapp.core.cursors import BAD_CURSOR
 
@@ -38,7 +38,7 @@ def walk(client, path, **headers):
 
 
 def invalid(**errors):
-    detail = "; ".join(f"{key}: {why}" for key, why in errors.items())
+    detail = invalid_detail(errors)
     return {
         "type": "about:blank",
         "title": "Bad Request",
