@@ -124,8 +124,13 @@ def _is_safe(value: str | None) -> bool:
     return _SAFE_VALUES[value]
 
 
-def _export(export_format: str) -> Any:
-    safe = export_format == "csv" and _is_safe(request.args.get("spreadsheet_safe"))
+def export_response(export_format: str, *, safe_by_default: bool = False) -> Any:
+    """The stock (or the ``collection`` asked for) as an attachment, streamed;
+    CSV for a spreadsheet when ``spreadsheet_safe`` (or ``safe_by_default``) says."""
+    asked = request.args.get("spreadsheet_safe")
+    safe = export_format == "csv" and (
+        _is_safe(asked) if asked is not None else safe_by_default
+    )
     collection = _collection_named(request.args.get("collection"))
     if collection is not None:
         refuse_unseen_collection(collection, creates=False)
@@ -202,7 +207,7 @@ def export_csv() -> Any:
 
     Streamed; a token limited to some collections gets only theirs.
     """
-    return _export("csv")
+    return export_response("csv")
 
 
 @bp.get("/export.json")
@@ -213,7 +218,7 @@ def export_json() -> Any:
 
     Streamed; a token limited to some collections gets only theirs.
     """
-    return _export("json")
+    return export_response("json")
 
 
 @stock_cli.command("export")

@@ -1,4 +1,5 @@
-"""The import page: upload a CSV or JSON file, see what it would change, import.
+"""The import page: upload a CSV or JSON file, see what it would change, import;
+and the stock's download for a logged-in browser (the API takes tokens only).
 
 The same reading and unit of work as ``POST /imports`` (``imports.py``, and
 ``stock/units.py`` beneath it).
@@ -23,6 +24,7 @@ from flask import (
 from ..access.permissions import requires
 from ..core.guards import allows_body_up_to
 from ..core.rules import ValidationError
+from .exports import export_response
 from .imports import (
     ImportRefused,
     import_as_caller,
@@ -50,6 +52,21 @@ def _page(status: int = 200, **shown: Any) -> Any:
 def import_form() -> Any:
     """The form that uploads a file to import."""
     return _page()
+
+
+@bp.get("/download/stock.csv")
+@requires("read", page=True)
+def download_csv() -> Any:
+    """The stock as CSV for the logged-in browser: safe to open in a spreadsheet
+    (``?spreadsheet_safe=0`` for the exact file an import takes back)."""
+    return export_response("csv", safe_by_default=True)
+
+
+@bp.get("/download/stock.json")
+@requires("read", page=True)
+def download_json() -> Any:
+    """The stock as JSON for the logged-in browser."""
+    return export_response("json")
 
 
 @bp.post("/import")

@@ -155,6 +155,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "exports.export_csv"): Route("/export.csv", "read", 200),
     ("GET", "exports.export_json"): Route("/export.json", "read", 200),
     ("GET", "import_pages.import_form"): Route("/import", "write", 200, page=True),
+    ("GET", "import_pages.download_csv"): Route(
+        "/download/stock.csv", "read", 200, page=True
+    ),
+    ("GET", "import_pages.download_json"): Route(
+        "/download/stock.json", "read", 200, page=True
+    ),
     ("POST", "import_pages.submit_import"): Route(
         "/import",
         "write",

@@ -7,7 +7,7 @@ import io
 import re
 
 import pytest
-from helpers import csrf_token_of, problem_page
+from helpers import csrf_token_of, login, problem_page
 
 HEADER = b"collection,member,quantity\r\n"
 
@@ -107,6 +107,31 @@ def test_the_form_needs_its_csrf_token(client, stored):
 def test_the_page_offers_a_spreadsheet_safe_download(client):
     page = client.get("/import").get_data(as_text=True)
     assert (
-        '<a href="/export.csv?spreadsheet_safe=1">download it as CSV for a'
-        " spreadsheet</a>" in page
+        '<a href="/download/stock.csv">download it as CSV for a spreadsheet</a>' in page
     )
+
+
+def test_a_logged_in_browser_downloads_the_stock(make_app, make_user, seed):
+    seed(sheet={"=HYPERLINK(1)": 1, "ok": 2})
+    make_user("viewer", "viewer")
+    browser = make_app(ANONYMOUS_ACCESS="none").test_client()
+    assert login(browser, "viewer").status_code == 303
+    # The API takes tokens, never the session: the page's own routes serve it.
+    assert browser.get("/export.csv").status_code == 401
+    safe = browser.get("/download/stock.csv")
+    assert safe.status_code == 200
+    assert safe.headers["Content-Disposition"] == (
+        "attachment; filename=\"stock.csv\"; filename*=UTF-8''stock.csv"
+    )
+    assert safe.get_data() == HEADER + b"sheet,'=HYPERLINK(1),1\r\nsheet,ok,2\r\n"
+    exact = browser.get("/download/stock.csv?spreadsheet_safe=0")
+    assert exact.get_data() == HEADER + b"sheet,=HYPERLINK(1),1\r\nsheet,ok,2\r\n"
+    document = browser.get("/download/stock.json")
+    assert document.get_json() == {"sheet": {"=HYPERLINK(1)": 1, "ok": 2}}
+
+
+def test_the_download_sends_a_stranger_to_log_in(make_app):
+    browser = make_app(ANONYMOUS_ACCESS="none").test_client()
+    response = browser.get("/download/stock.csv")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/log-in?next=/download/stock.csv"

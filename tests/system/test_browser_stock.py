@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from browser import HEIGHT, WIDTHS, overflow_px, screenshot, serious_violations
@@ -587,6 +588,20 @@ def test_a_file_is_tried_then_imported_on_the_import_page(
         " 1 removed."
     )
     assert stored() == {"fruit": {"apple": 28, "kiwi": 5}}
+
+
+def test_the_import_page_downloads_a_csv_safe_for_spreadsheets(page, site, make_token):
+    api_caller(site, make_token)("PUT", "/stock/sheet", {"=HYPERLINK(1)": 1, "ok": 2})
+    log_in_as(page, "clerk")
+    page.goto("/import")
+    link = page.get_by_role("link", name="download it as CSV for a spreadsheet")
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "stock.csv"
+    assert download.value.url.endswith("/download/stock.csv")
+    assert Path(download.value.path()).read_bytes() == (
+        IMPORT_HEADER + b"sheet,'=HYPERLINK(1),1\r\nsheet,ok,2\r\n"
+    )
 
 
 # Every width ---------------------------------------------------------------
