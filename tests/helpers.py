@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 # Passwords must be 12 to 1024 characters long.
 PASSWORD = "correct horse battery staple"
@@ -111,3 +113,19 @@ def log_in_as(page, name: str, password: str = PASSWORD) -> None:
     page.get_by_label("Name").fill(name)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+def end_other_sessions(database_url: str) -> int:
+    """End every other session on the PostgreSQL database, as a server restart or
+    an idle timeout would; how many were ended."""
+    server = create_engine(database_url, poolclass=NullPool)
+    try:
+        with server.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+    finally:
+        server.dispose()

@@ -20,8 +20,10 @@ from sqlalchemy import (
     Executable,
     Insert,
     Row,
+    delete,
     event,
     make_url,
+    select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -338,3 +340,23 @@ def insert_ignoring_conflict(model: type) -> Insert:
     """An INSERT into ``model`` that does nothing when a unique key already exists."""
     insert = postgresql.insert if dialect_name() == "postgresql" else sqlite.insert
     return insert(model).on_conflict_do_nothing()
+
+
+def delete_in_batches(model: Any, condition: Any, batch_size: int) -> int:
+    """Delete the rows of ``model`` that meet ``condition``, oldest id first,
+    ``batch_size`` per short transaction (writers wait for one batch at most);
+    how many were deleted."""
+    deleted = 0
+    while True:
+        with write_transaction():
+            oldest = (
+                select(model.id).where(condition).order_by(model.id).limit(batch_size)
+            )
+            count = (
+                write_connection()
+                .execute(delete(model).where(model.id.in_(oldest)))
+                .rowcount
+            )
+        deleted += count
+        if count < batch_size:
+            return deleted

@@ -14,10 +14,9 @@ from datetime import timedelta
 import click
 from flask import current_app
 from flask_migrate.cli import db as db_commands
-from sqlalchemy import delete, select
 
 from ..core.clock import utcnow
-from ..core.database import dialect_name, write_connection, write_transaction
+from ..core.database import delete_in_batches, dialect_name
 from ..core.extensions import db
 from ..history.models import Movement
 from ..stock.idempotency import prune_expired_keys
@@ -27,23 +26,7 @@ def prune_movements(days: int, batch_size: int) -> int:
     """Delete the movements older than ``days`` days, oldest first,
     ``batch_size`` at a time; how many were deleted."""
     cutoff = utcnow() - timedelta(days=days)
-    deleted = 0
-    while True:
-        with write_transaction():
-            oldest = (
-                select(Movement.id)
-                .where(Movement.at < cutoff)
-                .order_by(Movement.id)
-                .limit(batch_size)
-            )
-            count = (
-                write_connection()
-                .execute(delete(Movement).where(Movement.id.in_(oldest)))
-                .rowcount
-            )
-        deleted += count
-        if count < batch_size:
-            return deleted
+    return delete_in_batches(Movement, Movement.at < cutoff, batch_size)
 
 
 def checkpoint() -> None:

@@ -21,6 +21,7 @@ from ..access.identity import current_identity
 from ..core.api_doc import Schema, amend, header_refs, ref
 from ..core.clock import utcnow
 from ..core.database import (
+    delete_in_batches,
     insert_ignoring_conflict,
     retry_serialization_failures,
     write_connection,
@@ -128,23 +129,8 @@ def _apply_and_record(
 def prune_expired_keys(batch_size: int) -> int:
     """Delete the expired keys, ``batch_size`` at a time, each batch its own short
     transaction (no long lock); how many were deleted."""
-    deleted = 0
-    while True:
-        with write_transaction():
-            oldest = (
-                select(IdempotencyKey.id)
-                .where(IdempotencyKey.created_at < utcnow() - KEY_LIFETIME)
-                .order_by(IdempotencyKey.created_at)
-                .limit(batch_size)
-            )
-            count = (
-                write_connection()
-                .execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(oldest)))
-                .rowcount
-            )
-        deleted += count
-        if count < batch_size:
-            return deleted
+    expired = IdempotencyKey.created_at < utcnow() - KEY_LIFETIME
+    return delete_in_batches(IdempotencyKey, expired, batch_size)
 
 
 def _fingerprint() -> str:

@@ -7,6 +7,7 @@ SQLite's own settings are tested in test_config.py.
 from __future__ import annotations
 
 import pytest
+from helpers import end_other_sessions
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
@@ -137,16 +138,7 @@ def test_postgresql_connection_closed_by_the_server_is_replaced(
 ):
     seed(fruit={"apple": 1})
     # A server restart or an idle timeout ends the pooled connection's session.
-    server = create_engine(database_url, poolclass=NullPool)
-    with server.connect() as connection:
-        ended = connection.execute(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        ).scalar_one()
-    server.dispose()
-    assert ended == 1
+    assert end_other_sessions(database_url) == 1
     response = client.get("/stock")
     assert response.status_code == 200
     assert response.get_json() == {"fruit": {"apple": 1}}
