@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from .api_doc import Schema, amend, problem_response
 from .errors import Problem
 from .rules import MalformedJSON, ValidationError, parse_json
 
@@ -27,9 +28,17 @@ def allows_body_up_to(setting: str) -> Callable[[F], F]:
 
     def declare(view: F) -> F:
         setattr(view, _BODY_LIMIT, setting)
-        return view
+        return amend(view, lambda operation: _document_limit(operation, setting))
 
     return declare
+
+
+def _document_limit(operation: Schema, setting: str) -> None:
+    """The route's own 413: its limit is the setting, not MAX_CONTENT_LENGTH."""
+    operation["responses"]["413"] = problem_response(
+        f"The body is over the limit (the server's `{setting}`).",
+        "Request entity too large",
+    )
 
 
 def refuse_oversized_body() -> None:

@@ -387,3 +387,14 @@ def test_docs_keep_a_token_once_authorized(client):
     with client.get("/static/docs.js") as response:
         script = response.get_data(as_text=True)
     assert "persistAuthorization: true" in script
+
+
+def test_a_route_with_its_own_body_limit_documents_that_limit(client):
+    document = client.get("/openapi.json").get_json()
+    imports = document["paths"]["/imports"]["post"]["responses"]["413"]
+    assert imports["description"] == (
+        "The body is over the limit (the server's `IMPORT_MAX_BYTES`)."
+    )
+    # Every other body takes the shared limit.
+    put = document["paths"]["/stock/{collection}"]["put"]["responses"]["413"]
+    assert put == {"$ref": "#/components/responses/TooLarge"}
