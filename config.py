@@ -53,6 +53,22 @@ class Config:
     MOVEMENT_RETENTION_DAYS = int(os.environ.get("MOVEMENT_RETENTION_DAYS", 0))
     PRUNE_BATCH_SIZE = int(os.environ.get("PRUNE_BATCH_SIZE", 1000))
 
+    # Webhooks (docs/webhooks.md). A receiver on a loopback, private, link-local
+    # or multicast address, or over plain http, only with this set to 1 (a LAN).
+    WEBHOOKS_ALLOW_PRIVATE = os.environ.get("WEBHOOKS_ALLOW_PRIVATE", "0") == "1"
+    # Seconds to connect to a receiver, then for the whole exchange after.
+    WEBHOOKS_CONNECT_TIMEOUT = float(os.environ.get("WEBHOOKS_CONNECT_TIMEOUT", 5))
+    WEBHOOKS_ANSWER_TIMEOUT = float(os.environ.get("WEBHOOKS_ANSWER_TIMEOUT", 10))
+    # Seconds a worker holds a subscription without renewing; a worker killed
+    # mid-delivery hands its subscriptions on after this long.
+    WEBHOOKS_LEASE_SECONDS = float(os.environ.get("WEBHOOKS_LEASE_SECONDS", 60))
+    # How often an idle worker looks for due deliveries, in seconds.
+    WEBHOOKS_POLL_SECONDS = float(os.environ.get("WEBHOOKS_POLL_SECONDS", 1))
+    # Subscriptions one `flask webhooks deliver` serves at once.
+    WEBHOOKS_WORKER_THREADS = int(os.environ.get("WEBHOOKS_WORKER_THREADS", 4))
+    # Days the attempts and the finished deliveries are kept.
+    WEBHOOKS_RETENTION_DAYS = int(os.environ.get("WEBHOOKS_RETENTION_DAYS", 30))
+
     # What a caller without credentials may do: none, read or write. Secure by
     # default; development keeps the tutorial's open "write".
     ANONYMOUS_ACCESS = os.environ.get("ANONYMOUS_ACCESS", "none")

@@ -27,8 +27,16 @@ from .token_secrets import TOKEN_PREFIX
 from .validation import MAX_EXPIRY_DAYS, MAX_TOKEN_COLLECTIONS
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-# Values that put a described path to the router.
-_SAMPLE = {"collection": "fruit", "member": "apple", "token_id": "1"}
+
+
+class _Sample(dict):
+    """Values that put a described path to the router: a name, or an id (1)."""
+
+    def __missing__(self, key: str) -> str:
+        return "1"
+
+
+_SAMPLE = _Sample(collection="fruit", member="apple")
 # Stock routes take a token, or no credentials where ANONYMOUS_ACCESS allows.
 _TOKEN_OR_ANONYMOUS: list[Schema] = [{"bearer": []}, {}]
 _TOKEN: list[Schema] = [{"bearer": []}]
@@ -180,7 +188,7 @@ def describe_access(document: dict[str, Any], app: Flask) -> None:
     adapter = app.url_map.bind("localhost")
     with app.app_context():
         for path, item in document["paths"].items():
-            url = path.format(**_SAMPLE)
+            url = path.format_map(_SAMPLE)
             for method in HTTP_METHODS:
                 if method in item:
                     endpoint, _ = adapter.match(url, method=method.upper())

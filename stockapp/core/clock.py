@@ -15,3 +15,10 @@ def utc_text(at: datetime) -> str:
     if at.tzinfo is not None:
         at = at.astimezone(UTC).replace(tzinfo=None)
     return at.isoformat(timespec="microseconds") + "Z"
+
+
+def as_utc(at: datetime) -> datetime:
+    """``at`` as an aware UTC time (SQLite hands back naive ones, stored as UTC)."""
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)

@@ -38,6 +38,8 @@ from .instruments import RETRIES
 # Where write_transaction keeps (in flask.g) the connection of the request's
 # write transaction.
 _CONNECTION_KEY = "stockapp_write_connection"
+# And the buffers its statements fill, written just before it commits.
+_BUFFERS_KEY = "stockapp_write_buffers"
 _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 # PostgreSQL's serialization_failure and deadlock_detected: the server rolled the
@@ -264,6 +266,18 @@ def _in_write_transaction() -> bool:
     return g.get(_CONNECTION_KEY) is not None
 
 
+def transaction_buffer(key: str, flush: Callable[[list[Any]], None]) -> list[Any]:
+    """A list that lives as long as the current write transaction: the first
+    call for ``key`` makes it, and ``flush(list)`` runs with it just before
+    the outermost transaction commits (never if it rolls back). Rows many
+    statements gather are then written in one statement."""
+    buffers = g.get(_BUFFERS_KEY)
+    entry = buffers.get(key)
+    if entry is None:
+        entry = buffers[key] = (flush, [])
+    return entry[1]
+
+
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """Run the block as one write transaction: committed at its end or rolled back.
@@ -283,13 +297,17 @@ def write_transaction() -> Iterator[None]:
             if connection.dialect.name == "sqlite":
                 begin_sqlite_transaction(connection, write=True)
             setattr(g, _CONNECTION_KEY, connection)
+            setattr(g, _BUFFERS_KEY, {})
             yield
+            for flush, rows in g.get(_BUFFERS_KEY).values():
+                flush(rows)
             transaction.commit()
         except BaseException:
             transaction.rollback()
             raise
         finally:
             g.pop(_CONNECTION_KEY, None)
+            g.pop(_BUFFERS_KEY, None)
 
 
 def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]:

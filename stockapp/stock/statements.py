@@ -147,13 +147,20 @@ SET_REORDER_LEVEL = (
     .returning(members.c.version)
 )
 
-INSERT_MOVEMENTS = insert(movements).values(
-    {
-        name: bindparam(name)
-        for name in ("collection", "member", "kind", "before", "after", "reason")
-        + ("by", "at")
-    }
+# One movement, its id returned; several go through INSERT_MOVEMENTS (Core's
+# multi-row VALUES, ids returned too).
+INSERT_MOVEMENT = (
+    insert(movements)
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("collection", "member", "kind", "before", "after", "reason")
+            + ("by", "at")
+        }
+    )
+    .returning(movements.c.id)
 )
+INSERT_MOVEMENTS = insert(movements).returning(movements.c.id, movements.c.member)
 
 
 def _adjust(in_range: Any) -> Executable:
@@ -183,7 +190,8 @@ class DialectStatements:
     # Members of ``collection_id`` named in ``names``, in no particular order.
     members_named: Select[Any]
     # Log a removal of every member of ``collection_id`` not named in ``names``
-    # (all of them when ``names`` is empty), oldest first.
+    # (all of them when ``names`` is empty), oldest first; (id, member, before)
+    # of each movement.
     log_members_not_named: Insert
     # Remove them.
     delete_members_not_named: Executable
@@ -265,9 +273,14 @@ def _statements_for(dialect: str) -> DialectStatements:
         # collection by the (collection_id, id) index instead of looking each
         # name up; the few rows are put in order in Python.
         members_named=select(
-            members.c.name, members.c.id, members.c.quantity, members.c.version
+            members.c.name,
+            members.c.id,
+            members.c.quantity,
+            members.c.version,
+            members.c.reorder_level,
         ).where(of_collection, named),
-        log_members_not_named=insert(movements).from_select(
+        log_members_not_named=insert(movements)
+        .from_select(
             ["collection", "member", "kind", "before", "after", "by", "at"],
             select(
                 bindparam("collection_name"),
@@ -280,7 +293,8 @@ def _statements_for(dialect: str) -> DialectStatements:
             )
             .where(not_named)
             .order_by(members.c.id),
-        ),
+        )
+        .returning(movements.c.id, movements.c.member, movements.c.before),
         delete_members_not_named=delete(members).where(not_named),
         count_members_not_named=select(func.count()).where(not_named),
         low_stock=low.add_columns(

@@ -25,6 +25,7 @@ from ..core.database import (
 from ..core.errors import Problem
 from ..core.rules import MAX_QUANTITY
 from .models import new_version
+from .signals import Change, Recorded, collection_deleted, movements_recorded
 from .statements import (
     ADD_TO_MEMBER,
     BUMP_COLLECTION,
@@ -32,6 +33,7 @@ from .statements import (
     DELETE_MEMBERS,
     INSERT_COLLECTION,
     INSERT_MEMBERS,
+    INSERT_MOVEMENT,
     INSERT_MOVEMENTS,
     LOCK_COLLECTION,
     SET_REORDER_LEVEL,
@@ -72,6 +74,17 @@ class _StoredMember(NamedTuple):
     id: int
     quantity: int
     version: int
+    reorder_level: int | None
+
+
+class _Movement(NamedTuple):
+    """A change to log: the member, its quantities, and what it is now."""
+
+    member: str
+    before: int | None
+    after: int | None
+    reorder_level: int | None = None
+    version: int | None = None
 
 
 def _member_not_found(collection: str, member: str) -> Problem:
@@ -165,6 +178,7 @@ def delete_collection(
         _log_members_not_named(collection, (), "delete", by)
         # The members go with it: ON DELETE CASCADE.
         _execute(DELETE_COLLECTION, collection_id=collection.id)
+        collection_deleted.send(None, collection=name, by=by, at=utcnow())
 
 
 @retry_serialization_failures
@@ -238,7 +252,15 @@ def adjust_member(
         _bump_collection(collection)
         _record_movements(
             collection_name,
-            [(member, stored.quantity, adjusted.quantity)],
+            [
+                _Movement(
+                    member,
+                    stored.quantity,
+                    adjusted.quantity,
+                    stored.reorder_level,
+                    adjusted.version,
+                )
+            ],
             "adjust",
             reason,
             by,
@@ -414,8 +436,8 @@ def _current_members(
     # rather than in whatever order the query plan gives.
     rows.sort(key=lambda row: row.id)
     return {
-        name: _StoredMember(member_id, quantity, version)
-        for name, member_id, quantity, version in rows
+        name: _StoredMember(member_id, quantity, version, level)
+        for name, member_id, quantity, version, level in rows
     }
 
 
@@ -423,15 +445,24 @@ def _log_members_not_named(
     collection: _LockedCollection, names: Iterable[str], kind: str, by: str | None
 ) -> int:
     """Log the removal of every member not in ``names``; how many there are."""
-    return _execute(
+    at = utcnow()
+    logged = _execute(
         for_dialect().log_members_not_named,
         collection_id=collection.id,
         collection_name=collection.name,
         names=names_parameter(names),
         kind=kind,
         by=by,
-        at=utcnow(),
-    ).rowcount
+        at=at,
+    ).all()
+    if logged:
+        # RETURNING's rows come in no promised order: the ids give it.
+        changes = [
+            Change(movement_id, member, before, None, None, None)
+            for movement_id, member, before in sorted(logged)
+        ]
+        _announce(Recorded(collection.name, kind, None, by, at, changes))
+    return len(logged)
 
 
 def _remove_members_not_named(
@@ -474,10 +505,12 @@ def _apply_changes(
                         "version": versions[name],
                     }
                 )
-                movements.append((name, None, quantity))
+                movements.append(
+                    _Movement(name, None, quantity, version=versions[name])
+                )
         elif quantity is None:
             deletes.append({"member_id": stored.id})
-            movements.append((name, stored.quantity, None))
+            movements.append(_Movement(name, stored.quantity, None))
         elif quantity != stored.quantity:
             versions[name] = stored.version + 1
             updates.append(
@@ -487,7 +520,15 @@ def _apply_changes(
                     "new_version": versions[name],
                 }
             )
-            movements.append((name, stored.quantity, quantity))
+            movements.append(
+                _Movement(
+                    name,
+                    stored.quantity,
+                    quantity,
+                    stored.reorder_level,
+                    versions[name],
+                )
+            )
     # Each executes as one executemany, whatever the number of rows.
     if inserts:
         _execute_many(INSERT_MEMBERS, inserts)
@@ -510,28 +551,49 @@ def _bump_collection(collection: _LockedCollection) -> int:
 
 def _record_movements(
     collection: str,
-    movements: list[tuple[str, int | None, int | None]],
+    movements: list[_Movement],
     kind: str,
     reason: str | None = None,
     by: str | None = None,
 ) -> None:
-    """Log each (member, before, after), made by user ``by``, in one statement."""
+    """Log each movement, made by user ``by``, in one statement, and announce
+    them (signals.movements_recorded) to the capabilities above."""
     if not movements:
         return
     at = utcnow()
-    _execute_many(
-        INSERT_MOVEMENTS,
-        [
-            {
-                "collection": collection,
-                "member": member,
-                "kind": kind,
-                "before": before,
-                "after": after,
-                "reason": reason,
-                "by": by,
-                "at": at,
-            }
-            for member, before, after in movements
-        ],
-    )
+    rows = [
+        {
+            "collection": collection,
+            "member": movement.member,
+            "kind": kind,
+            "before": movement.before,
+            "after": movement.after,
+            "reason": reason,
+            "by": by,
+            "at": at,
+        }
+        for movement in movements
+    ]
+    if len(rows) == 1:
+        ids = [_execute(INSERT_MOVEMENT, **rows[0]).one().id]
+    else:
+        # One multi-row INSERT per thousand rows; each member once, so the
+        # returned (id, member) pairs map back whatever their order.
+        returned = dict(
+            (member, movement_id)
+            for movement_id, member in write_connection().execute(
+                INSERT_MOVEMENTS, rows
+            )
+        )
+        ids = [returned[movement.member] for movement in movements]
+    changes = [
+        Change(movement_id, *movement)
+        for movement_id, movement in zip(ids, movements, strict=True)
+    ]
+    _announce(Recorded(collection, kind, reason, by, at, changes))
+
+
+def _announce(recorded: Recorded) -> None:
+    """Tell the receivers of movements_recorded, inside the write."""
+    if movements_recorded.receivers:
+        movements_recorded.send(None, recorded=recorded)

@@ -25,6 +25,8 @@ from stockapp.access.validation import TokenRequest
 from stockapp.core.clock import utcnow
 from stockapp.core.extensions import db
 from stockapp.stock import reads, units
+from stockapp.webhooks import subscriptions
+from stockapp.webhooks.validation import SubscriptionFields
 
 PASSWORD = "matrix password, never stored"
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
@@ -225,6 +227,28 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "access_api.create_token"): Route("/tokens", "user", 201, body=token_body),
     ("GET", "access_api.get_token"): Route("/tokens/{own}", "user", 200),
     ("DELETE", "access_api.revoke_token"): Route("/tokens/{own}", "user", 204),
+    ("GET", "webhooks_api.list_webhooks"): Route("/webhooks", "admin", 200),
+    ("POST", "webhooks_api.create_webhook"): Route(
+        "/webhooks",
+        "admin",
+        201,
+        body={"url": "https://hooks.example/stock", "events": ["member.low"]},
+    ),
+    ("GET", "webhooks_api.get_webhook"): Route("/webhooks/{hook}", "admin", 200),
+    ("PATCH", "webhooks_api.update_webhook"): Route(
+        "/webhooks/{hook}", "admin", 200, body={"enabled": False}
+    ),
+    ("DELETE", "webhooks_api.delete_webhook"): Route("/webhooks/{hook}", "admin", 204),
+    ("POST", "webhooks_api.rotate_webhook_secret"): Route(
+        "/webhooks/{hook}/rotate-secret", "admin", 200
+    ),
+    ("POST", "webhooks_api.ping_webhook"): Route("/webhooks/{hook}/ping", "admin", 202),
+    ("GET", "webhooks_api.list_webhook_deliveries"): Route(
+        "/webhooks/{hook}/deliveries", "admin", 200
+    ),
+    ("POST", "webhooks_api.redeliver_webhook"): Route(
+        "/webhooks/{hook}/deliveries/{delivery}/redeliver", "admin", 202
+    ),
 }
 
 
@@ -355,6 +379,13 @@ class Caller:
             if cell.role is not None:
                 self._give_token(cell)
             units.create_collection("fruit", {"apple": 30})
+            # A webhook subscription, with one delivery (a ping) to send again.
+            hook = subscriptions.create_subscription(
+                SubscriptionFields("https://hooks.example/stock", ("member.low",))
+            )
+            self.secrets.append(hook.secret)
+            self.hook = hook.subscription["id"]
+            self.delivery = subscriptions.ping(self.hook, None)["id"]
             self.versions = {
                 "fruit": reads.collection_page("fruit", 0, None)[1],
                 "apple": reads.member_quantity("fruit", "apple")[1],
@@ -394,7 +425,9 @@ class Caller:
         db.session.commit()
 
     def call(self, method: str, route: Route, cell: Cell) -> Any:
-        path = route.path.format(own=self.own_token)
+        path = route.path.format(
+            own=self.own_token, hook=self.hook, delivery=self.delivery
+        )
         kwargs: dict[str, Any] = {"headers": dict(self.headers)}
         body = route.body(cell) if callable(route.body) else route.body
         if body is not None:

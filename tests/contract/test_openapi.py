@@ -41,6 +41,7 @@ API_BLUEPRINTS = (
     "exports.",
     "imports.",
     "metrics.",
+    "webhooks_api.",
 )
 # Flask answers these for every route by itself.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
@@ -48,7 +49,13 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 
 
 # Values for the path parameters when a described URL is put to the router.
-SAMPLE = {"collection": "fruit", "member": "apple", "token_id": "1"}
+SAMPLE = {
+    "collection": "fruit",
+    "member": "apple",
+    "token_id": "1",
+    "subscription_id": "1",
+    "delivery_id": "1",
+}
 # The converters a described path parameter may have: names, and token ids.
 CONVERTERS = {"UnicodeConverter", "IntegerConverter"}
 

@@ -13,11 +13,7 @@ from stockapp.core.database import read, write_connection, write_transaction
 from stockapp.core.extensions import db
 from stockapp.history.models import Movement
 from stockapp.stock.models import Collection
-from stockapp.stock.statements import (
-    INSERT_COLLECTION,
-    INSERT_MOVEMENTS,
-    MEMBER_QUANTITY,
-)
+from stockapp.stock.statements import INSERT_COLLECTION, MEMBER_QUANTITY
 
 MOVEMENT = {
     "collection": "fruit",
@@ -29,6 +25,10 @@ MOVEMENT = {
     "by": None,
     "at": datetime(2026, 11, 25, 12, 30, 0, 123456, tzinfo=UTC),
 }
+# A movement's INSERT, its values as parameters (a datetime among them).
+INSERT_MOVEMENTS = insert(Movement.__table__).values(
+    {name: bindparam(name) for name in MOVEMENT}
+)
 
 
 def test_a_read_gives_named_rows_like_core(app, seed):

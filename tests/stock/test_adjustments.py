@@ -163,4 +163,7 @@ def test_adjustment_is_a_constant_number_of_statements(client, seed, count_state
     updates = [s for s in statements if s.startswith("UPDATE members")]
     assert len(updates) == 1
     assert "quantity + " in updates[0]
-    assert len(statements) == 6
+    # BEGIN, lock the collection, read the member, update it, bump the
+    # collection, log the movement, and write the webhooks' outbox.
+    assert len(statements) == 7
+    assert statements[-1].startswith("INSERT INTO webhook_deliveries")

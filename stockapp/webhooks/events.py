@@ -1,0 +1,180 @@
+"""The transactional outbox: each committed change, as the events it makes.
+
+The stock announces its movements inside the write (stock/signals.py); this
+turns them into events and, in one more statement of that same transaction,
+writes a delivery row for every enabled subscription that wants each event. A
+write that rolls back leaves none; a committed one leaves all of them, whatever
+crashes afterwards. The worker (worker.py) sends them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+)
+
+from ..core import driver
+from ..core.clock import utc_text
+from ..core.database import transaction_buffer, write_connection
+from ..stock.signals import Change, Recorded, collection_deleted, movements_recorded
+from .models import EVENT_BITS, PENDING, Delivery, Subscription, SubscriptionCollection
+
+subscriptions = Subscription.__table__
+limits = SubscriptionCollection.__table__
+deliveries = Delivery.__table__
+
+_BUFFER = "stockapp_webhook_events"
+_LIMITED = select(limits.c.subscription_id).where(
+    limits.c.subscription_id == subscriptions.c.id
+)
+_AT = bindparam("at", type_=DateTime(timezone=True))
+# One delivery of an event per enabled subscription that wants its type and its
+# collection (a subscription that lists none wants every collection).
+ENQUEUE = insert(deliveries).from_select(
+    [
+        "subscription_id",
+        "event_id",
+        "type",
+        "payload",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ],
+    select(
+        subscriptions.c.id,
+        bindparam("event_id", type_=String),
+        bindparam("type", type_=String),
+        bindparam("payload", type_=Text),
+        literal(PENDING, String),
+        literal(0, Integer),
+        _AT,
+        _AT,
+    )
+    .where(
+        subscriptions.c.enabled,
+        subscriptions.c.event_mask.op("&")(bindparam("bit", type_=Integer)) != 0,
+        or_(
+            ~exists(_LIMITED),
+            exists(_LIMITED.where(limits.c.collection == bindparam("collection"))),
+        ),
+    )
+    .order_by(subscriptions.c.id),
+)
+
+
+def new_event_id() -> str:
+    """A fresh event id: the body's "id" and the webhook-id header."""
+    return "evt_" + secrets.token_urlsafe(18)
+
+
+def event_body(
+    event_id: str, kind: str, at: datetime, by: str | None, data: dict[str, Any]
+) -> str:
+    """The JSON body of one event, exactly as it is signed and sent."""
+    return json.dumps(
+        {
+            "id": event_id,
+            "type": kind,
+            "timestamp": utc_text(at),
+            "by": by,
+            "data": data,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def crossing(change: Change) -> str | None:
+    """member.low if ``change`` took the quantity from above its reorder level
+    to at or below it, member.restocked for the way back, else None."""
+    level, before, after = change.reorder_level, change.before, change.after
+    if level is None or before is None or after is None:
+        return None
+    if before > level >= after:
+        return "member.low"
+    if before <= level < after:
+        return "member.restocked"
+    return None
+
+
+def _event(kind: str, collection: str, body: str, event_id: str, at: datetime) -> dict:
+    return {
+        "event_id": event_id,
+        "type": kind,
+        "bit": EVENT_BITS[kind],
+        "collection": collection,
+        "payload": body,
+        "at": at,
+    }
+
+
+def movement_events(recorded: Recorded) -> list[dict[str, Any]]:
+    """The outbox rows of ``recorded``'s movements, in their order: each
+    movement.created, and after it any member.low or member.restocked."""
+    rows = []
+    for change in recorded.changes:
+        data = {
+            "collection": recorded.collection,
+            "member": change.member,
+            "kind": recorded.kind,
+            "before": change.before,
+            "after": change.after,
+            "reason": recorded.reason,
+            "version": change.version,
+            "movement_id": change.movement_id,
+        }
+        for kind in ("movement.created", crossing(change)):
+            if kind is None:
+                continue
+            event_id = new_event_id()
+            if kind != "movement.created":
+                data = {**data, "reorder_level": change.reorder_level}
+            body = event_body(event_id, kind, recorded.at, recorded.by, data)
+            rows.append(_event(kind, recorded.collection, body, event_id, recorded.at))
+    return rows
+
+
+def _write(rows: list[dict[str, Any]]) -> None:
+    if rows:
+        driver.execute_many(write_connection(), ENQUEUE, rows)
+
+
+def enqueue(rows: list[dict[str, Any]]) -> None:
+    """Add ``rows`` to the current write transaction's events: all of them are
+    written in one statement just before it commits."""
+    transaction_buffer(_BUFFER, _write).extend(rows)
+
+
+def _on_movements(_sender: Any, *, recorded: Recorded) -> None:
+    enqueue(movement_events(recorded))
+
+
+def _on_collection_deleted(
+    _sender: Any, *, collection: str, by: str | None, at: datetime
+) -> None:
+    event_id = new_event_id()
+    body = event_body(
+        event_id, "collection.deleted", at, by, {"collection": collection}
+    )
+    enqueue([_event("collection.deleted", collection, body, event_id, at)])
+
+
+def listen() -> None:
+    """Write the outbox rows of every change the stock announces."""
+    movements_recorded.connect(_on_movements)
+    collection_deleted.connect(_on_collection_deleted)
