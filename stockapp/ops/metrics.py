@@ -41,6 +41,7 @@ from ..core.request_log import elapsed_seconds, route_template
 from ..core.settings import one_of
 from ..history.models import Movement
 from ..stock.models import Collection, IdempotencyKey, Member
+from ..webhooks.metrics import WebhookCollector
 
 bp = api_blueprint("metrics", __name__)
 
@@ -110,7 +111,8 @@ def metrics() -> Any:
 
     Requests by route template, method and status; latency histograms;
     transaction retries; idempotent replays; rate-limit refusals; the numbers
-    of collections and members. Open to anyone if the server sets
+    of collections and members; webhook attempts by outcome, and the
+    outbox's depth and oldest waiting delivery. Open to anyone if the server sets
     `METRICS_ACCESS=public`.
     """
     registry = CollectorRegistry()
@@ -119,6 +121,7 @@ def metrics() -> Any:
     else:
         registry = _single_process(registry)
     registry.register(_StockCollector())
+    registry.register(WebhookCollector())
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 

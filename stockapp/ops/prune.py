@@ -20,6 +20,7 @@ from ..core.database import delete_in_batches, dialect_name
 from ..core.extensions import db
 from ..history.models import Movement
 from ..stock.idempotency import prune_expired_keys
+from ..webhooks.prune import prune_webhooks
 
 
 def prune_movements(days: int, batch_size: int) -> int:
@@ -38,7 +39,8 @@ def checkpoint() -> None:
 
 @click.command("prune")
 def prune_command() -> None:
-    """Remove movements past MOVEMENT_RETENTION_DAYS and expired idempotency keys."""
+    """Remove movements past MOVEMENT_RETENTION_DAYS, expired idempotency keys,
+    and webhook attempts and finished deliveries past WEBHOOKS_RETENTION_DAYS."""
     config = current_app.config
     batch_size = int(config["PRUNE_BATCH_SIZE"])
     days = int(config["MOVEMENT_RETENTION_DAYS"])
@@ -49,6 +51,12 @@ def prune_command() -> None:
         click.echo("Kept every movement (MOVEMENT_RETENTION_DAYS is 0: forever).")
     keys = prune_expired_keys(batch_size)
     click.echo(f"Removed {keys} expired idempotency keys.")
+    attempts, deliveries = prune_webhooks()
+    days = config["WEBHOOKS_RETENTION_DAYS"]
+    click.echo(
+        f"Removed {attempts} webhook attempts and {deliveries} finished deliveries"
+        f" older than {days} days."
+    )
     checkpoint()
 
 

@@ -71,9 +71,12 @@ def post(
         sock = _connect(addresses, port, limits.connect_timeout)
     except OSError as error:
         return answer(None, b"", f"could not connect: {error or type(error).__name__}")
-    # Past the deadline, shutting the socket down wakes whatever read waits.
-    deadline = threading.Timer(limits.answer_timeout, _shut, (sock,))
+    # Past the deadline, shutting the socket down wakes whatever read waits
+    # (and makes what was read so far look complete: ``expired`` tells).
+    expired = threading.Event()
+    deadline = threading.Timer(limits.answer_timeout, _shut, (sock, expired))
     deadline.start()
+    too_late = f"no answer within {limits.answer_timeout:g} s"
     try:
         if parts.scheme == "https":
             context = ssl.create_default_context()
@@ -100,12 +103,16 @@ def post(
         )
         response = connection.getresponse()
         text = response.read(MAX_ANSWER_KEPT)
+        deadline.cancel()
+        if expired.is_set():
+            return answer(None, b"", too_late)
         return answer(response.status, text, None)
     except TimeoutError:
-        return answer(None, b"", f"no answer within {limits.answer_timeout:g} s")
+        return answer(None, b"", too_late)
     except (OSError, http.client.HTTPException) as error:
-        if not deadline.is_alive():
-            return answer(None, b"", f"no answer within {limits.answer_timeout:g} s")
+        deadline.cancel()
+        if expired.is_set():
+            return answer(None, b"", too_late)
         return answer(None, b"", f"bad answer: {error or type(error).__name__}")
     finally:
         deadline.cancel()
@@ -129,7 +136,8 @@ def _connect(
     raise error
 
 
-def _shut(sock: socket.socket) -> None:
+def _shut(sock: socket.socket, expired: threading.Event) -> None:
+    expired.set()
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:

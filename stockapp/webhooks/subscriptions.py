@@ -186,6 +186,16 @@ def update_subscription(
         _change(subscription_id, values)
         if fields.collections is not None:
             _set_collections(subscription_id, fields.collections)
+        if fields.enabled:
+            # What waits for a retry goes out at once.
+            write_connection().execute(
+                update(Delivery)
+                .where(
+                    Delivery.subscription_id == subscription_id,
+                    Delivery.state == PENDING,
+                )
+                .values(next_attempt_at=utcnow())
+            )
     return get_subscription(subscription_id)
 
 

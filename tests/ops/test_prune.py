@@ -11,6 +11,11 @@ import pytest
 from stockapp.core.extensions import db
 
 
+NO_WEBHOOK_ROWS = (
+    "Removed 0 webhook attempts and 0 finished deliveries older than 30 days.\n"
+)
+
+
 def prune(app, **config):
     app.config.update(config)
     result = app.test_cli_runner().invoke(args=["db", "prune"])
@@ -40,7 +45,7 @@ def test_by_default_every_movement_is_kept(app, client, seed, rows):
     assert result.exit_code == 0, result.output
     assert result.output == (
         "Kept every movement (MOVEMENT_RETENTION_DAYS is 0: forever).\n"
-        "Removed 0 expired idempotency keys.\n"
+        "Removed 0 expired idempotency keys.\n" + NO_WEBHOOK_ROWS
     )
     assert movements(rows) == [("apple", "create"), ("pear", "create")]
 
@@ -56,6 +61,7 @@ def test_movements_past_their_retention_go_in_batches(
     assert result.exit_code == 0, result.output
     assert result.output == (
         "Removed 3 movements older than 30 days.\nRemoved 0 expired idempotency keys.\n"
+        + NO_WEBHOOK_ROWS
     )
     assert movements(rows) == [("fig", "create")]
     # The stock itself is untouched, and its history reads what is left.
@@ -79,7 +85,9 @@ def test_expired_idempotency_keys_go_too(app, client, seed, rows):
         " WHERE key = 'old'"
     )
     result = prune(app)
-    assert result.output.endswith("Removed 1 expired idempotency keys.\n")
+    assert result.output.endswith(
+        "Removed 1 expired idempotency keys.\n" + NO_WEBHOOK_ROWS
+    )
     assert [row["key"] for row in rows("SELECT key FROM idempotency_keys")] == ["new"]
 
 
