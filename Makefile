@@ -19,9 +19,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-## run: migrate the database and serve the app with gunicorn on 127.0.0.1:8000
+## run: migrate the database, serve the app with gunicorn on 127.0.0.1:8000, and
+## deliver webhooks beside it (the worker stops with gunicorn)
 run: $(VENV)/.runtime
 	$(BIN)/flask db upgrade
+	$(BIN)/flask webhooks deliver & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/gunicorn wsgi:app
 
 # Programs the tests start beside Python: redis-server (rate limits shared across
