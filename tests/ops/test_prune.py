@@ -10,7 +10,6 @@ import pytest
 
 from stockapp.core.extensions import db
 
-
 NO_WEBHOOK_ROWS = (
     "Removed 0 webhook attempts and 0 finished deliveries older than 30 days.\n"
 )
