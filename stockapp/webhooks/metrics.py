@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from ..core.clock import as_utc, utcnow
 from ..core.extensions import db
-from .models import PENDING, Attempt, Delivery
+from .models import PENDING, Attempt, Delivery, Subscription
 from .worker import OUTCOMES
 
 
@@ -24,10 +24,11 @@ class WebhookCollector(Collector):
                 select(Attempt.outcome, func.count()).group_by(Attempt.outcome)
             ).all()
         )
+        # Those a worker owes: a disabled subscription's wait until it is on.
         depth, oldest = db.session.execute(
-            select(func.count(), func.min(Delivery.created_at)).where(
-                Delivery.state == PENDING
-            )
+            select(func.count(), func.min(Delivery.created_at))
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .where(Delivery.state == PENDING, Subscription.enabled)
         ).one()
         db.session.rollback()
         attempts = GaugeMetricFamily(
@@ -41,12 +42,14 @@ class WebhookCollector(Collector):
         yield attempts
         yield GaugeMetricFamily(
             "stockapp_webhook_outbox_depth",
-            "Webhook deliveries waiting to be sent (retries included).",
+            "Webhook deliveries waiting to be sent to enabled subscriptions"
+            " (retries included).",
             value=depth,
         )
         age = 0.0 if oldest is None else (utcnow() - as_utc(oldest)).total_seconds()
         yield GaugeMetricFamily(
             "stockapp_webhook_outbox_oldest_seconds",
-            "Age of the oldest waiting webhook delivery, in seconds (0: none).",
+            "Age of the oldest delivery waiting for an enabled subscription, in"
+            " seconds (0: none).",
             value=max(age, 0.0),
         )

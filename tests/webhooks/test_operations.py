@@ -37,6 +37,11 @@ def test_metrics_show_outcomes_depth_and_the_oldest_wait(
     assert after["stockapp_webhook_outbox_depth"] == 2
     rows("UPDATE webhook_deliveries SET created_at = '2000-01-01 00:00:00'")
     assert gauges(client, token)["stockapp_webhook_outbox_oldest_seconds"] > 8e8
+    # A disabled subscription's deliveries are owed to nobody until it is on.
+    client.patch("/webhooks/1", json={"enabled": False}, headers=admin)
+    off = gauges(client, token)
+    assert off["stockapp_webhook_outbox_depth"] == 0
+    assert off["stockapp_webhook_outbox_oldest_seconds"] == 0
 
 
 def test_prune_removes_old_attempts_and_finished_deliveries_only(
