@@ -133,11 +133,13 @@ class Worker:
     clock: Callable[[], datetime] = utcnow
     post: Callable[..., sender.Answer] = sender.post
     chance: Callable[[], float] = random.random
+    # Set: finish the delivery in hand, give the leases back, and stop.
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def drain(self) -> int:
         """Send every delivery that is due, until none is; how many attempts."""
         attempts = 0
-        while claimed := self.claim():
+        while not self.stop.is_set() and (claimed := self.claim()):
             made = sum(self.serve(subscription_id) for subscription_id in claimed)
             if not made:
                 break  # claimed but nothing to send after all (a race): poll later
@@ -184,7 +186,7 @@ class Worker:
         (or, unordered, whatever their outcome); how many attempts."""
         attempts = 0
         try:
-            while attempts < DELIVERIES_PER_LEASE:
+            while attempts < DELIVERIES_PER_LEASE and not self.stop.is_set():
                 job = self._next(subscription_id)
                 if job is None:
                     break
@@ -378,7 +380,7 @@ def run(app: Flask, *, threads: int, stop: threading.Event) -> None:
     poll = float(app.config["WEBHOOKS_POLL_SECONDS"])
 
     def loop(prunes: bool) -> None:
-        worker = Worker()
+        worker = Worker(stop=stop)
         pruned_at: datetime | None = None
         while not stop.is_set():
             with app.app_context():
