@@ -64,23 +64,30 @@ def access_parameters() -> dict[str, Schema]:
     }
 
 
-def access_schemas() -> dict[str, Schema]:
-    """The schemas of users and tokens."""
-    name = ref("schemas", "Name")
-    collections = {
+def collection_names(description: str) -> Schema:
+    """A list of collection names, each once (a token's or a webhook's), or
+    null for every collection."""
+    return {
         "oneOf": [
             {
                 "type": "array",
-                "items": name,
+                "items": ref("schemas", "Name"),
                 "minItems": 1,
                 "maxItems": MAX_TOKEN_COLLECTIONS,
                 "uniqueItems": True,
             },
             {"type": "null"},
         ],
-        "description": "The collections the token is limited to; null for every"
-        " collection.",
+        "description": description,
     }
+
+
+def access_schemas() -> dict[str, Schema]:
+    """The schemas of users and tokens."""
+    name = ref("schemas", "Name")
+    collections = collection_names(
+        "The collections the token is limited to; null for every collection."
+    )
     nullable_time = {"oneOf": [TIMESTAMP, {"type": "null"}]}
     label = {
         "type": "string",

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from ..access.validation import MAX_TOKEN_COLLECTIONS
+from ..access.schemas import collection_names
 from ..core.api_doc import TIMESTAMP, Schema, media, ref
 from ..core.cursors import MAX_ID
 from ..core.rules import MAX_REASON_LENGTH
@@ -75,19 +75,9 @@ def webhook_schemas() -> dict[str, Schema]:
         "minItems": 1,
         "uniqueItems": True,
     }
-    collections = {
-        "oneOf": [
-            {
-                "type": "array",
-                "items": name,
-                "minItems": 1,
-                "maxItems": MAX_TOKEN_COLLECTIONS,
-                "uniqueItems": True,
-            },
-            {"type": "null"},
-        ],
-        "description": "The collections whose events it wants; null: every one.",
-    }
+    collections = collection_names(
+        "The collections whose events it wants; null: every one."
+    )
     description = {
         "type": ["string", "null"],
         "maxLength": MAX_DESCRIPTION_LENGTH,
