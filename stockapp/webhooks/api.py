@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app, url_for
 
 from ..access.identity import current_identity
-from ..access.permissions import insufficient_scope, requires_user
+from ..access.permissions import requires_user
 from ..core.api_doc import (
     documented,
     media,
@@ -20,6 +20,7 @@ from ..core.api_document import api_blueprint
 from ..core.cursors import MAX_ID
 from ..core.guards import json_body
 from . import subscriptions
+from .guards import unlimited_admin
 from .validation import subscription_body
 
 bp = api_blueprint("webhooks_api", __name__)
@@ -47,18 +48,6 @@ def _responses(success: dict[str, Any], *, body: bool = False, one: bool = True)
     return operation_responses(success, names=False, body=body, extra=extra)
 
 
-def _unlimited_admin() -> None:
-    """Refuse a token limited to some collections: a subscription may hear of
-    every collection."""
-    identity = current_identity()
-    if identity.collections is not None:
-        raise insufficient_scope(
-            identity,
-            "admin",
-            "Webhooks need an admin token that is not limited to some collections.",
-        )
-
-
 def _allow_private() -> bool:
     return bool(current_app.config["WEBHOOKS_ALLOW_PRIVATE"])
 
@@ -80,7 +69,7 @@ def _allow_private() -> bool:
 @requires_user("admin")
 def list_webhooks() -> Any:
     """Every webhook subscription."""
-    _unlimited_admin()
+    unlimited_admin()
     return {"webhooks": subscriptions.list_subscriptions()}
 
 
@@ -122,7 +111,7 @@ def create_webhook() -> Any:
     it was written. The URL must be https and reach a public address, unless
     the server sets `WEBHOOKS_ALLOW_PRIVATE=1`.
     """
-    _unlimited_admin()
+    unlimited_admin()
     fields = subscription_body(json_body(), allow_private=_allow_private(), new=True)
     new = subscriptions.create_subscription(fields)
     location = url_for(".get_webhook", subscription_id=new.subscription["id"])
@@ -140,7 +129,7 @@ def create_webhook() -> Any:
 @requires_user("admin")
 def get_webhook(subscription_id: int) -> Any:
     """One webhook subscription."""
-    _unlimited_admin()
+    unlimited_admin()
     return subscriptions.get_subscription(subscription_id)
 
 
@@ -165,7 +154,7 @@ def update_webhook(subscription_id: int) -> Any:
     Turning it on again clears why it was turned off, and its waiting
     deliveries are sent at once.
     """
-    _unlimited_admin()
+    unlimited_admin()
     fields = subscription_body(json_body(), allow_private=_allow_private(), new=False)
     return subscriptions.update_subscription(subscription_id, fields)
 
@@ -179,7 +168,7 @@ def update_webhook(subscription_id: int) -> Any:
 @requires_user("admin")
 def delete_webhook(subscription_id: int) -> Any:
     """Delete a subscription with its undelivered events and its log."""
-    _unlimited_admin()
+    unlimited_admin()
     subscriptions.delete_subscription(subscription_id)
     return "", 204
 
@@ -205,7 +194,7 @@ def rotate_webhook_secret(subscription_id: int) -> Any:
     signatures in `webhook-signature`), so the receiver can switch without
     losing an event.
     """
-    _unlimited_admin()
+    unlimited_admin()
     new = subscriptions.rotate_secret(subscription_id)
     return {**new.subscription, "secret": new.secret}
 
@@ -226,7 +215,7 @@ def rotate_webhook_secret(subscription_id: int) -> Any:
 @requires_user("admin")
 def ping_webhook(subscription_id: int) -> Any:
     """Send the receiver a signed `ping` event, to test it."""
-    _unlimited_admin()
+    unlimited_admin()
     return subscriptions.ping(subscription_id, current_identity().name), 202
 
 
@@ -247,7 +236,7 @@ def ping_webhook(subscription_id: int) -> Any:
 @requires_user("admin")
 def list_webhook_deliveries(subscription_id: int) -> Any:
     """A subscription's recent deliveries: state, status and latency."""
-    _unlimited_admin()
+    unlimited_admin()
     return {"deliveries": subscriptions.recent_deliveries(subscription_id)}
 
 
@@ -269,5 +258,5 @@ def list_webhook_deliveries(subscription_id: int) -> Any:
 @requires_user("admin")
 def redeliver_webhook(subscription_id: int, delivery_id: int) -> Any:
     """Send an earlier delivery's event again."""
-    _unlimited_admin()
+    unlimited_admin()
     return subscriptions.redeliver(subscription_id, delivery_id), 202

@@ -249,6 +249,45 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "webhooks_api.redeliver_webhook"): Route(
         "/webhooks/{hook}/deliveries/{delivery}/redeliver", "admin", 202
     ),
+    ("GET", "webhook_pages.subscriptions_page"): Route(
+        "/webhook-subscriptions", "admin", 200, page=True
+    ),
+    ("POST", "webhook_pages.create_subscription"): Route(
+        "/webhook-subscriptions",
+        "admin",
+        201,
+        form={"url": "https://hooks.example/page", "events": "member.low"},
+        page=True,
+    ),
+    ("GET", "webhook_pages.subscription_page"): Route(
+        "/webhook-subscriptions/{hook}", "admin", 200, page=True
+    ),
+    ("POST", "webhook_pages.ping"): Route(
+        "/webhook-subscriptions/{hook}/ping", "admin", 303, form={}, page=True
+    ),
+    ("POST", "webhook_pages.set_enabled"): Route(
+        "/webhook-subscriptions/{hook}/enabled",
+        "admin",
+        303,
+        form={"enabled": "0"},
+        page=True,
+    ),
+    ("POST", "webhook_pages.rotate_secret"): Route(
+        "/webhook-subscriptions/{hook}/rotate-secret", "admin", 200, form={}, page=True
+    ),
+    ("GET", "webhook_pages.confirm_deletion"): Route(
+        "/webhook-subscriptions/{hook}/delete", "admin", 200, page=True
+    ),
+    ("POST", "webhook_pages.delete_subscription"): Route(
+        "/webhook-subscriptions/{hook}/delete", "admin", 303, form={}, page=True
+    ),
+    ("POST", "webhook_pages.redeliver"): Route(
+        "/webhook-subscriptions/{hook}/deliveries/{delivery}/redeliver",
+        "admin",
+        303,
+        form={},
+        page=True,
+    ),
 }
 
 
@@ -424,10 +463,14 @@ class Caller:
         db.session.execute(update(model).where(model.id == row_id).values(**values))
         db.session.commit()
 
-    def call(self, method: str, route: Route, cell: Cell) -> Any:
-        path = route.path.format(
+    def path(self, route: Route) -> str:
+        """The route's path, with the ids of what this caller was given."""
+        return route.path.format(
             own=self.own_token, hook=self.hook, delivery=self.delivery
         )
+
+    def call(self, method: str, route: Route, cell: Cell) -> Any:
+        path = self.path(route)
         kwargs: dict[str, Any] = {"headers": dict(self.headers)}
         body = route.body(cell) if callable(route.body) else route.body
         if body is not None:
@@ -475,7 +518,7 @@ def test_route_answers_each_kind_of_caller_as_the_contract_says(
         response.close()
         expected = expected_status(route, cell)
         assert response.status_code == expected, response.get_data(as_text=True)
-        check_refusal(response, expected, route, cell)
+        check_refusal(response, expected, route, cell, caller.path(route))
         # The database never holds a plaintext token or password.
         stored = caller.stored_text()
         assert not [secret for secret in caller.secrets if secret in stored]
@@ -483,13 +526,16 @@ def test_route_answers_each_kind_of_caller_as_the_contract_says(
         caller.close()
 
 
-def check_refusal(response: Any, status: int, route: Route, cell: Cell) -> None:
+def check_refusal(
+    response: Any, status: int, route: Route, cell: Cell, path: str
+) -> None:
     """A refusal says why in the contract's words, and nothing more: as
-    problem+json, or on a page (as a page) for a browser's session or token."""
+    problem+json, or on a page (as a page) for a browser's session or token;
+    ``path`` is the one called."""
     if status == route.ok:
         return
     if status == 303:
-        assert response.headers["Location"] == f"/log-in?next={route.path}"
+        assert response.headers["Location"] == f"/log-in?next={path}"
         return
     # The tokens page answers a token wider than its maker on the page.
     too_wide = route.path == "/tokens/new" and status == 403 and cell.collections
