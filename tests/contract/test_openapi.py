@@ -29,6 +29,7 @@ NOT_IN_DOCUMENT = {
     "collection_pages.",
     "import_pages.",
     "history_pages.",
+    "webhook_pages.",
     "docs.",
 }
 # The blueprints of the JSON API.
