@@ -144,10 +144,11 @@ def subscription_page(subscription_id: int) -> Any:
 def ping(subscription_id: int) -> Any:
     """Queue a signed ping for the subscription's receiver."""
     delivery = subscriptions.ping(subscription_id, current_identity().name)
-    flash(
-        f"Ping queued as delivery {delivery['id']}: the worker sends it shortly.",
-        "success",
-    )
+    if subscriptions.get_subscription(subscription_id)["enabled"]:
+        when = "the worker sends it shortly"
+    else:
+        when = "it waits until the subscription is enabled again"
+    flash(f"Ping queued as delivery {delivery['id']}: {when}.", "success")
     return _back_to(subscription_id)
 
 

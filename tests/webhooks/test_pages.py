@@ -435,6 +435,18 @@ def test_ping_queues_a_ping_the_receiver_gets(ada, client, admin, subscribe, del
     ]
 
 
+def test_a_ping_to_a_disabled_subscription_says_it_waits(
+    ada, client, admin, subscribe, deliver
+):
+    subscribe()
+    client.patch("/webhooks/1", json={"enabled": False}, headers=admin)
+    response = post(ada, "/webhook-subscriptions/1/ping")
+    assert notice(ada, response) == (
+        "Ping queued as delivery 1: it waits until the subscription is enabled again."
+    )
+    assert deliver() == 0
+
+
 def test_disable_and_enable_again(ada, client, admin, subscribe):
     subscribe()
     response = post(ada, "/webhook-subscriptions/1/enabled", {"enabled": "0"})
