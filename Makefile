@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres bench bench-postgres bench-pages format clean api-diff \
-  system-packages bench-packages bench-postgres-packages
+.PHONY: run test test-postgres bench bench-postgres bench-pages bench-webhooks \
+  bench-webhooks-postgres format clean api-diff system-packages bench-packages \
+  bench-postgres-packages
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stockapp needs Python 3.11+"'
@@ -78,6 +79,15 @@ bench: $(VENV)/.dev bench-packages
 ## bench-postgres: the same on a durable throwaway PostgreSQL cluster of its own
 bench-postgres: $(VENV)/.dev bench-postgres-packages
 	$(BIN)/python tests/benchmarks/run_bench.py --backend postgresql
+
+## bench-webhooks: what three webhook subscriptions add to a write, and the worker's
+## deliveries per second, on SQLite (not part of test)
+bench-webhooks: $(VENV)/.dev bench-packages
+	$(BIN)/python tests/benchmarks/webhooks_bench.py --backend sqlite
+
+## bench-webhooks-postgres: the same on a durable throwaway PostgreSQL cluster of its own
+bench-webhooks-postgres: $(VENV)/.dev bench-postgres-packages
+	$(BIN)/python tests/benchmarks/webhooks_bench.py --backend postgresql
 
 ## bench-pages: the web interface's reads with 100,000 members, in ms (SQLite)
 bench-pages: $(VENV)/.dev
