@@ -7,7 +7,9 @@ Create Date: 2026-12-02
 Reviewed by hand. Four new tables, nothing else changes: downgrading drops them
 with every subscription and undelivered event (the older code cannot deliver
 them). The partial index holds only the pending deliveries, so the worker finds
-each subscription's next one without walking those already delivered.
+each subscription's next one without walking those already delivered; it is
+the deliveries' only index beside the key, since every write that announces
+something inserts into each index once per subscription.
 """
 
 import sqlalchemy as sa
@@ -72,19 +74,11 @@ def upgrade():
     )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_webhook_deliveries_created_at", ["created_at"], unique=False
-        )
-        batch_op.create_index(
             "ix_webhook_deliveries_pending",
             ["subscription_id", "id"],
             unique=False,
             sqlite_where=sa.text("state = 'pending'"),
             postgresql_where=sa.text("state = 'pending'"),
-        )
-        batch_op.create_index(
-            "ix_webhook_deliveries_subscription_id_id",
-            ["subscription_id", "id"],
-            unique=False,
         )
 
     op.create_table(
@@ -143,29 +137,21 @@ def upgrade():
         batch_op.create_index(
             "ix_webhook_attempts_delivery_id", ["delivery_id"], unique=False
         )
-        batch_op.create_index(
-            "ix_webhook_attempts_subscription_id_id",
-            ["subscription_id", "id"],
-            unique=False,
-        )
 
 
 def downgrade():
     with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
-        batch_op.drop_index("ix_webhook_attempts_subscription_id_id")
         batch_op.drop_index("ix_webhook_attempts_delivery_id")
         batch_op.drop_index("ix_webhook_attempts_at")
 
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_subscription_collections")
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_webhook_deliveries_subscription_id_id")
         batch_op.drop_index(
             "ix_webhook_deliveries_pending",
             sqlite_where=sa.text("state = 'pending'"),
             postgresql_where=sa.text("state = 'pending'"),
         )
-        batch_op.drop_index("ix_webhook_deliveries_created_at")
 
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_subscriptions")

@@ -100,6 +100,10 @@ class Delivery(db.Model):
     __table_args__ = (
         _known("state", DELIVERY_STATES),
         # The worker's next delivery of a subscription: its oldest pending one.
+        # The only index beside the key: each is written by every write that
+        # announces something, once per subscription (a subscription's recent
+        # deliveries are read newest first along the key; the prune walks it
+        # oldest first).
         Index(
             "ix_webhook_deliveries_pending",
             "subscription_id",
@@ -107,8 +111,6 @@ class Delivery(db.Model):
             sqlite_where=text("state = 'pending'"),
             postgresql_where=text("state = 'pending'"),
         ),
-        Index("ix_webhook_deliveries_subscription_id_id", "subscription_id", "id"),
-        Index("ix_webhook_deliveries_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
@@ -133,7 +135,8 @@ class Attempt(db.Model):
 
     __tablename__ = "webhook_attempts"
     __table_args__ = (
-        Index("ix_webhook_attempts_subscription_id_id", "subscription_id", "id"),
+        # A delivery's attempts (its last one on the page; the cascade), and the
+        # prune's cutoff.
         Index("ix_webhook_attempts_delivery_id", "delivery_id"),
         Index("ix_webhook_attempts_at", "at"),
     )
