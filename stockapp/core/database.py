@@ -278,6 +278,16 @@ def transaction_buffer(key: str, flush: Callable[[list[Any]], None]) -> list[Any
     return entry[1]
 
 
+def transaction_memo(key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, run once per write transaction (its first call for
+    ``key``), inside it."""
+    buffers = g.get(_BUFFERS_KEY)
+    entry = buffers.get(key)
+    if entry is None:
+        entry = buffers[key] = (None, [compute()])
+    return entry[1][0]
+
+
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """Run the block as one write transaction: committed at its end or rolled back.
@@ -300,7 +310,8 @@ def write_transaction() -> Iterator[None]:
             setattr(g, _BUFFERS_KEY, {})
             yield
             for flush, rows in g.get(_BUFFERS_KEY).values():
-                flush(rows)
+                if flush is not None:
+                    flush(rows)
             transaction.commit()
         except BaseException:
             transaction.rollback()

@@ -29,7 +29,12 @@ from sqlalchemy import (
 
 from ..core import driver
 from ..core.clock import utc_text
-from ..core.database import transaction_buffer, write_connection
+from ..core.database import (
+    dialect_name,
+    transaction_buffer,
+    transaction_memo,
+    write_connection,
+)
 from ..stock.signals import Change, Recorded, collection_deleted, movements_recorded
 from .models import EVENT_BITS, PENDING, Delivery, Subscription, SubscriptionCollection
 
@@ -38,6 +43,8 @@ limits = SubscriptionCollection.__table__
 deliveries = Delivery.__table__
 
 _BUFFER = "stockapp_webhook_events"
+_LISTENING = "stockapp_webhook_listening"
+ANY_ENABLED = select(exists().where(subscriptions.c.enabled))
 _LIMITED = select(limits.c.subscription_id).where(
     limits.c.subscription_id == subscriptions.c.id
 )
@@ -160,13 +167,33 @@ def enqueue(rows: list[dict[str, Any]]) -> None:
     transaction_buffer(_BUFFER, _write).extend(rows)
 
 
+def _anyone_listens() -> bool:
+    """Whether an enabled subscription may want this transaction's events.
+
+    On SQLite, asked once per transaction (a lookup in its own process costs
+    less than building the events and the outbox's INSERT): the write lock is
+    held, so no subscription can appear before the commit. On PostgreSQL the
+    INSERT ... SELECT is the question itself, and a second statement would be
+    a second round trip: always yes.
+    """
+    if dialect_name() != "sqlite":
+        return True
+    return transaction_memo(
+        _LISTENING,
+        lambda: bool(driver.execute(write_connection(), ANY_ENABLED, {}).one()[0]),
+    )
+
+
 def _on_movements(_sender: Any, *, recorded: Recorded) -> None:
-    enqueue(movement_events(recorded))
+    if _anyone_listens():
+        enqueue(movement_events(recorded))
 
 
 def _on_collection_deleted(
     _sender: Any, *, collection: str, by: str | None, at: datetime
 ) -> None:
+    if not _anyone_listens():
+        return
     event_id = new_event_id()
     body = event_body(
         event_id, "collection.deleted", at, by, {"collection": collection}

@@ -155,7 +155,9 @@ def test_adjustment_body_must_be_json(client, seed):
     assert response.status_code == 415
 
 
-def test_adjustment_is_a_constant_number_of_statements(client, seed, count_statements):
+def test_adjustment_is_a_constant_number_of_statements(
+    client, seed, count_statements, backend
+):
     seed(fruit={f"m{i}": 10 for i in range(300)})
     with count_statements() as statements:
         response = adjust(client, {"delta": -1}, path="/stock/fruit/m7/adjustments")
@@ -164,6 +166,11 @@ def test_adjustment_is_a_constant_number_of_statements(client, seed, count_state
     assert len(updates) == 1
     assert "quantity + " in updates[0]
     # BEGIN, lock the collection, read the member, update it, bump the
-    # collection, log the movement, and write the webhooks' outbox.
+    # collection, log the movement, and the webhooks' outbox: on SQLite, the
+    # question whether any subscription listens (none here); on PostgreSQL,
+    # the INSERT ... SELECT that answers it by inserting nothing.
     assert len(statements) == 7
-    assert statements[-1].startswith("INSERT INTO webhook_deliveries")
+    if backend == "sqlite":
+        assert statements[-1].startswith("SELECT EXISTS")
+    else:
+        assert statements[-1].startswith("INSERT INTO webhook_deliveries")
