@@ -41,11 +41,17 @@ _DELIVERY_NOT_FOUND = problem_response(
 )
 
 
-def _responses(success: dict[str, Any], *, body: bool = False, one: bool = True) -> Any:
-    extra = {**_METHOD_NOT_ALLOWED}
+def _responses(
+    success: dict[str, Any],
+    *,
+    body: bool = False,
+    one: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> Any:
+    answers = {**_METHOD_NOT_ALLOWED, **(extra or {})}
     if one:
-        extra["404"] = _NOT_FOUND
-    return operation_responses(success, names=False, body=body, extra=extra)
+        answers["404"] = _NOT_FOUND
+    return operation_responses(success, names=False, body=body, extra=answers)
 
 
 def _allow_private() -> bool:
@@ -100,6 +106,12 @@ def list_webhooks() -> Any:
         },
         body=True,
         one=False,
+        extra={
+            "409": problem_response(
+                f"There are {subscriptions.MAX_SUBSCRIPTIONS} subscriptions already.",
+                subscriptions.TOO_MANY_SUBSCRIPTIONS,
+            )
+        },
     ),
 )
 @requires_user("admin")

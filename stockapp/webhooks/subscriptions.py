@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from ..core.clock import utc_text, utcnow
 from ..core.database import write_connection, write_transaction
@@ -28,6 +28,10 @@ from .validation import SubscriptionFields
 # The errors of these units of work, shared by their answers and the API document.
 SUBSCRIPTION_NOT_FOUND = "Subscription not found"
 DELIVERY_NOT_FOUND = "Delivery not found"
+TOO_MANY_SUBSCRIPTIONS = "Too many subscriptions"
+# Every write that announces something is matched against each subscription,
+# inside its transaction: their number is bounded.
+MAX_SUBSCRIPTIONS = 100
 # How long a rotated-out secret keeps signing beside the new one.
 ROTATION_GRACE = timedelta(hours=24)
 # How many of a subscription's deliveries its listing shows, newest first.
@@ -138,10 +142,20 @@ def _set_collections(subscription_id: int, collections: tuple[str, ...]) -> None
 
 
 def create_subscription(fields: SubscriptionFields) -> NewSubscription:
-    """Store a new, enabled subscription with a fresh secret."""
+    """Store a new, enabled subscription with a fresh secret; 409 when there are
+    ``MAX_SUBSCRIPTIONS`` already."""
     assert fields.url is not None and fields.events is not None
     secret = new_secret()
     with write_transaction():
+        count = select(func.count()).select_from(Subscription)
+        if write_connection().execute(count).scalar_one() >= MAX_SUBSCRIPTIONS:
+            raise Problem(
+                409,
+                TOO_MANY_SUBSCRIPTIONS,
+                f"There are {MAX_SUBSCRIPTIONS} webhook subscriptions already, the"
+                " most there may be: every write is matched against each of them."
+                " Delete one first.",
+            )
         subscription_id = (
             write_connection()
             .execute(

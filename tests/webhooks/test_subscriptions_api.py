@@ -377,3 +377,20 @@ def test_a_clerk_is_refused(hooks, client, make_user, make_token):
         "/webhooks", json={"url": URL, "events": ["member.low"]}, headers=clerk
     )
     assert response.status_code == 403
+
+
+def test_at_most_100_subscriptions(hooks, client, admin, rows):
+    body = {"url": URL, "events": ["member.low"]}
+    for _ in range(100):
+        assert client.post("/webhooks", json=body, headers=admin).status_code == 201
+    refused = client.post("/webhooks", json=body, headers=admin)
+    assert refused.status_code == 409
+    assert refused.get_json() == problem_body(
+        409,
+        "Too many subscriptions",
+        "There are 100 webhook subscriptions already, the most there may be: every"
+        " write is matched against each of them. Delete one first.",
+    )
+    assert rows("SELECT count(*) AS n FROM webhook_subscriptions") == [{"n": 100}]
+    assert client.delete("/webhooks/7", headers=admin).status_code == 204
+    assert client.post("/webhooks", json=body, headers=admin).status_code == 201
