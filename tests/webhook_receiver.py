@@ -14,6 +14,10 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+# How often the server looks at whether it is asked to stop: shutting it down
+# waits up to this long (http.server's own default, 0.5 s, adds up over tests).
+POLL_SECONDS = 0.05
+
 
 @dataclass
 class Received:
@@ -83,7 +87,9 @@ def running_receiver() -> Iterator[Receiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state["receiver"] = Receiver(f"http://127.0.0.1:{server.server_port}/hook")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(POLL_SECONDS,), daemon=True
+    )
     thread.start()
     try:
         yield state["receiver"]
