@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS
 
-from . import access, exchange, history, ops, stock, webhooks
+from . import access, exchange, history, moves, ops, stock, webhooks
 from .core.database import configure_engine, engine_options
 from .core.errors import register_error_handlers
 from .core.extensions import db, migrate
@@ -23,7 +23,7 @@ from .core.request_log import init_request_log
 # Each capability registers its routes, pages and commands with one init_app, in
 # this order: access first, since it decides before anything else of a request;
 # operations last, as its metrics observe every answer.
-CAPABILITIES = (access, stock, history, exchange, webhooks, ops)
+CAPABILITIES = (access, stock, history, exchange, moves, webhooks, ops)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -11,7 +11,24 @@ from ..core.clock import utcnow
 from ..core.extensions import ID_TYPE, db
 from ..core.rules import MAX_NAME_LENGTH, MAX_REASON_LENGTH
 
-MOVEMENT_KINDS = ("create", "replace", "update", "delete", "adjust", "import")
+MOVEMENT_KINDS = (
+    "create",
+    "replace",
+    "update",
+    "delete",
+    "adjust",
+    "import",
+    # Half of a transfer between two members (moves/transfers.py).
+    "transfer",
+    # A stocktake's variance, applied when it is committed (moves/stocktakes.py).
+    "stocktake",
+)
+# The longest of them: the kind column's width.
+MAX_KIND_LENGTH = 10
+# The random id of a batch or of a transfer, as text.
+GROUP_ID_LENGTH = 36
+# The columns naming what a movement went with, when anything.
+GROUPS = ("batch", "transfer", "stocktake")
 
 
 class Movement(db.Model):
@@ -32,7 +49,7 @@ class Movement(db.Model):
     # Names, not foreign keys: the log outlives what it describes.
     collection: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
     member: Mapped[str] = mapped_column(String(MAX_NAME_LENGTH))
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(MAX_KIND_LENGTH))
     before: Mapped[int | None] = mapped_column(BigInteger)
     after: Mapped[int | None] = mapped_column(BigInteger)
     reason: Mapped[str | None] = mapped_column(String(MAX_REASON_LENGTH))
@@ -40,3 +57,9 @@ class Movement(db.Model):
     # name rather than a foreign key.
     by: Mapped[str | None] = mapped_column(String(MAX_NAME_LENGTH))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # What the movement went with, when anything: the batch (POST /batch) or the
+    # transfer (POST /transfers) whose other movements share its id, or the
+    # stocktake whose commit applied it.
+    batch: Mapped[str | None] = mapped_column(String(GROUP_ID_LENGTH))
+    transfer: Mapped[str | None] = mapped_column(String(GROUP_ID_LENGTH))
+    stocktake: Mapped[int | None] = mapped_column(BigInteger)

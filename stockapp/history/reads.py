@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..core.clock import utc_text
 from ..core.cursors import Pages
 from ..core.extensions import db
-from .models import Movement
+from .models import GROUPS, Movement
 
 # Newest first: a cursor names the id a page starts below.
 HISTORY_PAGES = Pages(prefix="before:", default_limit=50, max_limit=500)
@@ -37,7 +37,7 @@ def movements_page(
 
 
 def _as_json(movement: Movement) -> dict[str, Any]:
-    return {
+    row = {
         "id": movement.id,
         "collection": movement.collection,
         "member": movement.member,
@@ -48,3 +48,9 @@ def _as_json(movement: Movement) -> dict[str, Any]:
         "by": movement.by,
         "at": utc_text(movement.at),
     }
+    # What it went with, only when anything: most movements go alone.
+    for group in GROUPS:
+        value = getattr(movement, group)
+        if value is not None:
+            row[group] = value
+    return row

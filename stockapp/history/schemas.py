@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..core.api_doc import TIMESTAMP, Schema, limit_parameter, ref
 from ..core.rules import MAX_REASON_LENGTH
 from . import reads
-from .models import MOVEMENT_KINDS
+from .models import GROUP_ID_LENGTH, MOVEMENT_KINDS
 
 
 def history_schemas() -> dict[str, Schema]:
@@ -13,11 +13,13 @@ def history_schemas() -> dict[str, Schema]:
     name = ref("schemas", "Name")
     quantity = ref("schemas", "Quantity")
     nullable_quantity = {"oneOf": [quantity, {"type": "null"}]}
+    group_id = {"type": "string", "maxLength": GROUP_ID_LENGTH}
     return {
         "Movement": {
             "type": "object",
             "description": "One change of one member's quantity. `before` is null"
-            " when the member did not exist, `after` when it no longer does.",
+            " when the member did not exist, `after` when it no longer does;"
+            " `batch`, `transfer` or `stocktake` names what it went with.",
             "required": [
                 "id",
                 "collection",
@@ -43,6 +45,22 @@ def history_schemas() -> dict[str, Schema]:
                     " caller.",
                 },
                 "at": TIMESTAMP,
+                "batch": {
+                    **group_id,
+                    "description": "The batch (`POST /batch`) it was part of;"
+                    " absent when none.",
+                },
+                "transfer": {
+                    **group_id,
+                    "description": "The transfer (`POST /transfers`) whose two"
+                    " movements share this id; absent when none.",
+                },
+                "stocktake": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "The stocktake whose commit applied it;"
+                    " absent when none.",
+                },
             },
             "additionalProperties": False,
         },

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..core.database import dialect_name
-from ..history.models import Movement
+from ..history.models import GROUPS, Movement
 from .models import Collection, Member
 
 collections = Collection.__table__
@@ -156,6 +156,18 @@ INSERT_MOVEMENT = (
             name: bindparam(name)
             for name in ("collection", "member", "kind", "before", "after", "reason")
             + ("by", "at")
+        }
+    )
+    .returning(movements.c.id)
+)
+# The same, naming the batch, transfer or stocktake the movement went with.
+INSERT_GROUPED_MOVEMENT = (
+    insert(movements)
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("collection", "member", "kind", "before", "after", "reason")
+            + ("by", "at", *GROUPS)
         }
     )
     .returning(movements.c.id)
@@ -281,7 +293,7 @@ def _statements_for(dialect: str) -> DialectStatements:
         ).where(of_collection, named),
         log_members_not_named=insert(movements)
         .from_select(
-            ["collection", "member", "kind", "before", "after", "by", "at"],
+            ["collection", "member", "kind", "before", "after", "by", "at", *GROUPS],
             select(
                 bindparam("collection_name"),
                 members.c.name,
@@ -290,6 +302,7 @@ def _statements_for(dialect: str) -> DialectStatements:
                 cast(null(), members.c.quantity.type),
                 bindparam("by", type_=movements.c.by.type),
                 at,
+                *(bindparam(group, type_=movements.c[group].type) for group in GROUPS),
             )
             .where(not_named)
             .order_by(members.c.id),

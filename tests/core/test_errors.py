@@ -56,7 +56,7 @@ def test_unexpected_exception_is_a_500_problem_without_traceback(
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("stockapp.stock.units._apply_changes", explode)
+    monkeypatch.setattr("stockapp.stock.units.apply_changes", explode)
     response = client.post("/stock/fruit", json={"apple": 1})
     assert response.status_code == 500
     assert response.content_type == "application/problem+json"

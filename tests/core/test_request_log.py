@@ -102,7 +102,7 @@ def test_a_failure_is_logged_and_answered_with_the_requests_id(
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("stockapp.stock.units._apply_changes", explode)
+    monkeypatch.setattr("stockapp.stock.units.apply_changes", explode)
     capsys.readouterr()
     response = app.test_client().post(
         "/stock/fruit", json={"apple": 1}, headers={"X-Request-ID": "trace-42"}

@@ -90,14 +90,14 @@ def test_a_write_that_keeps_failing_answers_503_and_stores_nothing(
 ):
     seed(fruit={"apple": 30})
     runs = []
-    current_members = units._current_members
+    current_members = units.current_members
 
     def conflicting(*args, **kwargs):
         runs.append(1)
         current_members(*args, **kwargs)
         abort_transaction(backend, SERIALIZATION_FAILURE)
 
-    monkeypatch.setattr(units, "_current_members", conflicting)
+    monkeypatch.setattr(units, "current_members", conflicting)
     response = client.patch("/stock/fruit", json={"apple": 1, "kiwi": 2})
     assert response.status_code == 503
     assert response.content_type == "application/problem+json"
@@ -118,7 +118,7 @@ def test_an_idempotent_post_aborted_inside_runs_again_as_a_whole(
     client, stored, backend, monkeypatch
 ):
     runs = []
-    apply_changes = units._apply_changes
+    apply_changes = units.apply_changes
 
     def aborted_once(*args, **kwargs):
         runs.append(1)
@@ -127,7 +127,7 @@ def test_an_idempotent_post_aborted_inside_runs_again_as_a_whole(
             abort_transaction(backend, SERIALIZATION_FAILURE)
         return written
 
-    monkeypatch.setattr(units, "_apply_changes", aborted_once)
+    monkeypatch.setattr(units, "apply_changes", aborted_once)
     headers = {"Idempotency-Key": "order-1"}
     # The key's claim and the create are one transaction, so both run again:
     # retrying only the create would run it inside the aborted transaction.
@@ -155,10 +155,10 @@ def test_the_loser_of_a_real_deadlock_runs_again(app, seed, stored):
     def lock_both(first: str, second: str) -> None:
         with write_transaction():
             runs.append(first)
-            units._lock_collection(first)
+            units.lock_collection(first)
             if runs.count(first) == 1:
                 both_hold_one.wait()
-            units._lock_collection(second)
+            units.lock_collection(second)
             write_connection().execute(insert(Collection).values(name=f"{first}-won"))
 
     def run(first: str, second: str) -> None:

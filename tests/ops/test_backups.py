@@ -51,7 +51,7 @@ def test_a_backup_is_a_checked_copy_of_the_stock(cli, seed, database_url, tmp_pa
     assert result.output.startswith(
         f"Backed up {sqlite_file(database_url)} to {backup}:"
     )
-    assert "schema 0010, 1 collections, 2 members," in result.output
+    assert "schema 0011, 1 collections, 2 members," in result.output
     assert table(backup) == [("fruit", "apple", 30), ("fruit", "pear", 2)]
     # One self-contained file, nothing left half-written beside it.
     with sqlite3.connect(backup) as connection:
@@ -83,7 +83,7 @@ def test_a_restore_brings_the_stock_back(cli, client, seed, tmp_path, stored):
     client.post("/stock/veg", json={"leek": 2})
     result = cli("restore", str(backup))
     assert result.exit_code == 0, result.output
-    assert "schema 0010, 1 collections, 1 members." in result.output
+    assert "schema 0011, 1 collections, 1 members." in result.output
     assert stored() == {"fruit": {"apple": 30}}
     assert "Every collection and member has a new ETag." in result.output
     # The restored database serves and takes writes again.
@@ -155,12 +155,8 @@ def test_a_restore_refuses_a_file_it_cannot_trust(
     assert stored() == {"fruit": {"apple": 30}, "veg": {"leek": 2}}
 
 
-WEBHOOK_TABLES = (
-    "webhook_attempts",
-    "webhook_deliveries",
-    "webhook_subscription_collections",
-    "webhook_subscriptions",
-)
+STOCKTAKE_TABLES = ("stocktake_counts", "stocktakes")
+MOVEMENT_GROUP_COLUMNS = ("batch", "transfer", "stocktake")
 
 
 @pytest.mark.sqlite_only
@@ -169,13 +165,16 @@ def test_an_older_backup_is_restored_and_told_to_upgrade(cli, seed, tmp_path, st
     backup = tmp_path / "old.sqlite"
     assert cli("backup", str(backup)).exit_code == 0
     with sqlite3.connect(backup) as connection:
-        # As 0009 left it: without the webhooks' tables.
-        for table in WEBHOOK_TABLES:
+        # As 0010 left it: without the stocktakes' tables and the movement
+        # log's group columns.
+        for table in STOCKTAKE_TABLES:
             connection.execute(f"DROP TABLE {table}")
-        connection.execute("UPDATE alembic_version SET version_num = '0009'")
+        for column in MOVEMENT_GROUP_COLUMNS:
+            connection.execute(f"ALTER TABLE movements DROP COLUMN {column}")
+        connection.execute("UPDATE alembic_version SET version_num = '0010'")
     result = cli("restore", str(backup))
     assert result.exit_code == 0, result.output
-    assert "The schema is behind this code (0010): run `flask db upgrade`." in (
+    assert "The schema is behind this code (0011): run `flask db upgrade`." in (
         result.output
     )
     assert cli("upgrade").exit_code == 0

@@ -8,7 +8,7 @@ import pytest
 from stockapp import create_app
 from stockapp.core.extensions import db
 
-HEAD = "0010"
+HEAD = "0011"
 
 
 @pytest.fixture

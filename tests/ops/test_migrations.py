@@ -56,6 +56,8 @@ def test_upgrade_builds_the_schema_on_an_empty_database(empty_app):
         "webhook_subscription_collections",
         "webhook_deliveries",
         "webhook_attempts",
+        "stocktakes",
+        "stocktake_counts",
     }
     assert (
         empty_app.test_client().post("/stock/fruit", json={"a": 1}).status_code == 201
@@ -371,6 +373,8 @@ WEBHOOK_ID_COLUMNS = (
     "webhook_subscriptions.id",
 )
 WEBHOOK_ID_TABLES = ("webhook_subscriptions", "webhook_deliveries", "webhook_attempts")
+# Those of the stocktakes' tables (0011), bigint from the start too.
+STOCKTAKE_ID_COLUMNS = ("stocktake_counts.stocktake_id", "stocktakes.id")
 # Every table 0009 widens (all but alembic_version): each has an id.
 ID_TABLES = (
     "collections",
@@ -415,7 +419,8 @@ def assert_ids_are(app, backend, width):
     found = id_types(app, backend)
     # The webhooks' ids (0010 on) are bigint whatever the older ids are.
     webhooks = "webhook_deliveries.id" in found
-    older = {key: kind for key, kind in found.items() if not key.startswith("webhook_")}
+    newer = ("webhook_", "stocktake")
+    older = {key: kind for key, kind in found.items() if not key.startswith(newer)}
     if backend == "sqlite":
         assert older == dict.fromkeys(ID_COLUMNS, "INTEGER")
         return
@@ -424,19 +429,35 @@ def assert_ids_are(app, backend, width):
         assert {key: found[key] for key in WEBHOOK_ID_COLUMNS} == dict.fromkeys(
             WEBHOOK_ID_COLUMNS, "bigint"
         )
+    if "stocktakes.id" in found:
+        assert {key: found[key] for key in STOCKTAKE_ID_COLUMNS} == dict.fromkeys(
+            STOCKTAKE_ID_COLUMNS, "bigint"
+        )
     maximum = 2**63 - 1 if width == "bigint" else 2**31 - 1
     expected = {f"{table}_id_seq": (width, maximum) for table in ID_TABLES}
     if webhooks:
         expected.update(
             {f"{table}_id_seq": ("bigint", 2**63 - 1) for table in WEBHOOK_ID_TABLES}
         )
+    if "stocktakes.id" in found:
+        expected["stocktakes_id_seq"] = ("bigint", 2**63 - 1)
     assert sequences(app) == expected
 
 
+# The movement log's columns before 0011 added the batch, transfer and stocktake.
+MOVEMENT_COLUMNS = 'id, collection, member, kind, "before", "after", reason, at, "by"'
+
+
 def every_row(app):
-    """Every row of every table but alembic_version, in id order."""
+    """Every row of every table 0009 widens, in id order (the movements' columns
+    as 0009 knew them)."""
     return {
-        table: rows_of(app, f"SELECT * FROM {table} ORDER BY id") for table in ID_TABLES
+        table: rows_of(
+            app,
+            f"SELECT {MOVEMENT_COLUMNS if table == 'movements' else '*'}"
+            f" FROM {table} ORDER BY id",
+        )
+        for table in ID_TABLES
     }
 
 

@@ -176,7 +176,7 @@ def test_each_databases_full_disk_is_a_507(client, stored, monkeypatch, orig):
     def full(*args, **kwargs):
         raise OperationalError("INSERT ...", {}, orig)
 
-    monkeypatch.setattr("stockapp.stock.units._apply_changes", full)
+    monkeypatch.setattr("stockapp.stock.units.apply_changes", full)
     response = client.post("/stock/fruit", json={"apple": 1})
     assert response.status_code == 507
     assert response.get_json()["error"] == "Storage full"

@@ -1,0 +1,17 @@
+"""Many changes as one: batches of operations, transfers between collections,
+and stocktakes that make the shelf's count the stock.
+
+Each runs on the stock's one write path (stock/ledger.py) inside one
+transaction, and each movement it logs names the batch, transfer or stocktake
+it went with.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import models  # noqa: F401  (the stocktakes' tables)
+
+
+def init_app(app: Flask) -> None:
+    """Serve the batches', transfers' and stocktakes' API and pages."""

@@ -1,0 +1,409 @@
+"""The stock's write path, piece by piece: locks, reading members as stored,
+applying changes, and logging each as a movement.
+
+The units of work (units.py) and the capabilities that write many changes as
+one (moves/) build their transactions from these, inside
+``write_transaction()``: every piece runs on its connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+from flask import g
+from sqlalchemy import Executable
+
+from ..core import driver
+from ..core.clock import utcnow
+from ..core.conditions import Precondition
+from ..core.database import write_connection
+from ..core.errors import Problem
+from ..core.rules import MAX_QUANTITY
+from .models import new_version
+from .signals import Change, Recorded, movements_recorded
+from .statements import (
+    ADD_TO_MEMBER,
+    BUMP_COLLECTION,
+    DELETE_MEMBERS,
+    GROUPS,
+    INSERT_GROUPED_MOVEMENT,
+    INSERT_MEMBERS,
+    INSERT_MOVEMENT,
+    INSERT_MOVEMENTS,
+    LOCK_COLLECTION,
+    TAKE_FROM_MEMBER,
+    UPDATE_MEMBERS,
+    for_dialect,
+    names_parameter,
+)
+
+Stock = dict[str, int]
+# The errors of the units of work, shared by their answers and the API document.
+COLLECTION_NOT_FOUND = "Collection not found"
+MEMBER_NOT_FOUND = "Member not found"
+INSUFFICIENT_STOCK = "Insufficient stock"
+QUANTITY_LIMIT_EXCEEDED = "Quantity limit exceeded"
+# Where movement_group keeps (in flask.g) the group of the movements logged now.
+_GROUP_KEY = "stockapp_movement_group"
+_NO_GROUP: dict[str, Any] = dict.fromkeys(GROUPS)
+
+
+@contextmanager
+def movement_group(**group: Any) -> Iterator[None]:
+    """Every movement logged in the block names ``group`` (``batch=``,
+    ``transfer=`` or ``stocktake=``): the history shows what went together."""
+    unknown = set(group) - set(GROUPS)
+    if unknown:
+        raise TypeError(f"unknown movement groups: {sorted(unknown)}")
+    outer = g.get(_GROUP_KEY)
+    setattr(g, _GROUP_KEY, {**_NO_GROUP, **group})
+    try:
+        yield
+    finally:
+        setattr(g, _GROUP_KEY, outer)
+
+
+def current_group() -> dict[str, Any]:
+    """The group of the movements logged now: each of GROUPS, None if none."""
+    return g.get(_GROUP_KEY) or _NO_GROUP
+
+
+class Adjusted(NamedTuple):
+    quantity: int
+    version: int
+
+
+class LockedCollection(NamedTuple):
+    id: int
+    name: str
+    version: int
+
+
+class StoredMember(NamedTuple):
+    id: int
+    quantity: int
+    version: int
+    reorder_level: int | None
+
+
+class LogEntry(NamedTuple):
+    """A change to log: the member, its quantities, and what it is now."""
+
+    member: str
+    before: int | None
+    after: int | None
+    reorder_level: int | None = None
+    version: int | None = None
+
+
+def member_not_found(collection: str, member: str) -> Problem:
+    return Problem(
+        404, MEMBER_NOT_FOUND, f'Collection "{collection}" has no member "{member}".'
+    )
+
+
+def adjust_locked(
+    collection: LockedCollection,
+    member: str,
+    stored: StoredMember,
+    delta: int,
+    kind: str,
+    reason: str | None,
+    by: str | None,
+) -> Adjusted:
+    """Add ``delta`` to a member of the locked collection, as stored, and log it
+    as ``kind``; 409 (raised: the transaction rolls back) if it would leave
+    0..2^63-1."""
+    # One guarded statement: the database refuses to leave the range.
+    if delta < 0:
+        adjusted = execute(
+            TAKE_FROM_MEMBER, member_id=stored.id, delta=delta, at_least=-delta
+        ).one_or_none()
+    else:
+        adjusted = execute(
+            ADD_TO_MEMBER,
+            member_id=stored.id,
+            delta=delta,
+            at_most=MAX_QUANTITY - delta,
+        ).one_or_none()
+    if adjusted is None:
+        raise refused_adjustment(collection.name, member, delta, stored.quantity)
+    bump_collection(collection)
+    record_movements(
+        collection.name,
+        [
+            LogEntry(
+                member,
+                stored.quantity,
+                adjusted.quantity,
+                stored.reorder_level,
+                adjusted.version,
+            )
+        ],
+        kind,
+        reason,
+        by,
+    )
+    return Adjusted(adjusted.quantity, adjusted.version)
+
+
+def refused_adjustment(
+    collection: str, member: str, delta: int, quantity: int
+) -> Problem:
+    if delta < 0:
+        error, limit = INSUFFICIENT_STOCK, "below 0"
+    else:
+        error, limit = QUANTITY_LIMIT_EXCEEDED, f"above {MAX_QUANTITY}"
+    return Problem(
+        409,
+        error,
+        f'Adjusting "{member}" in "{collection}" by {delta} would take its quantity'
+        f" {quantity} {limit}; nothing was changed.",
+        quantity=quantity,
+    )
+
+
+def execute(statement: Executable, **params: Any) -> driver.Rows:
+    """Run one statement with ``params`` in the current write transaction."""
+    return driver.execute(write_connection(), statement, params)
+
+
+def execute_many(statement: Executable, rows: list[dict[str, Any]]) -> None:
+    """Run ``statement`` once per row, as one executemany."""
+    driver.execute_many(write_connection(), statement, rows)
+
+
+def lock_collection(name: str) -> LockedCollection | None:
+    """Collection ``name``, locked against other writers until commit, or None."""
+    row = execute(LOCK_COLLECTION, name=name).one_or_none()
+    return None if row is None else LockedCollection(row.id, name, row.version)
+
+
+def lock_existing_collection(name: str) -> LockedCollection:
+    """Collection ``name``, locked against other writers until commit, or 404."""
+    collection = lock_collection(name)
+    if collection is None:
+        raise Problem(404, COLLECTION_NOT_FOUND, f'There is no collection "{name}".')
+    return collection
+
+
+def lock_existing_member(
+    collection_name: str, member: str, precondition: Precondition
+) -> tuple[LockedCollection, StoredMember]:
+    """The locked collection and ``member`` as stored, or 404; 412 unless the
+    member's version meets ``precondition``."""
+    collection = lock_existing_collection(collection_name)
+    stored = current_members(collection.id, (member,)).get(member)
+    if stored is None:
+        raise member_not_found(collection_name, member)
+    precondition.check(stored.version)
+    return collection, stored
+
+
+def lock_or_create_collection(
+    name: str, precondition: Precondition
+) -> tuple[LockedCollection, bool]:
+    """Collection ``name``, created if absent, and whether it was created."""
+    while True:
+        collection = lock_collection(name)
+        precondition.check(None if collection is None else collection.version)
+        if collection is not None:
+            return collection, False
+        row = execute(
+            for_dialect().insert_collection_if_absent,
+            name=name,
+            version=new_version(),
+        ).one_or_none()
+        if row is not None:
+            return LockedCollection(row.id, name, row.version), True
+        # Another transaction created it between the two statements above (only
+        # a database without a global write lock, PostgreSQL, lets that happen):
+        # lock that one, unless yet another deleted it meanwhile.
+
+
+def current_members(
+    collection_id: int, names: Iterable[str]
+) -> dict[str, StoredMember]:
+    """Each member of the collection named in ``names``, as stored, oldest first.
+
+    One lookup per name through the unique index: the cost follows the names,
+    not the size of the collection.
+    """
+    rows = execute(
+        for_dialect().members_named,
+        collection_id=collection_id,
+        names=names_parameter(names),
+    ).all()
+    # In creation order, so that a write logs its movements in the stock's order
+    # rather than in whatever order the query plan gives.
+    rows.sort(key=lambda row: row.id)
+    return {
+        name: StoredMember(member_id, quantity, version, level)
+        for name, member_id, quantity, version, level in rows
+    }
+
+
+def log_members_not_named(
+    collection: LockedCollection, names: Iterable[str], kind: str, by: str | None
+) -> int:
+    """Log the removal of every member not in ``names``; how many there are."""
+    at = utcnow()
+    logged = execute(
+        for_dialect().log_members_not_named,
+        collection_id=collection.id,
+        collection_name=collection.name,
+        names=names_parameter(names),
+        kind=kind,
+        by=by,
+        at=at,
+        **current_group(),
+    ).all()
+    if logged:
+        # RETURNING's rows come in no promised order: the ids give it.
+        changes = [
+            Change(movement_id, member, before, None, None, None)
+            for movement_id, member, before in sorted(logged)
+        ]
+        announce(Recorded(collection.name, kind, None, by, at, changes))
+    return len(logged)
+
+
+def remove_members_not_named(
+    collection: LockedCollection, names: Iterable[str], kind: str, by: str | None
+) -> int:
+    """Log and delete every member not in ``names``; how many there were."""
+    if not log_members_not_named(collection, names, kind, by):
+        return 0
+    return execute(
+        for_dialect().delete_members_not_named,
+        collection_id=collection.id,
+        names=names_parameter(names),
+    ).rowcount
+
+
+def apply_changes(
+    collection: LockedCollection,
+    current: dict[str, StoredMember],
+    changes: Mapping[str, int | None],
+    kind: str,
+    by: str | None,
+    reason: str | None = None,
+) -> tuple[int, dict[str, int]]:
+    """Write ``changes`` (None deletes) over ``current`` and log them, each
+    with ``reason``.
+
+    Returns the collection's version and the new version of each member
+    written. A handful of statements, whatever the number of members.
+    """
+    inserts, updates, deletes, movements = [], [], [], []
+    versions: dict[str, int] = {}
+    for name, quantity in changes.items():
+        stored = current.get(name)
+        if stored is None:
+            if quantity is not None:
+                versions[name] = new_version()
+                inserts.append(
+                    {
+                        "collection_id": collection.id,
+                        "name": name,
+                        "quantity": quantity,
+                        "version": versions[name],
+                    }
+                )
+                movements.append(LogEntry(name, None, quantity, version=versions[name]))
+        elif quantity is None:
+            deletes.append({"member_id": stored.id})
+            movements.append(LogEntry(name, stored.quantity, None))
+        elif quantity != stored.quantity:
+            versions[name] = stored.version + 1
+            updates.append(
+                {
+                    "member_id": stored.id,
+                    "new_quantity": quantity,
+                    "new_version": versions[name],
+                }
+            )
+            movements.append(
+                LogEntry(
+                    name,
+                    stored.quantity,
+                    quantity,
+                    stored.reorder_level,
+                    versions[name],
+                )
+            )
+    # Each executes as one executemany, whatever the number of rows.
+    if inserts:
+        execute_many(INSERT_MEMBERS, inserts)
+    if updates:
+        execute_many(UPDATE_MEMBERS, updates)
+    if deletes:
+        execute_many(DELETE_MEMBERS, deletes)
+    if not movements:
+        return collection.version, versions
+    record_movements(collection.name, movements, kind, reason, by)
+    return bump_collection(collection), versions
+
+
+def bump_collection(collection: LockedCollection) -> int:
+    """Give the locked collection its next version (its ETag changes)."""
+    version = collection.version + 1
+    execute(BUMP_COLLECTION, collection_id=collection.id, new_version=version)
+    return version
+
+
+def record_movements(
+    collection: str,
+    movements: list[LogEntry],
+    kind: str,
+    reason: str | None = None,
+    by: str | None = None,
+) -> None:
+    """Log each movement, made by user ``by``, in one statement, and announce
+    them (signals.movements_recorded) to the capabilities above."""
+    if not movements:
+        return
+    at = utcnow()
+    rows = [
+        {
+            "collection": collection,
+            "member": movement.member,
+            "kind": kind,
+            "before": movement.before,
+            "after": movement.after,
+            "reason": reason,
+            "by": by,
+            "at": at,
+        }
+        for movement in movements
+    ]
+    group = g.get(_GROUP_KEY)
+    if group is not None:
+        for row in rows:
+            row.update(group)
+    if len(rows) == 1:
+        single = INSERT_MOVEMENT if group is None else INSERT_GROUPED_MOVEMENT
+        ids = [execute(single, **rows[0]).one().id]
+    else:
+        # One multi-row INSERT per thousand rows; each member once, so the
+        # returned (id, member) pairs map back whatever their order.
+        returned = dict(
+            (member, movement_id)
+            for movement_id, member in write_connection().execute(
+                INSERT_MOVEMENTS, rows
+            )
+        )
+        ids = [returned[movement.member] for movement in movements]
+    changes = [
+        Change(movement_id, *movement)
+        for movement_id, movement in zip(ids, movements, strict=True)
+    ]
+    announce(Recorded(collection, kind, reason, by, at, changes))
+
+
+def announce(recorded: Recorded) -> None:
+    """Tell the receivers of movements_recorded, inside the write."""
+    if movements_recorded.receivers:
+        movements_recorded.send(None, recorded=recorded)
