@@ -10,8 +10,23 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import models  # noqa: F401  (the stocktakes' tables)
+from ..core.api_document import contribute
+from . import (
+    models,  # noqa: F401  (the stocktakes' tables)
+    transfer_api,
+)
+
+TAGS = [
+    {
+        "name": "moves",
+        "description": "Many changes as one: batches, transfers between members"
+        " and stocktakes.",
+    }
+]
 
 
 def init_app(app: Flask) -> None:
     """Serve the batches', transfers' and stocktakes' API and pages."""
+    contribute(app, tags=TAGS)
+    app.register_blueprint(transfer_api.bp)
+    contribute(app, schemas=transfer_api.transfer_schemas())

@@ -35,6 +35,7 @@ from ..core.database import (
     transaction_memo,
     write_connection,
 )
+from ..stock.ledger import current_group
 from ..stock.signals import Change, Recorded, collection_deleted, movements_recorded
 from .models import EVENT_BITS, PENDING, Delivery, Subscription, SubscriptionCollection
 
@@ -134,6 +135,8 @@ def movement_events(recorded: Recorded) -> list[dict[str, Any]]:
     """The outbox rows of ``recorded``'s movements, in their order: each
     movement.created, and after it any member.low or member.restocked."""
     rows = []
+    # What the movements went with (a batch, a transfer, a stocktake), if any.
+    group = {key: value for key, value in current_group().items() if value is not None}
     for change in recorded.changes:
         data = {
             "collection": recorded.collection,
@@ -144,6 +147,7 @@ def movement_events(recorded: Recorded) -> list[dict[str, Any]]:
             "reason": recorded.reason,
             "version": change.version,
             "movement_id": change.movement_id,
+            **group,
         }
         for kind in ("movement.created", crossing(change)):
             if kind is None:

@@ -11,7 +11,7 @@ from ..access.schemas import collection_names
 from ..core.api_doc import TIMESTAMP, Schema, media, ref
 from ..core.cursors import MAX_ID
 from ..core.rules import MAX_REASON_LENGTH
-from ..history.models import MOVEMENT_KINDS
+from ..history.models import GROUP_ID_LENGTH, MOVEMENT_KINDS
 from .models import (
     DELIVERY_STATES,
     EVENT_TYPES,
@@ -30,6 +30,19 @@ TAGS = [
     }
 ]
 _NULLABLE_TIME = {"oneOf": [TIMESTAMP, {"type": "null"}]}
+
+
+def _grouped(properties: dict[str, Schema]) -> Schema:
+    """A movement's data: ``properties``, and what it went with when anything
+    (a batch, a transfer or a stocktake, as the history names them)."""
+    schema = _object(properties)
+    schema["properties"] = {
+        **properties,
+        "batch": {"type": "string", "maxLength": GROUP_ID_LENGTH},
+        "transfer": {"type": "string", "maxLength": GROUP_ID_LENGTH},
+        "stocktake": {"type": "integer", "minimum": 1},
+    }
+    return schema
 
 
 def _object(properties: dict[str, Schema], **extra: Any) -> Schema:
@@ -188,18 +201,18 @@ def webhook_schemas() -> dict[str, Schema]:
             }
         ),
         "MovementEvent": _event(
-            "movement.created", "A movement was committed.", _object(movement_data)
+            "movement.created", "A movement was committed.", _grouped(movement_data)
         ),
         "LowStockEvent": _event(
             "member.low",
             "A movement took a member from above its reorder level to at or"
             " below it (once per crossing, not once per movement below).",
-            _object({**movement_data, "reorder_level": quantity}),
+            _grouped({**movement_data, "reorder_level": quantity}),
         ),
         "RestockedEvent": _event(
             "member.restocked",
             "A movement took a member from at or below its reorder level to above it.",
-            _object({**movement_data, "reorder_level": quantity}),
+            _grouped({**movement_data, "reorder_level": quantity}),
         ),
         "CollectionDeletedEvent": _event(
             "collection.deleted",

@@ -249,6 +249,17 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "webhooks_api.redeliver_webhook"): Route(
         "/webhooks/{hook}/deliveries/{delivery}/redeliver", "admin", 202
     ),
+    ("POST", "transfer_api.create_transfer"): Route(
+        "/transfers",
+        "write",
+        200,
+        body={
+            "from": {"collection": "fruit", "member": "apple"},
+            "to": {"collection": "fruit", "member": "pear"},
+            "quantity": 1,
+        },
+        collection=True,
+    ),
     ("GET", "webhook_pages.subscriptions_page"): Route(
         "/webhook-subscriptions", "admin", 200, page=True
     ),

@@ -43,6 +43,7 @@ API_BLUEPRINTS = (
     "imports.",
     "metrics.",
     "webhooks_api.",
+    "transfer_api.",
 )
 # Flask answers these for every route by itself.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
@@ -56,6 +57,7 @@ SAMPLE = {
     "token_id": "1",
     "subscription_id": "1",
     "delivery_id": "1",
+    "stocktake_id": "1",
 }
 # The converters a described path parameter may have: names, and token ids.
 CONVERTERS = {"UnicodeConverter", "IntegerConverter"}

@@ -296,3 +296,32 @@ def test_a_write_asks_about_subscriptions_once_and_inserts_once(
     assert adjusted[-1].startswith("INSERT INTO webhook_deliveries")
     # 3 subscriptions x (the PUT's 3 movements + the adjustment's 1).
     assert rows("SELECT count(*) AS n FROM webhook_deliveries") == [{"n": 12}]
+
+
+def test_a_transfer_announces_both_movements_with_its_id(hook, client, outbox):
+    hook(events=["movement.created"])
+    client.post("/stock/north", json={"apple": 5})
+    client.post("/stock/south", json={})
+    answer = client.post(
+        "/transfers",
+        json={
+            "from": {"collection": "north", "member": "apple"},
+            "to": {"collection": "south", "member": "apple"},
+            "quantity": 2,
+            "reason": "rebalance",
+        },
+    )
+    assert answer.status_code == 200
+    transfer = answer.get_json()["transfer"]
+    assert shapes(outbox())[1:] == [
+        (
+            "movement.created",
+            moved("north", "apple", "transfer", 5, 3, "rebalance", transfer=transfer),
+        ),
+        (
+            "movement.created",
+            moved(
+                "south", "apple", "transfer", None, 2, "rebalance", transfer=transfer
+            ),
+        ),
+    ]
