@@ -279,6 +279,83 @@ def test_the_import_kind_comes_and_goes_keeping_the_log(empty_app):
     assert rows_of(empty_app, MOVEMENTS)[: len(before)] == before
 
 
+MOVEMENT_ROWS = (
+    'SELECT id, collection, member, kind, "before", "after", reason, "by", at'
+    " FROM movements ORDER BY id"
+)
+
+
+def movement_indexes(app):
+    with app.app_context():
+        inspector = inspect(db.engine)
+        return sorted(
+            (index["name"], index["column_names"])
+            for index in inspector.get_indexes("movements")
+        )
+
+
+def test_transfers_and_stocktakes_come_and_go_keeping_the_log(empty_app):
+    db_command(empty_app, "upgrade", "0010")
+    client = empty_app.test_client()
+    client.post("/stock/north", json={"apple": 30})
+    client.post("/stock/south", json={"apple": 1})
+    client.post("/stock/north/apple/adjustments", json={"delta": -1, "reason": "x"})
+    before, indexes = rows_of(empty_app, MOVEMENT_ROWS), movement_indexes(empty_app)
+    assert len(before) == 3
+
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, MOVEMENT_ROWS) == before
+    assert movement_indexes(empty_app) == indexes
+    groups = "SELECT batch, transfer, stocktake FROM movements ORDER BY id"
+    assert rows_of(empty_app, groups) == [(None, None, None)] * 3
+    moved = client.post(
+        "/transfers",
+        json={
+            "from": {"collection": "north", "member": "apple"},
+            "to": {"collection": "south", "member": "apple"},
+            "quantity": 2,
+        },
+    )
+    assert moved.status_code == 200, moved.get_json()
+    with empty_app.app_context():
+        db.session.execute(
+            text(
+                "INSERT INTO stocktakes (collection, state, opened_at)"
+                " VALUES ('north', 'open', '2026-12-02 00:00:00')"
+            )
+        )
+        db.session.execute(
+            text(
+                'INSERT INTO movements (collection, member, kind, "before", "after",'
+                " at, stocktake) VALUES ('north', 'apple', 'stocktake', 27, 25,"
+                " '2026-12-02 00:00:00', 1)"
+            )
+        )
+        db.session.commit()
+    kinds = "SELECT member, kind FROM movements ORDER BY id"
+    assert [kind for _, kind in rows_of(empty_app, kinds)][3:] == [
+        "transfer",
+        "transfer",
+        "stocktake",
+    ]
+
+    # The older code knows neither kind: they stay, as updates; the stocktakes
+    # and the group columns go.
+    db_command(empty_app, "downgrade", "0010")
+    assert rows_of(empty_app, MOVEMENT_ROWS)[:3] == before
+    assert [kind for _, kind in rows_of(empty_app, kinds)][3:] == ["update"] * 3
+    assert "stocktakes" not in tables(empty_app)
+    assert movement_indexes(empty_app) == indexes
+    with empty_app.app_context():
+        columns = {c["name"] for c in inspect(db.engine).get_columns("movements")}
+    assert not columns & {"batch", "transfer", "stocktake"}
+    with empty_app.app_context(), pytest.raises(IntegrityError):
+        db.session.execute(text("UPDATE movements SET kind = 'transfer'"))
+    db_command(empty_app, "upgrade")
+    assert rows_of(empty_app, MOVEMENT_ROWS)[:3] == before
+    db_command(empty_app, "check")
+
+
 TOKENS = (
     "SELECT id, user_id, label, scope, digest, collections, expires_at"
     " FROM api_tokens ORDER BY id"
