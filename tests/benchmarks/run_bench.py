@@ -35,10 +35,8 @@ database with the 3- and 100,000-member collections for scaling.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -50,7 +48,8 @@ from app_server import AppServer  # noqa: E402
 from apps import APPS, server_env  # noqa: E402
 from databases import BACKENDS, Backend, running_backend  # noqa: E402
 from datasets import DATASETS, seed  # noqa: E402
-from load import CONNECTIONS, BadResponses, require_wrk, run_wrk  # noqa: E402
+from guarded import run_guarded  # noqa: E402
+from load import CONNECTIONS, require_wrk, run_wrk  # noqa: E402
 from procfs import tree_cpu_seconds  # noqa: E402
 from report import (  # noqa: E402
     Measurement,
@@ -190,31 +189,10 @@ def run(args: argparse.Namespace, stack: ExitStack) -> None:
     print(f"written to {path}")
 
 
-def raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     require_wrk()
-    signal.signal(signal.SIGTERM, raise_interrupt)
-    started = time.monotonic()
-    stack = ExitStack()
-    try:
-        run(args, stack)
-        return 0
-    except BadResponses as error:
-        print(f"FAILED, the numbers would mean nothing: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("Interrupted; stopping the servers.", file=sys.stderr)
-        return 130
-    finally:
-        # A second Ctrl-C or SIGTERM does not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.close()
-        print(f"{args.backend}: {time.monotonic() - started:.0f} s", file=sys.stderr)
+    return run_guarded(lambda stack: run(args, stack), args.backend)
 
 
 if __name__ == "__main__":
