@@ -101,7 +101,14 @@ def _validation_failed(error: ValidationError) -> Response:
     # more); `detail` stays one short line.
     more = {"more_errors": error.unlisted} if error.unlisted else {}
     return problem_response(
-        Problem(400, "Invalid input", error.detail, errors=error.listed(), **more)
+        Problem(
+            400,
+            "Invalid input",
+            error.detail,
+            errors=error.listed(),
+            **more,
+            **error.extra,
+        )
     )
 
 

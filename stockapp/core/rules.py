@@ -34,11 +34,16 @@ MAX_PROBLEMS_LISTED = 100
 
 
 class ValidationError(Exception):
-    """Input broke a rule; ``errors`` maps each offending key to the reason."""
+    """Input broke a rule; ``errors`` maps each offending key to the reason.
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    Keyword arguments become extra members of the 400's body (``index``: which
+    operation of a batch).
+    """
+
+    def __init__(self, errors: dict[str, str], **extra: Any) -> None:
         super().__init__(errors)
         self.errors = errors
+        self.extra = extra
 
     def listed(self) -> dict[str, str]:
         """The first ``MAX_PROBLEMS_LISTED`` problems, each key cut to a name's

@@ -33,9 +33,12 @@ from .statements import (
     INSERT_MOVEMENT,
     INSERT_MOVEMENTS,
     LOCK_COLLECTION,
+    MOVEMENT_ARRAY_COLUMNS,
     TAKE_FROM_MEMBER,
+    UPDATE_MEMBER_ARRAYS,
     UPDATE_MEMBERS,
     for_dialect,
+    insert_movement_arrays,
     names_parameter,
 )
 
@@ -147,6 +150,100 @@ def adjust_locked(
         by,
     )
     return Adjusted(adjusted.quantity, adjusted.version)
+
+
+class Step(NamedTuple):
+    """One adjustment of a run (adjust_in_turn): as adjust_member takes it."""
+
+    member: str
+    delta: int
+    reason: str | None
+    precondition: Precondition
+
+
+class StepRefused(Exception):
+    """Step ``position`` of a run was refused with ``problem``; nothing of the
+    run may be kept (the transaction rolls back)."""
+
+    def __init__(self, position: int, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.position = position
+        self.problem = problem
+
+
+def adjust_in_turn(
+    collection_name: str, steps: list[Step], kind: str, by: str | None
+) -> list[Adjusted]:
+    """Apply each step to its member in turn, exactly as adjust_member would one
+    after another (the same checks, answers, versions and movements), in a
+    number of statements that does not grow with the steps.
+
+    The collection is locked once, so the members read here cannot change
+    before commit: each step is checked in Python against what the steps
+    before it left, the members are written once each, and the movements are
+    logged a few rows to a statement. The first refused step raises
+    StepRefused naming it.
+    """
+    try:
+        collection = lock_existing_collection(collection_name)
+    except Problem as problem:
+        raise StepRefused(0, problem) from None
+    stored = current_members(collection.id, {step.member: None for step in steps})
+    now = {name: [member.quantity, member.version] for name, member in stored.items()}
+    entries, results = [], []
+    for position, step in enumerate(steps):
+        member = stored.get(step.member)
+        if member is None:
+            raise StepRefused(position, member_not_found(collection_name, step.member))
+        quantity, version = now[step.member]
+        try:
+            step.precondition.check(version)
+        except Problem as problem:
+            raise StepRefused(position, problem) from None
+        after = quantity + step.delta
+        if not 0 <= after <= MAX_QUANTITY:
+            refused = refused_adjustment(
+                collection_name, step.member, step.delta, quantity
+            )
+            raise StepRefused(position, refused)
+        now[step.member] = [after, version + 1]
+        entries.append(
+            LogEntry(step.member, quantity, after, member.reorder_level, version + 1)
+        )
+        results.append(Adjusted(after, version + 1))
+    _update_members(
+        [
+            {
+                "member_id": stored[name].id,
+                "new_quantity": quantity,
+                "new_version": version,
+            }
+            for name, (quantity, version) in now.items()
+        ]
+    )
+    bump_collection(collection)
+    for reason, segment in _segments(entries, [step.reason for step in steps]):
+        record_movements(collection_name, segment, kind, reason, by)
+    return results
+
+
+def _segments(
+    entries: list[LogEntry], reasons: list[str | None]
+) -> Iterator[tuple[str | None, list[LogEntry]]]:
+    """``entries`` cut, in order, into the longest runs that share one reason
+    and name each member once: what record_movements logs in one statement."""
+    segment: list[LogEntry] = []
+    members: set[str] = set()
+    reason = reasons[0] if reasons else None
+    for entry, entry_reason in zip(entries, reasons, strict=True):
+        if segment and (entry_reason != reason or entry.member in members):
+            yield reason, segment
+            segment, members = [], set()
+        reason = entry_reason
+        segment.append(entry)
+        members.add(entry.member)
+    if segment:
+        yield reason, segment
 
 
 def refused_adjustment(
@@ -390,10 +487,7 @@ def record_movements(
         # One multi-row INSERT per thousand rows; each member once, so the
         # returned (id, member) pairs map back whatever their order.
         returned = dict(
-            (member, movement_id)
-            for movement_id, member in write_connection().execute(
-                INSERT_MOVEMENTS, rows
-            )
+            (member, movement_id) for movement_id, member in _insert_movements(rows)
         )
         ids = [returned[movement.member] for movement in movements]
     changes = [
@@ -401,6 +495,37 @@ def record_movements(
         for movement_id, movement in zip(ids, movements, strict=True)
     ]
     announce(Recorded(collection, kind, reason, by, at, changes))
+
+
+def _update_members(rows: list[dict[str, Any]]) -> None:
+    """Give each member its ``new_quantity`` and ``new_version``: one
+    executemany, or on PostgreSQL one statement of arrays."""
+    if write_connection().dialect.name != "postgresql":
+        execute_many(UPDATE_MEMBERS, rows)
+        return
+    columns = ("member_id", "new_quantity", "new_version")
+    arrays = {column: [row[column] for row in rows] for column in columns}
+    write_connection().execute(UPDATE_MEMBER_ARRAYS, arrays)
+
+
+def _insert_movements(rows: list[dict[str, Any]]) -> Any:
+    """Log ``rows`` in one statement; (id, member) of each, in no set order."""
+    connection = write_connection()
+    if connection.dialect.name != "postgresql":
+        return connection.execute(INSERT_MOVEMENTS, rows)
+    returned = []
+    # A thousand rows a statement, as SQLAlchemy batches the VALUES form.
+    for start in range(0, len(rows), 1000):
+        chunk = rows[start : start + 1000]
+        columns = tuple(
+            column
+            for column in MOVEMENT_ARRAY_COLUMNS
+            if any(column in row for row in chunk)
+        )
+        arrays = {column: [row.get(column) for row in chunk] for column in columns}
+        statement = insert_movement_arrays(columns)
+        returned += connection.execute(statement, arrays).all()
+    return returned
 
 
 def announce(recorded: Recorded) -> None:

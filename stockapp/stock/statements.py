@@ -173,6 +173,50 @@ INSERT_GROUPED_MOVEMENT = (
     .returning(movements.c.id)
 )
 INSERT_MOVEMENTS = insert(movements).returning(movements.c.id, movements.c.member)
+# PostgreSQL's: the rows as one array per column, unnested. Its text is the
+# same whatever the number of rows, so the driver parses it once rather than a
+# VALUES list of a thousand rows on every write (a few ms for 100 rows).
+_MOVEMENT_ARRAYS = (
+    ("collection", "text"),
+    ("member", "text"),
+    ("kind", "text"),
+    ("before", "bigint"),
+    ("after", "bigint"),
+    ("reason", "text"),
+    ("by", "text"),
+    ("at", "timestamptz"),
+    ("batch", "text"),
+    ("transfer", "text"),
+    ("stocktake", "bigint"),
+)
+_ARRAY_TYPES = dict(_MOVEMENT_ARRAYS)
+
+
+@functools.cache
+def insert_movement_arrays(columns: tuple[str, ...]) -> Any:
+    """The unnest INSERT of ``columns`` (the group columns only when a row
+    names one, as INSERT_MOVEMENTS names only the columns given: the code runs
+    on a database not yet migrated to them)."""
+    return text(
+        "INSERT INTO movements ("
+        + ", ".join(f'"{column}"' for column in columns)
+        + ") SELECT * FROM unnest("
+        + ", ".join(
+            f"CAST(:{column} AS {_ARRAY_TYPES[column]}[])" for column in columns
+        )
+        + ") RETURNING id, member"
+    )
+
+
+MOVEMENT_ARRAY_COLUMNS = tuple(column for column, _ in _MOVEMENT_ARRAYS)
+# UPDATE_MEMBERS for many members in one statement on PostgreSQL, the same way
+# (an executemany sends one statement per member through the pipeline).
+UPDATE_MEMBER_ARRAYS = text(
+    "UPDATE members SET quantity = given.quantity, version = given.version"
+    " FROM unnest(CAST(:member_id AS bigint[]), CAST(:new_quantity AS bigint[]),"
+    " CAST(:new_version AS bigint[])) AS given(id, quantity, version)"
+    " WHERE members.id = given.id"
+)
 
 
 def _adjust(in_range: Any) -> Executable:

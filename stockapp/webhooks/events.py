@@ -131,12 +131,15 @@ def _event(kind: str, collection: str, body: str, event_id: str, at: datetime) -
     }
 
 
-def movement_events(recorded: Recorded) -> list[dict[str, Any]]:
+def movement_events(
+    recorded: Recorded, group: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """The outbox rows of ``recorded``'s movements, in their order: each
-    movement.created, and after it any member.low or member.restocked."""
+    movement.created, and after it any member.low or member.restocked; each
+    naming ``group``, what the movements went with (a batch, a transfer, a
+    stocktake), if anything."""
     rows = []
-    # What the movements went with (a batch, a transfer, a stocktake), if any.
-    group = {key: value for key, value in current_group().items() if value is not None}
+    group = group or {}
     for change in recorded.changes:
         data = {
             "collection": recorded.collection,
@@ -160,9 +163,32 @@ def movement_events(recorded: Recorded) -> list[dict[str, Any]]:
     return rows
 
 
-def _write(rows: list[dict[str, Any]]) -> None:
-    if rows:
-        driver.execute_many(write_connection(), ENQUEUE, rows)
+def _write(announced: list[Any]) -> None:
+    """Write the transaction's events, just before it commits."""
+    if not announced:
+        return
+    if dialect_name() != "sqlite" and _many_events(announced):
+        # Many events are worth one question first: with no subscription,
+        # they need neither building nor sending.
+        if not _any_enabled():
+            return
+    rows = []
+    for item in announced:
+        rows += movement_events(*item) if isinstance(item, tuple) else [item]
+    driver.execute_many(write_connection(), ENQUEUE, rows)
+
+
+def _many_events(announced: list[Any]) -> bool:
+    changes = 0
+    for item in announced:
+        changes += len(item[0].changes) if isinstance(item, tuple) else 1
+        if changes > 1:
+            return True
+    return False
+
+
+def _any_enabled() -> bool:
+    return bool(driver.execute(write_connection(), ANY_ENABLED, {}).one()[0])
 
 
 def enqueue(rows: list[dict[str, Any]]) -> None:
@@ -178,19 +204,21 @@ def _anyone_listens() -> bool:
     less than building the events and the outbox's INSERT): the write lock is
     held, so no subscription can appear before the commit. On PostgreSQL the
     INSERT ... SELECT is the question itself, and a second statement would be
-    a second round trip: always yes.
+    a second round trip: always yes here; a transaction of many events asks
+    once, just before its INSERT (``_write``), which sees the subscriptions
+    committed by then as the INSERT ... SELECT alone would.
     """
     if dialect_name() != "sqlite":
         return True
-    return transaction_memo(
-        _LISTENING,
-        lambda: bool(driver.execute(write_connection(), ANY_ENABLED, {}).one()[0]),
-    )
+    return transaction_memo(_LISTENING, _any_enabled)
 
 
 def _on_movements(_sender: Any, *, recorded: Recorded) -> None:
     if _anyone_listens():
-        enqueue(movement_events(recorded))
+        # Built when the transaction commits (and, on PostgreSQL, only if
+        # anyone listens), with what the movements went with now.
+        group = {key: value for key, value in current_group().items() if value}
+        transaction_buffer(_BUFFER, _write).append((recorded, group))
 
 
 def _on_collection_deleted(
