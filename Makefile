@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: run test test-postgres bench bench-postgres bench-pages bench-webhooks \
-  bench-webhooks-postgres format clean api-diff system-packages bench-packages \
-  bench-postgres-packages
+  bench-webhooks-postgres bench-batch bench-batch-postgres format clean api-diff \
+  system-packages bench-packages bench-postgres-packages
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stockapp needs Python 3.11+"'
@@ -92,6 +92,14 @@ bench-webhooks-postgres: $(VENV)/.dev bench-postgres-packages
 ## bench-pages: the web interface's reads with 100,000 members, in ms (SQLite)
 bench-pages: $(VENV)/.dev
 	$(BIN)/python tests/benchmarks/pages_bench.py --backend sqlite
+
+## bench-batch: 100 adjustments as 100 requests against one POST /batch, in ms (SQLite)
+bench-batch: $(VENV)/.dev
+	$(BIN)/python tests/benchmarks/batch_bench.py --backend sqlite
+
+## bench-batch-postgres: the same on a durable throwaway PostgreSQL cluster of its own
+bench-batch-postgres: $(VENV)/.dev bench-postgres-packages
+	$(BIN)/python tests/benchmarks/batch_bench.py --backend postgresql
 
 ## format: rewrite the code in the house style
 format: $(VENV)/.dev

@@ -31,7 +31,7 @@ TRANSFER_FIELDS = ("from", "to", "quantity", "reason")
 PLACE_FIELDS = ("collection", "member")
 TRANSFER_BODY_RULE = "must be a JSON object with from, to and quantity"
 TRANSFER_QUANTITY_RULE = f"must be a JSON integer from 1 to {MAX_QUANTITY}"
-SAME_PLACE = "names the same member as from: a transfer moves stock between two"
+SAME_PLACE = "names the same member as from: a transfer moves stock between two members"
 
 
 class Place(NamedTuple):

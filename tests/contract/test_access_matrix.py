@@ -7,6 +7,7 @@ the suite, so a new route cannot skip the matrix.
 
 from __future__ import annotations
 
+import html
 import io
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +25,7 @@ from stockapp.access.passwords import hash_password
 from stockapp.access.validation import TokenRequest
 from stockapp.core.clock import utcnow
 from stockapp.core.extensions import db
+from stockapp.moves import stocktakes
 from stockapp.stock import reads, units
 from stockapp.webhooks import subscriptions
 from stockapp.webhooks.validation import SubscriptionFields
@@ -55,6 +57,10 @@ class Route:
     # the route may create it.
     collection: bool = False
     creates: bool = False
+    # What a token that may not see fruit gets instead, when the route names
+    # fruit's stocktake ("{stocktake}") or a form names fruit: the status and
+    # the words it says (a problem's detail; a page's text).
+    outside: tuple[int, str] | None = None
 
 
 def token_body(cell: Cell) -> dict[str, Any]:
@@ -76,6 +82,21 @@ def member_form(path: str, ok: int = 303, **form: str) -> Route:
 
 
 MEMBER_PAGE = "/collections/fruit/members/apple"
+NO_STOCKTAKE = (404, "There is no stocktake {stocktake}.")
+STOCKTAKE = "/stocktakes/{stocktake}"
+COUNTING = "/stocktaking/{stocktake}"
+
+
+def stocktake_api(path: str, needs: str, ok: int, body: Any = None) -> Route:
+    """A route of fruit's open stocktake."""
+    return Route(path, needs, ok, body=body, outside=NO_STOCKTAKE)
+
+
+def counting_page(path: str, needs: str, ok: int, form: Any = None) -> Route:
+    """A page of fruit's open stocktake, or a form on one."""
+    return Route(path, needs, ok, form=form, page=True, outside=NO_STOCKTAKE)
+
+
 IMPORTED = b"collection,member,quantity\r\nfruit,apple,3\r\n"
 
 
@@ -249,6 +270,22 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "webhooks_api.redeliver_webhook"): Route(
         "/webhooks/{hook}/deliveries/{delivery}/redeliver", "admin", 202
     ),
+    ("POST", "batch_api.run_batch"): Route(
+        "/batch",
+        "write",
+        200,
+        body={
+            "operations": [
+                {
+                    "op": "adjust",
+                    "collection": "fruit",
+                    "member": "apple",
+                    "body": {"delta": 1},
+                }
+            ]
+        },
+        collection=True,
+    ),
     ("POST", "transfer_api.create_transfer"): Route(
         "/transfers",
         "write",
@@ -259,6 +296,57 @@ ROUTES: dict[tuple[str, str], Route] = {
             "quantity": 1,
         },
         collection=True,
+    ),
+    ("POST", "transfer_pages.move"): member_form(
+        f"{MEMBER_PAGE}/move",
+        collection="fruit",
+        member="pear",
+        quantity="1",
+        reason="",
+    ),
+    ("GET", "transfer_pages.move_form"): Route(
+        f"{MEMBER_PAGE}/move", "write", 200, page=True, collection=True
+    ),
+    ("POST", "stocktake_api.create_stocktake"): Route(
+        "/stocktakes", "write", 201, body={"collection": "fruit"}, collection=True
+    ),
+    ("GET", "stocktake_api.list_stocktakes"): Route("/stocktakes", "read", 200),
+    ("GET", "stocktake_api.get_stocktake"): stocktake_api(STOCKTAKE, "read", 200),
+    ("PUT", "stocktake_api.count_stocktake_member"): stocktake_api(
+        f"{STOCKTAKE}/counts/apple", "write", 201, {"quantity": 3}
+    ),
+    ("POST", "stocktake_api.commit_stocktake"): stocktake_api(
+        f"{STOCKTAKE}/commit", "write", 200
+    ),
+    ("POST", "stocktake_api.cancel_stocktake"): stocktake_api(
+        f"{STOCKTAKE}/cancel", "write", 200
+    ),
+    ("GET", "stocktake_pages.stocktakes_page"): Route(
+        "/stocktaking", "read", 200, page=True
+    ),
+    ("POST", "stocktake_pages.open_count"): Route(
+        "/stocktaking",
+        "write",
+        303,
+        form={"collection": "fruit", "note": ""},
+        page=True,
+        outside=(409, "fruit does not exist"),
+    ),
+    ("GET", "stocktake_pages.count_page"): counting_page(COUNTING, "read", 200),
+    ("POST", "stocktake_pages.save_count"): counting_page(
+        f"{COUNTING}/members/apple/count", "write", 303, {"quantity": "3"}
+    ),
+    ("GET", "stocktake_pages.review_page"): counting_page(
+        f"{COUNTING}/review", "read", 200
+    ),
+    ("POST", "stocktake_pages.commit"): counting_page(
+        f"{COUNTING}/commit", "write", 303, {"uncounted": "leave", "checked": "yes"}
+    ),
+    ("GET", "stocktake_pages.confirm_cancel"): counting_page(
+        f"{COUNTING}/cancel", "write", 200
+    ),
+    ("POST", "stocktake_pages.cancel"): counting_page(
+        f"{COUNTING}/cancel", "write", 303, {}
     ),
     ("GET", "webhook_pages.subscriptions_page"): Route(
         "/webhook-subscriptions", "admin", 200, page=True
@@ -386,6 +474,8 @@ def expected_status(route: Route, cell: Cell) -> int:
     if not covers(cell.granted, needed):
         return 403
     outside = cell.collections is not None and "fruit" not in cell.collections
+    if route.outside and outside:
+        return route.outside[0]
     if route.collection and outside:
         return 403 if route.creates else 404
     form = route.form
@@ -436,6 +526,8 @@ class Caller:
             self.secrets.append(hook.secret)
             self.hook = hook.subscription["id"]
             self.delivery = subscriptions.ping(self.hook, None)["id"]
+            # An open count of fruit.
+            self.stocktake = stocktakes.open_stocktake("fruit", None, by="alice")
             self.versions = {
                 "fruit": reads.collection_page("fruit", 0, None)[1],
                 "apple": reads.member_quantity("fruit", "apple")[1],
@@ -476,8 +568,15 @@ class Caller:
 
     def path(self, route: Route) -> str:
         """The route's path, with the ids of what this caller was given."""
-        return route.path.format(
-            own=self.own_token, hook=self.hook, delivery=self.delivery
+        return self.named(route.path)
+
+    def named(self, text: str) -> str:
+        """``text`` with the ids of what this caller was given."""
+        return text.format(
+            own=self.own_token,
+            hook=self.hook,
+            delivery=self.delivery,
+            stocktake=self.stocktake,
         )
 
     def call(self, method: str, route: Route, cell: Cell) -> Any:
@@ -529,7 +628,7 @@ def test_route_answers_each_kind_of_caller_as_the_contract_says(
         response.close()
         expected = expected_status(route, cell)
         assert response.status_code == expected, response.get_data(as_text=True)
-        check_refusal(response, expected, route, cell, caller.path(route))
+        check_refusal(response, expected, route, cell, caller)
         # The database never holds a plaintext token or password.
         stored = caller.stored_text()
         assert not [secret for secret in caller.secrets if secret in stored]
@@ -538,12 +637,19 @@ def test_route_answers_each_kind_of_caller_as_the_contract_says(
 
 
 def check_refusal(
-    response: Any, status: int, route: Route, cell: Cell, path: str
+    response: Any, status: int, route: Route, cell: Cell, caller: Caller
 ) -> None:
     """A refusal says why in the contract's words, and nothing more: as
-    problem+json, or on a page (as a page) for a browser's session or token;
-    ``path`` is the one called."""
+    problem+json, or on a page (as a page) for a browser's session or token."""
     if status == route.ok:
+        return
+    path = caller.path(route)
+    if route.outside and status == route.outside[0] and cell.collections:
+        words = caller.named(route.outside[1])
+        if route.page:
+            assert words in html.unescape(response.get_data(as_text=True))
+        else:
+            assert response.get_json()["detail"] == words
         return
     if status == 303:
         assert response.headers["Location"] == f"/log-in?next={path}"

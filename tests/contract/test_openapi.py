@@ -30,6 +30,8 @@ NOT_IN_DOCUMENT = {
     "import_pages.",
     "history_pages.",
     "webhook_pages.",
+    "stocktake_pages.",
+    "transfer_pages.",
     "docs.",
 }
 # The blueprints of the JSON API.
@@ -43,7 +45,9 @@ API_BLUEPRINTS = (
     "imports.",
     "metrics.",
     "webhooks_api.",
+    "batch_api.",
     "transfer_api.",
+    "stocktake_api.",
 )
 # Flask answers these for every route by itself.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}

@@ -44,6 +44,10 @@ REPEATED = "appears more than once in the body"
 BAD_KEY = "must be 1 to 255 visible ASCII characters"
 BAD_LIMIT = "must be a whole number from 1 to 500"
 BAD_CURSOR = "is not a cursor this API gave out"
+EMPTY_IF_MATCH = (
+    "is empty: send the ETag you read, or * (an unset shell variable is the usual"
+    " cause)"
+)
 ROUTE_NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL"
     " manually please check your spelling and try again."
@@ -119,6 +123,22 @@ def member_not_found(collection: str, member: str) -> Expected:
         "Member not found",
         f'Collection "{collection}" has no member "{member}".',
     )
+
+
+def adjustment_refused(
+    collection: str, member: str, delta: int, before: int
+) -> Expected:
+    """The 409 for an adjustment that would leave 0..MAX_QUANTITY."""
+    error, limit = (
+        ("Insufficient stock", "below 0")
+        if delta < 0
+        else ("Quantity limit exceeded", f"above {MAX_QUANTITY}")
+    )
+    detail = (
+        f'Adjusting "{member}" in "{collection}" by {delta} would take its'
+        f" quantity {before} {limit}; nothing was changed."
+    )
+    return problem(409, error, detail, quantity=before)
 
 
 def name_fault(name: str) -> str | None:
@@ -399,6 +419,52 @@ def in_order(stock: Stock) -> list[tuple[str, list[tuple[str, int]]]]:
     return [(name, list(members.items())) for name, members in stock.items()]
 
 
+# A batch's operations (POST /batch), each as its single route.
+MEMBER_OPS = ("adjust", "put_member", "delete_member", "reorder_level")
+BATCH_OPS = (*MEMBER_OPS, "put", "patch", "delete")
+# A refusal that names a tag the model cannot know: one an earlier operation
+# of the same batch gave.
+SOME_TAG = re.compile(
+    r'If-Match does not hold: the resource has ETag "[\x21\x23-\x7e]*"; nothing'
+    r" was changed\."
+)
+
+
+@dataclass
+class BatchOp:
+    """One operation of a batch, as drawn."""
+
+    op: str
+    collection: str
+    member: str | None
+    body: Body | None
+    if_match: str | None
+
+    @property
+    def key(self) -> Key:
+        """The resource its ``if_match`` is about (what it writes)."""
+        if self.member is None:
+            return (self.collection,)
+        return (self.collection, self.member)
+
+    def text(self) -> str:
+        """The operation as JSON text (its body as the single route's would be)."""
+        parts = [f'"op": "{self.op}"', f'"collection": {_json(self.collection)}']
+        if self.member is not None:
+            parts.append(f'"member": {_json(self.member)}')
+        if self.body is not None:
+            parts.append(f'"body": {self.body.encode().decode()}')
+        if self.if_match is not None:
+            parts.append(f'"if_match": {_json(self.if_match)}')
+        return "{" + ", ".join(parts) + "}"
+
+
+def embeddable(body: Body) -> bool:
+    """Whether ``body`` is a JSON value a batch can carry as an operation's body
+    (what is not well-formed JSON, or not sent as JSON, is the request's fault)."""
+    return body.raw is None and body.content_type.endswith("json")
+
+
 @dataclass
 class Stored:
     """What an idempotency key holds: the request it was used for, its answer."""
@@ -429,6 +495,8 @@ class StockMachine(RuleBasedStateMachine):
         self.tags: dict[Key, str | None] = {}
         # Tags each resource had before; it must never show them again.
         self.stale: dict[Key, set[str]] = {}
+        # Each member's reorder level, when one was set (by a batch).
+        self.levels: dict[Key, int | None] = {}
         self.keys: dict[str, Stored] = {}
         self.last_keyed: tuple[str, list[str], Body, str] | None = None
 
@@ -448,12 +516,12 @@ class StockMachine(RuleBasedStateMachine):
             label="collection",
         )
 
-    def _member(self, data: st.DataObject, collection: str) -> str:
+    def _member(self, data: st.DataObject, collection: str, *, bad: bool = True) -> str:
         """Mostly a member that exists, sometimes a new name or a refused one."""
         members = list(self.stock.get(collection, {}))
         existing = st.sampled_from(members) if members else valid_names
         return data.draw(
-            weighted((6, existing), (3, valid_names), (1, bad_url_names)),
+            weighted((6, existing), (3, valid_names), (1 if bad else 0, bad_url_names)),
             label="member",
         )
 
@@ -527,6 +595,8 @@ class StockMachine(RuleBasedStateMachine):
             self._changed((collection, member))
             if quantity is None:
                 del members[member]
+                # A member made again has no level.
+                self.levels.pop((collection, member), None)
             else:
                 members[member] = quantity
             changed = True
@@ -857,16 +927,8 @@ class StockMachine(RuleBasedStateMachine):
             delta, reason = values["delta"], values.get("reason")
             before = self.stock[collection][member]
             if not 0 <= before + delta <= MAX_QUANTITY:
-                error, limit = (
-                    ("Insufficient stock", "below 0")
-                    if delta < 0
-                    else ("Quantity limit exceeded", f"above {MAX_QUANTITY}")
-                )
-                detail = (
-                    f'Adjusting "{member}" in "{collection}" by {delta} would take'
-                    f" its quantity {before} {limit}; nothing was changed."
-                )
-                return problem(409, error, detail, quantity=before), None, headers
+                refused = adjustment_refused(collection, member, delta, before)
+                return refused, None, headers
 
             def apply(response: Any) -> dict[str, str]:
                 self.stock[collection][member] = before + delta
@@ -969,6 +1031,240 @@ class StockMachine(RuleBasedStateMachine):
         moments = [m["at"] for m in seen]
         assert all(MOMENT.fullmatch(at) for at in moments)
         assert moments == sorted(moments, reverse=True)
+
+    # Rules: batches ---------------------------------------------------------------
+
+    @rule(data=st.data())
+    def send_batch(self, data: st.DataObject) -> None:
+        """A few operations drawn as the single routes' rules draw them, in one
+        POST /batch: each answered as its route would be, in order, or the first
+        refused one's problem with its index, and nothing stored."""
+        count = data.draw(st.integers(1, 4), label="operations")
+        # Mostly operations their routes would read without fault, so that
+        # batches run (and are refused for what is stored) as often as not.
+        clean = data.draw(st.sampled_from([True, True, True, False]), label="clean")
+        operations = [self._batch_operation(data, clean=clean) for _ in range(count)]
+        text = '{"operations": [' + ", ".join(op.text() for op in operations) + "]}"
+        saved = self._model_state()
+        refused = self._batch_refused_when_read(operations)
+        results: list[tuple[int, Any, Key | None]] = []
+        if refused is None:
+            refused, results = self._run_batch_on_model(operations)
+        # The model is changed only by what the answer shows was stored.
+        self._restore_model(saved)
+        response = self.client.post(
+            "/batch", data=text.encode(), content_type="application/json"
+        )
+        where = f"POST /batch {text[:2000]}"
+        got = response.get_json()
+        if refused is not None:
+            assert response.status_code == refused.status, (where, got)
+            assert response.content_type == "application/problem+json", where
+            expected = dict(refused.body)
+            if isinstance(expected["detail"], re.Pattern):
+                assert expected.pop("detail").fullmatch(got.pop("detail")), where
+            assert got == expected, where
+            return
+        assert response.status_code == 200, (where, got)
+        assert response.content_type == "application/json", where
+        assert list(got) == ["batch", "results"], where
+        assert re.fullmatch(r"[0-9a-f-]{36}", got["batch"]), where
+        answers = got["results"]
+        assert [(a["status"], a["body"]) for a in answers] == [
+            (status, body) for status, body, _ in results
+        ], where
+        assert ["etag" in a for a in answers] == [
+            key is not None for _, _, key in results
+        ], where
+        # Stored: the model runs the batch again, now checking each ETag.
+        again, _ = self._run_batch_on_model(
+            operations, [a.get("etag") for a in answers]
+        )
+        assert again is None
+
+    def _batch_operation(self, data: st.DataObject, *, clean: bool) -> BatchOp:
+        """An operation drawn as its single route's rule draws its request;
+        ``clean``: one its route would read without fault (it may still be
+        refused for what is stored)."""
+        op = data.draw(st.sampled_from(BATCH_OPS), label="op")
+        member_op = op in MEMBER_OPS
+        if clean and self.stock and op not in ("put", "patch"):
+            # What must exist mostly does: only put and patch make a collection.
+            existing = st.sampled_from(list(self.stock))
+            collection = data.draw(
+                weighted((9, existing), (1, valid_names)), label="collection"
+            )
+        else:
+            collection = self._collection(data, bad=not clean, stocked=member_op)
+        member = self._member(data, collection, bad=not clean) if member_op else None
+        body = None
+        if op == "adjust":
+            bodies = adjustment_bodies().filter(embeddable)
+            if clean:
+                bodies = bodies.filter(lambda body: not adjustment_errors(body))
+            body = data.draw(bodies)
+        elif op in ("put", "patch"):
+            patch = op == "patch"
+            bodies = stock_bodies(self._known_members(), patch=patch)
+            bodies = bodies.filter(embeddable)
+            if clean:
+                bodies = bodies.filter(
+                    lambda body: not stock_body_errors(body, allow_null=patch)
+                )
+            body = data.draw(bodies)
+        elif op in ("put_member", "reorder_level"):
+            values = [(4, quantities), (0 if clean else 1, bad_quantities)]
+            if op == "reorder_level":
+                values.append((1, st.none()))
+            body = Body(value=data.draw(weighted(*values), label="body"))
+        operation = BatchOp(op, collection, member, body, None)
+        key = operation.key
+        options: list[str | None] = [None] * 6 + ["*"] + ([] if clean else [""])
+        if not any(name_fault(name) for name in key):
+            if current := self._current_tag(key):
+                options += [current] * 2
+            if self.stale.get(key):
+                options.append(sorted(self.stale[key])[0])
+        operation.if_match = data.draw(st.sampled_from(options), label="if_match")
+        return operation
+
+    def _batch_refused_when_read(self, operations: list[BatchOp]) -> Expected | None:
+        """The first operation whose names, body or if_match its route would
+        refuse (400, with its index): all are read before any runs."""
+        for index, operation in enumerate(operations):
+            names = {"collection": operation.collection}
+            if operation.member is not None:
+                names["member"] = operation.member
+            errors = {key: why for key, n in names.items() if (why := name_fault(n))}
+            body = operation.body
+            if not errors and body is not None:
+                if operation.op == "adjust":
+                    errors = adjustment_errors(body)
+                elif operation.op in ("put", "patch"):
+                    errors = stock_body_errors(body, allow_null=operation.op == "patch")
+                elif not (
+                    is_quantity(body.value)
+                    or (operation.op == "reorder_level" and body.value is None)
+                ):
+                    errors = {"body": QUANTITY_RULE}
+            if not errors and operation.if_match == "":
+                errors = {"If-Match": EMPTY_IF_MATCH}
+            if errors:
+                detail = invalid_detail(errors)
+                return problem(400, "Invalid input", detail, errors=errors, index=index)
+        return None
+
+    def _model_state(self) -> tuple[Any, ...]:
+        """A copy of the model, to run a batch on and then put back."""
+        return (
+            {name: dict(members) for name, members in self.stock.items()},
+            list(self.log),
+            dict(self.tags),
+            {key: set(tags) for key, tags in self.stale.items()},
+            dict(self.levels),
+        )
+
+    def _restore_model(self, state: tuple[Any, ...]) -> None:
+        self.stock, self.log, self.tags, self.stale, self.levels = state
+
+    def _run_batch_on_model(
+        self, operations: list[BatchOp], etags: list[str | None] | None = None
+    ) -> tuple[Expected | None, list[tuple[int, Any, Key | None]]]:
+        """Run the operations on the model in order, as the single routes would
+        change it: each one's (status, body, the key its ETag is of), or the
+        first refusal with its index. With ``etags``, the batch was stored:
+        each ETag it answered is checked as a single route's would be."""
+        results = []
+        for index, operation in enumerate(operations):
+            refused, result = self._batch_step(operation)
+            if refused is not None:
+                refused.body["index"] = index
+                return refused, results
+            assert result is not None
+            results.append(result)
+            key = result[2]
+            if etags is not None and key is not None:
+                self._saw_tag(key, etags[index])
+        return None, results
+
+    def _batch_step(
+        self, operation: BatchOp
+    ) -> tuple[Expected | None, tuple[int, Any, Key | None] | None]:
+        op, collection, member = operation.op, operation.collection, operation.member
+        key = operation.key
+        if op != "put" and op != "patch" and collection not in self.stock:
+            return collection_not_found(collection), None
+        if op in ("adjust", "delete_member", "reorder_level") and (
+            member not in self.stock[collection]
+        ):
+            return member_not_found(collection, member), None
+        if operation.if_match is not None:
+            exists = self._exists(key)
+            current = self.tags.get(key) if exists else None
+            if not exists or operation.if_match not in ("*", current):
+                if exists and current is None:
+                    # Its tag is one an earlier operation of the batch gave.
+                    refused = problem(412, "Precondition failed", "")
+                    refused.body["detail"] = SOME_TAG
+                    return refused, None
+                condition = ("If-Match", operation.if_match)
+                return precondition_fails(condition, current), None
+        body = operation.body
+        if op == "adjust":
+            assert body is not None
+            values = dict(body.pairs or [])
+            delta, reason = values["delta"], values.get("reason")
+            before = self.stock[collection][member]
+            if not 0 <= before + delta <= MAX_QUANTITY:
+                return adjustment_refused(collection, member, delta, before), None
+            self.stock[collection][member] = before + delta
+            self.log.append(
+                (collection, member, "adjust", before, before + delta, reason)
+            )
+            self._changed(key)
+            self._changed((collection,))
+            return None, (200, {"quantity": before + delta}, key)
+        if op == "put_member":
+            assert body is not None
+            created = member not in self.stock[collection]
+            self._write(collection, {member: body.value}, "replace")
+            if created:
+                return None, (201, {"message": "Member created"}, key)
+            return None, (200, {"message": "Member replaced"}, key)
+        if op == "delete_member":
+            self._write(collection, {member: None}, "delete")
+            return None, (204, None, None)
+        if op == "reorder_level":
+            assert body is not None
+            # A level is part of the member: its ETag changes with it.
+            if self.levels.get(key) != body.value:
+                self._changed(key)
+            self.levels[key] = body.value
+            message = (
+                "Reorder level cleared" if body.value is None else "Reorder level set"
+            )
+            return None, (200, {"message": message}, key)
+        if op == "delete":
+            self._write(collection, dict.fromkeys(self.stock[collection]), "delete")
+            del self.stock[collection]
+            self._changed(key)
+            return None, (204, None, None)
+        assert body is not None
+        created = collection not in self.stock
+        if created:
+            self.stock[collection] = {}
+            self._changed(key)
+        members = dict(body.pairs or [])
+        if op == "patch":
+            changes = members
+        else:
+            gone = {m: None for m in self.stock[collection] if m not in members}
+            changes = {**gone, **members}
+        self._write(collection, changes, "update" if op == "patch" else "replace")
+        if created:
+            return None, (201, {"message": "Collection created"}, key)
+        message = "Collection updated" if op == "patch" else "Collection replaced"
+        return None, (200, {"message": message}, key)
 
     # Rules: what every route refuses alike ----------------------------------------
 

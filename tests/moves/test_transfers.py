@@ -11,7 +11,7 @@ import pytest
 from helpers import bearer, invalid_detail, problem_body
 
 from stockapp.core.rules import MAX_QUANTITY
-from stockapp.moves.transfers import SAME_PLACE, TRANSFER_QUANTITY_RULE
+from stockapp.moves.transfers import TRANSFER_QUANTITY_RULE
 
 MAX = MAX_QUANTITY
 
@@ -192,7 +192,10 @@ QUANTITY_RULE = {"quantity": TRANSFER_QUANTITY_RULE}
         (body(None), QUANTITY_RULE),
         (
             body(1, ("warehouse", "apple"), ("warehouse", "apple")),
-            {"to": SAME_PLACE},
+            {
+                "to": "names the same member as from: a transfer moves stock"
+                " between two members"
+            },
         ),
         (
             body(1, extra=1),
