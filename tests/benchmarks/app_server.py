@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cores
 from gunicorn_server import free_port
 from paths import BENCHMARKS, GUNICORN_CONFIG, REPOSITORY
 
@@ -54,7 +55,7 @@ class AppServer:
         }
         command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)]
         self.process = subprocess.Popen(
-            [*command, f"{self.module}:app"],
+            cores.for_server([*command, f"{self.module}:app"]),
             cwd=REPOSITORY,
             env=env,
             stdin=subprocess.DEVNULL,

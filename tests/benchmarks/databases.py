@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import cores
 import psycopg
 from floor_postgresql import libpq_url
 from postgres_cluster import running_cluster
@@ -42,6 +43,9 @@ def running_backend(name: str, workdir: Path) -> Iterator[Backend]:
         return
     # On disk, not /dev/shm: fsync must cost what it costs.
     with running_cluster(DURABLE_SETTINGS) as cluster:
+        # Its backends, forked for each connection from now on, run beside the
+        # app servers, away from wrk.
+        cores.pin_server(cluster.pid)
 
         def create_database(database: str) -> str:
             with psycopg.connect(libpq_url(cluster.url), autocommit=True) as admin:

@@ -8,6 +8,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+import cores
 from paths import LUA_SCRIPT
 from workloads import Workload
 
@@ -59,7 +60,9 @@ def run_wrk(url: str, workload: Workload, seconds: float) -> LoadResult:
         "--",
         *workload.steps,
     ]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(
+        cores.for_load(command), capture_output=True, text=True, check=True
+    ).stdout
     time.sleep(SETTLE_SECONDS)
     lines = [line for line in output.splitlines() if line.startswith(RESULT_PREFIX)]
     if not lines:

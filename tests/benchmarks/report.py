@@ -40,6 +40,8 @@ class Row:
     # This app's requests/s ÷ the baseline's (None on the baseline itself).
     ratio: float | None
     baseline: str | None
+    # The lowest and highest of that ratio in a single round.
+    ratio_spread: tuple[float, float] | None = None
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -66,10 +68,14 @@ def summarize(measurements: list[Measurement], workloads: list[Workload]) -> lis
                 )
             }
         for app, values in medians.items():
-            ratio = None
+            ratio, spread = None, None
             if workload.baseline and app != workload.baseline:
                 baseline_rps = medians[workload.baseline]["requests_per_second"]
                 ratio = values["requests_per_second"] / baseline_rps
+                rounds = _round_ratios(
+                    measurements, workload.name, app, workload.baseline
+                )
+                spread = (min(rounds), max(rounds)) if rounds else None
             rows.append(
                 Row(
                     workload.name,
@@ -77,9 +83,26 @@ def summarize(measurements: list[Measurement], workloads: list[Workload]) -> lis
                     **values,
                     ratio=ratio,
                     baseline=workload.baseline,
+                    ratio_spread=spread,
                 )
             )
     return rows
+
+
+def _round_ratios(
+    measurements: list[Measurement], workload: str, app: str, baseline: str
+) -> list[float]:
+    """``app``'s requests/s ÷ ``baseline``'s, round by round."""
+    rps = {
+        (m.app, m.round): m.requests_per_second
+        for m in measurements
+        if m.workload == workload
+    }
+    return [
+        value / rps[baseline, number]
+        for (name, number), value in rps.items()
+        if name == app and (baseline, number) in rps
+    ]
 
 
 def scaling_ratios(rows: list[Row]) -> list[dict[str, float | str]]:
@@ -118,6 +141,9 @@ def table(backend: str, rows: list[Row], scaling: list[dict]) -> str:
             line += f" {row.db_cpu_ms_per_request or 0:7.2f}"
         if row.ratio is not None:
             line += f"  {row.ratio:.2f} of {row.baseline}"
+            if row.ratio_spread is not None:
+                low, high = row.ratio_spread
+                line += f" (rounds {low:.2f}–{high:.2f})"
         lines.append(line)
     if scaling:
         lines.append("scaling, stockapp, 100,000-member ÷ 3-member collection:")

@@ -44,6 +44,7 @@ from paths import RESULTS, TESTS
 
 sys.path.insert(0, str(TESTS))  # gunicorn_server, postgres_cluster
 
+import cores  # noqa: E402
 from app_server import AppServer  # noqa: E402
 from apps import APPS, server_env  # noqa: E402
 from databases import BACKENDS, Backend, running_backend  # noqa: E402
@@ -177,11 +178,13 @@ def run(args: argparse.Namespace, stack: ExitStack) -> None:
     rows = summarize(measurements, workloads)
     scaling = scaling_ratios(rows)
     print(table(args.backend, rows, scaling))
+    print(cores.described())
     settings = {
         "backend": args.backend,
         "rounds": args.rounds,
         "duration_s": args.duration,
         "connections": CONNECTIONS,
+        "cores": cores.described(),
         "workloads": {w.name: {"steps": w.steps, "apps": w.apps} for w in workloads},
     }
     path = RESULTS / f"bench-{args.backend}.json"
