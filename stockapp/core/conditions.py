@@ -20,12 +20,12 @@ EMPTY_IF_MATCH = (
 )
 
 
-def etag(version: int) -> str:
+def etag(version: int | str) -> str:
     """The strong entity tag, quoted, of a resource at ``version``."""
     return f'"{version}"'
 
 
-def is_not_modified(version: int) -> bool:
+def is_not_modified(version: int | str) -> bool:
     """Whether a GET's ``If-None-Match`` names the current tag (so 304 applies)."""
     # If-None-Match uses the weak comparison: W/"7" matches "7". Werkzeug's
     # ETags hold the tags unquoted. (Most reads send none: skip parsing then.)

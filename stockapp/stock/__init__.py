@@ -7,10 +7,12 @@ from flask import Flask
 
 from ..core.api_document import contribute
 from . import api, overview, pages, reorder, schemas
+from .stock_cache import init_stock_cache
 
 
 def init_app(app: Flask) -> None:
     """Serve the stock's API and pages."""
+    init_stock_cache(app)
     for blueprint in (api.bp, reorder.bp, overview.bp, pages.bp):
         app.register_blueprint(blueprint)
     contribute(

@@ -48,6 +48,7 @@ from .schemas import (
     tagged_collection_links,
     tagged_member_links,
 )
+from .stock_cache import stock_cache
 
 bp = api_blueprint("api", __name__)
 
@@ -129,15 +130,19 @@ def _message(message: str) -> Response:
 @documented(
     "listStock",
     tag="stock",
-    parameters=PAGE_PARAMETERS,
+    parameters=(ref("parameters", "IfNoneMatchRead"), *PAGE_PARAMETERS),
     responses=operation_responses(
         {
             "200": ok_response(
-                "Each collection's members and quantities; when paged, `Link`"
-                " names the next page, if any.",
+                "Each collection's members and quantities. Unpaged, `ETag` is"
+                " the version of the stock this caller sees, which changes"
+                " whenever any of it does; when paged, `Link` names the next"
+                " page, if any.",
                 ref("schemas", "Stock"),
+                "ETag",
                 "Link",
-            )
+            ),
+            "304": ref("responses", "NotModified"),
         },
         names=False,
         paged=True,
@@ -149,17 +154,14 @@ def list_stock() -> Any:
 
     Collections and members are listed in the order they were created. With
     `limit` (and then `cursor`), one page of collections at a time, each with
-    all its members.
+    all its members. The whole stock is served from a cache until it changes;
+    `If-None-Match` with its `ETag` answers 304 without reading it.
     """
     pages = reads.COLLECTION_PAGES
     limit, after_id = pages.params(request.args, whole_by_default=True)
     only = current_identity().collections
     if limit is None:
-        # The whole stock is streamed as it is read.
-        rows = reads.stock_objects(only, 0, None)
-        response = Response(reads.stock_json(rows), mimetype="application/json")
-        response.call_on_close(rows.close)
-        return response
+        return _whole_stock(only)
     with closing(reads.stock_objects(only, after_id or 0, limit + 1)) as stream:
         rows = list(stream)
     headers = {}
@@ -168,6 +170,30 @@ def list_stock() -> Any:
         headers = pages.next_link(limit, rows[-1][0])
     body = "".join(reads.stock_json(rows))
     return Response(body, mimetype="application/json", headers=headers)
+
+
+def _whole_stock(only: frozenset[str] | None) -> Any:
+    """The whole stock the caller sees: 304 if the client has its version,
+    else from this process's cache, else streamed as it is read (and kept)."""
+    cache = stock_cache()
+    if cache.capacity or "HTTP_IF_NONE_MATCH" in request.environ:
+        version = reads.stock_version(only)
+        headers = {"ETag": etag(version)}
+        if is_not_modified(version):
+            return "", 304, headers
+        document = cache.get((version, only))
+        if document is not None:
+            return Response(document, mimetype="application/json", headers=headers)
+    # The document's own tag, of the snapshot it is read from (a write may have
+    # landed since the question above).
+    version, pieces, stream = reads.whole_stock(only)
+    response = Response(
+        cache.remembering((version, only), pieces),
+        mimetype="application/json",
+        headers={"ETag": etag(version)},
+    )
+    response.call_on_close(stream.close)
+    return response
 
 
 @bp.get("/stock/<collection>")
@@ -201,6 +227,12 @@ def get_collection(collection: str) -> Any:
     check_names(collection=collection)
     pages = reads.MEMBER_PAGES
     limit, after_id = pages.params(request.args, whole_by_default=True)
+    if limit is None and "HTTP_IF_NONE_MATCH" in request.environ:
+        # A client that has the collection: its members are read only if it
+        # changed. (A page's 304 keeps its Link: it is answered below.)
+        version = reads.collection_version(collection)
+        if version is not None and is_not_modified(version):
+            return "", 304, {"ETag": etag(version)}
     found = reads.collection_page(
         collection, after_id or 0, None if limit is None else limit + 1
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -10,6 +12,7 @@ from ..core.cursors import Pages
 from ..core.database import RowStream, read
 from .statements import (
     COLLECTION_PAGE,
+    COLLECTION_VERSION,
     MEMBER_QUANTITY,
     MEMBER_REORDER_LEVEL,
     STOCK_ROWS,
@@ -44,11 +47,11 @@ def all_stock(only: frozenset[str] | None = None) -> dict[str, Stock]:
     return stock
 
 
-def stock_json(rows: Iterable[tuple[int, str, str]]) -> Iterator[str]:
+def stock_json(rows: Iterable[Any]) -> Iterator[str]:
     """The stock document, ``{collection: {member: quantity}}``, from the rows of
     ``stock_objects``, in pieces of about ``_CHUNK`` characters."""
     pieces, size, separator = ["{"], 0, ""
-    for _, name, members_json in rows:
+    for _, name, members_json, *_ in rows:
         # Raw UTF-8, like the members' JSON the database wrote.
         pieces += (separator, json.dumps(name, ensure_ascii=False), ":", members_json)
         separator = ","
@@ -72,9 +75,50 @@ def stock_objects(
     params = {
         "after_id": after_id,
         "limit": _NO_LIMIT if limit is None else limit,
-        "only": None if only is None else names_parameter(only),
+        "only": _only(only),
     }
     return RowStream(for_dialect().stock_objects, params)
+
+
+def _only(only: frozenset[str] | None) -> str | None:
+    return None if only is None else names_parameter(only)
+
+
+def stock_tag(version: str, only: frozenset[str] | None) -> str:
+    """The tag of the stock at ``version`` (statements' stock_version text) as
+    seen by a caller limited to ``only`` (None: everything)."""
+    seen = "" if only is None else json.dumps(sorted(only))
+    digest = hashlib.blake2b(f"{version}/{seen}".encode(), digest_size=8)
+    return digest.hexdigest()
+
+
+# The text of an empty stock's version (no collection, both sums 0).
+_EMPTY_STOCK = "0.0.0"
+
+
+def stock_version(only: frozenset[str] | None) -> str:
+    """The tag of the stock the caller sees now (one small query): it changes
+    whenever any collection it sees, or any member of one, does."""
+    version = read(for_dialect().stock_version, only=_only(only))[0][0]
+    return stock_tag(version, only)
+
+
+def whole_stock(only: frozenset[str] | None) -> tuple[str, Iterator[str], RowStream]:
+    """The tag of the stock the caller sees and its document, streamed as it is
+    read, from one statement (so of one snapshot); close the stream when done."""
+    stream = stock_objects(only, 0, None)
+    rows = iter(stream)
+    first = next(rows, None)
+    if first is None:
+        return stock_tag(_EMPTY_STOCK, only), stock_json(()), stream
+    version = stock_tag(first.stock_version, only)
+    return version, stock_json(itertools.chain((first,), rows)), stream
+
+
+def collection_version(name: str) -> int | None:
+    """The collection's version (its ETag's), or None if there is none."""
+    rows = read(COLLECTION_VERSION, collection=name)
+    return rows[0][0] if rows else None
 
 
 def collection_page(

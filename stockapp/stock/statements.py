@@ -71,6 +71,9 @@ def _of_member(*columns: Any) -> Select[Any]:
 MEMBER_QUANTITY = _of_member(members.c.quantity, members.c.version)
 
 # A collection's version and (after ``after_id``, up to ``limit``) its members.
+COLLECTION_VERSION = select(collections.c.version).where(
+    collections.c.name == bindparam("collection")
+)
 COLLECTION_PAGE = (
     select(collections.c.version, members.c.id, members.c.name, members.c.quantity)
     .select_from(
@@ -259,10 +262,13 @@ class DialectStatements:
     low_stock: Select[Any]
     # How many members are low, in the collections in ``only`` unless null.
     low_stock_count: Select[Any]
-    # (name, JSON object of its members in creation order) of each collection,
-    # oldest first, after ``after_id``, at most ``limit``, those in ``only``
-    # unless it is null.
+    # (id, name, JSON object of its members in creation order, the version of
+    # the stock) of each collection, oldest first, after ``after_id``, at most
+    # ``limit``, those in ``only`` unless it is null.
     stock_objects: Executable
+    # The version of the stock of the collections in ``only`` unless it is null,
+    # as the text reads.stock_version turns into a tag.
+    stock_version: Executable
 
 
 def _json_array(parameter: str, dialect: str) -> Any:
@@ -274,6 +280,30 @@ def _json_array(parameter: str, dialect: str) -> Any:
     return select(values.table_valued("value").c.value)
 
 
+def _only(dialect: str, alias: str) -> str:
+    """``alias``.name is in the JSON array ``:only``, unless it is null."""
+    if dialect == "postgresql":
+        names = "SELECT json_array_elements_text(CAST(:only AS json))"
+    else:
+        names = "SELECT value FROM json_each(:only)"
+    return f"(CAST(:only AS text) IS NULL OR {alias}.name IN ({names}))"
+
+
+def _stock_version(dialect: str) -> str:
+    """The version of the stock: how many collections there are, the sum of
+    their versions and the sum of their ids (each mod 2^32, so no sum can
+    overflow). Every write bumps its collection's version, and a collection
+    made anew starts at a random one (models.new_version), so the text
+    changes with every change of the stock; that it comes back to an earlier
+    value is as unlikely as a collection's ETag doing so."""
+    return (
+        "SELECT CAST(count(*) AS text) || '.'"
+        " || CAST(coalesce(sum(v.version % 4294967296), 0) AS text) || '.'"
+        " || CAST(coalesce(sum(v.id % 4294967296), 0) AS text)"
+        f" FROM collections AS v WHERE {_only(dialect, 'v')}"
+    )
+
+
 def _stock_objects(dialect: str) -> Executable:
     if dialect == "postgresql":
         # Compact, like SQLite's (json_object_agg would write '{ "a" : 1 }').
@@ -282,7 +312,6 @@ def _stock_objects(dialect: str) -> Executable:
             " m.quantity, ',' ORDER BY m.id) || '}', '{}') FROM members AS m"
             " WHERE m.collection_id = c.id"
         )
-        only = "c.name IN (SELECT json_array_elements_text(CAST(:only AS json)))"
     else:
         # SQLite aggregates the rows in the order the subquery gives them (an
         # ordered subquery under an aggregate is never flattened).
@@ -290,10 +319,12 @@ def _stock_objects(dialect: str) -> Executable:
             "SELECT json_group_object(name, quantity) FROM (SELECT name, quantity"
             " FROM members WHERE collection_id = c.id ORDER BY id)"
         )
-        only = "c.name IN (SELECT value FROM json_each(:only))"
+    # The stock's version in the same statement, so of the same snapshot (an
+    # uncorrelated subquery: both databases evaluate it once).
     return text(
-        f"SELECT c.id, c.name, ({members_object}) AS members FROM collections AS c"
-        f" WHERE c.id > :after_id AND (CAST(:only AS text) IS NULL OR {only})"
+        f"SELECT c.id, c.name, ({members_object}) AS members,"
+        f" ({_stock_version(dialect)}) AS stock_version FROM collections AS c"
+        f" WHERE c.id > :after_id AND {_only(dialect, 'c')}"
         " ORDER BY c.id LIMIT :limit"
     )
 
@@ -366,6 +397,7 @@ def _statements_for(dialect: str) -> DialectStatements:
         .limit(bindparam("limit")),
         low_stock_count=low.add_columns(func.count().label("count")),
         stock_objects=_stock_objects(dialect),
+        stock_version=text(_stock_version(dialect)),
     )
 
 
