@@ -44,9 +44,10 @@ class Config:
     # transaction mode (PgBouncer) hands the next transaction another server
     # connection, which lacks it: "off" there.
     DATABASE_PREPARED_STATEMENTS = os.environ.get("DATABASE_PREPARED_STATEMENTS", "on")
-    # Test each pooled connection before use, so one the server closed (restart,
-    # failover, idle timeout) is replaced instead of failing a request.
-    DATABASE_POOL_PRE_PING = os.environ.get("DATABASE_POOL_PRE_PING", "1") != "0"
+    # Test each pooled connection before use (a round trip). Off by default: a
+    # read, or a write before its COMMIT, that meets a connection the server
+    # closed (restart, failover, idle timeout) runs once more on a new one.
+    DATABASE_POOL_PRE_PING = os.environ.get("DATABASE_POOL_PRE_PING", "0") != "0"
 
     # Days the movement log keeps a movement (flask db prune); 0: forever, as the
     # audit trail it is. Prunes delete this many rows per short transaction.
@@ -97,6 +98,10 @@ class Config:
     RATELIMIT_BAD_TOKENS = os.environ.get("RATELIMIT_BAD_TOKENS", "20 per 5 minutes")
     # Requests per token (e.g. "600 per minute"); empty: no limit.
     RATELIMIT_API = os.environ.get("RATELIMIT_API", "")
+    # GET /stock's documents kept per worker process, serialised, until the stock
+    # changes: at most this many bytes (a document over a quarter of it streams
+    # and is not kept); 0 keeps none.
+    STOCK_CACHE_BYTES = int(os.environ.get("STOCK_CACHE_BYTES", 32 * 1024 * 1024))
     # text: gunicorn's access log and Flask's plain lines; json: one JSON line per
     # request on stdout instead (see stockapp/request_log.py).
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")

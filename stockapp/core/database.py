@@ -47,6 +47,8 @@ _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 RETRYABLE_SQLSTATES = ("40001", "40P01")
 # How many times a unit of work runs before the client is told to come back.
 WRITE_ATTEMPTS = 3
+# Said of an error of a write's COMMIT: whether it committed is unknown.
+_AT_COMMIT = "(raised by the COMMIT)"
 
 # The pg_advisory_xact_lock key migrations/env.py takes, so that of several hosts
 # running `flask db upgrade` at once one applies and the others wait; the
@@ -219,7 +221,25 @@ def read(statement: Executable, **params: Any) -> Sequence[Row[Any]]:
     driver.py): the hot paths' reads. One statement needs no transaction
     around it to see one snapshot.
     """
-    return driver.read(db.engine, statement, params)
+    return once_more_if_dropped(lambda: driver.read(db.engine, statement, params))
+
+
+def once_more_if_dropped(run: Callable[[], R]) -> R:
+    """``run()``, and once more if it met a pooled connection the server had
+    ended (a restart, a failover, an idle timeout), unless at a write's COMMIT,
+    which may have committed: the pool is renewed first, so the second run
+    connects afresh. This replaces a pre-ping's round trip
+    before every checkout (DATABASE_POOL_PRE_PING). A second failure, such as
+    a server that is still down, is the caller's (503 Database unavailable).
+    """
+    try:
+        return run()
+    except DBAPIError as error:
+        if not error.connection_invalidated or _AT_COMMIT in error.detail:
+            raise
+    # Every connection pooled before the server went away is as dead.
+    db.engine.dispose(close=False)
+    return run()
 
 
 class RowStream:
@@ -228,11 +248,17 @@ class RowStream:
 
     def __init__(self, statement: Executable, params: dict[str, Any]) -> None:
         # Run now, in the request: a failure is still an error response.
-        self._connection = db.engine.connect().execution_options(stream_results=True)
+        self._connection, self._result = once_more_if_dropped(
+            lambda: self._start(statement, params)
+        )
+
+    @staticmethod
+    def _start(statement: Executable, params: dict[str, Any]) -> tuple[Any, Any]:
+        connection = db.engine.connect().execution_options(stream_results=True)
         try:
-            self._result = self._connection.execute(statement, params)
+            return connection, connection.execute(statement, params)
         except BaseException:
-            self._connection.close()
+            connection.close()
             raise
 
     def __iter__(self) -> Iterator[Row[Any]]:
@@ -312,7 +338,12 @@ def write_transaction() -> Iterator[None]:
             for flush, rows in g.get(_BUFFERS_KEY).values():
                 if flush is not None:
                     flush(rows)
-            transaction.commit()
+            try:
+                transaction.commit()
+            except DBAPIError as error:
+                # Whether it committed is unknown: never run it again.
+                error.add_detail(_AT_COMMIT)
+                raise
         except BaseException:
             transaction.rollback()
             raise
@@ -338,7 +369,9 @@ def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]
         attempt = 1
         while True:
             try:
-                return unit_of_work(*args, **kwargs)
+                # Before its commit, a write that met an ended connection
+                # stored nothing: it runs again on a new one.
+                return once_more_if_dropped(lambda: unit_of_work(*args, **kwargs))
             except DBAPIError as error:
                 sqlstate = getattr(error.orig, "sqlstate", None)
                 if sqlstate not in RETRYABLE_SQLSTATES:

@@ -171,3 +171,60 @@ def test_the_loser_of_a_real_deadlock_runs_again(app, seed, stored):
     # PostgreSQL aborted one of them (after deadlock_timeout); it ran again.
     assert sorted(runs) in (["a", "a", "b"], ["a", "b", "b"])
     assert stored() == {"a": {}, "b": {}, "a-won": {}, "b-won": {}}
+
+
+def ended_connection() -> OperationalError:
+    """What SQLAlchemy raises for a statement on a connection the server ended."""
+    return OperationalError(
+        "SELECT 1", {}, DriverError("08006"), connection_invalidated=True
+    )
+
+
+def test_a_write_that_met_an_ended_connection_before_its_commit_runs_once_more(app):
+    runs = []
+
+    @retry_serialization_failures
+    def unit_of_work() -> str:
+        runs.append(1)
+        if len(runs) == 1:
+            raise ended_connection()
+        return "done"
+
+    with app.test_request_context():
+        assert unit_of_work() == "done"
+    assert len(runs) == 2
+
+
+def test_a_write_whose_commit_met_an_ended_connection_is_not_run_again(
+    app, monkeypatch
+):
+    runs = []
+
+    @retry_serialization_failures
+    def unit_of_work() -> None:
+        runs.append(1)
+        with write_transaction():
+            write_connection().execute(text("SELECT 1"))
+
+    def commit_lost(self) -> None:
+        raise ended_connection()
+
+    monkeypatch.setattr("sqlalchemy.engine.base.RootTransaction.commit", commit_lost)
+    with app.test_request_context(), pytest.raises(OperationalError) as raised:
+        unit_of_work()
+    # It may have committed: running it again could apply it twice.
+    assert len(runs) == 1
+    assert raised.value.connection_invalidated
+
+
+def test_an_ended_connection_twice_is_the_callers(app):
+    runs = []
+
+    @retry_serialization_failures
+    def unit_of_work() -> None:
+        runs.append(1)
+        raise ended_connection()
+
+    with app.test_request_context(), pytest.raises(OperationalError):
+        unit_of_work()
+    assert len(runs) == 2

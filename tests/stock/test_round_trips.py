@@ -1,0 +1,81 @@
+"""On PostgreSQL a read is one round trip to the server: no BEGIN, no ROLLBACK,
+no pre-ping, counted in libpq's own trace of what the client sent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from stockapp.core.extensions import db
+
+pytestmark = pytest.mark.postgresql_only
+
+# A message the client sends that the server answers before the client goes on:
+# a simple query, or the Sync that ends an extended-protocol query.
+_WAITS_FOR_THE_SERVER = re.compile(r"\tF\t\d+\t(Query|Sync)\b")
+
+
+@contextmanager
+def traced(app, path: Path) -> Iterator[list[str]]:
+    """The messages each pooled connection sends while the block runs."""
+    sent: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    handle = path.open("w")
+
+    def trace(dbapi_connection, record, proxy) -> None:
+        dbapi_connection.pgconn.trace(handle.fileno())
+
+    def untrace(dbapi_connection, record) -> None:
+        dbapi_connection.pgconn.untrace()
+
+    event.listen(engine, "checkout", trace)
+    event.listen(engine, "checkin", untrace)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "checkout", trace)
+        event.remove(engine, "checkin", untrace)
+        handle.close()
+        sent += [line for line in path.read_text().splitlines() if "\tF\t" in line]
+
+
+def round_trips(sent: list[str]) -> list[str]:
+    return [line for line in sent if _WAITS_FOR_THE_SERVER.search(line)]
+
+
+@pytest.mark.parametrize(
+    "path", ["/stock/fruit/apple", "/stock/fruit/apple/reorder-level"]
+)
+def test_a_read_is_one_round_trip(make_app, tmp_path, path):
+    app = make_app(ANONYMOUS_ACCESS="read")
+    writer = make_app(ANONYMOUS_ACCESS="write").test_client()
+    assert writer.post("/stock/fruit", json={"apple": 30}).status_code == 201
+    client = app.test_client()
+    # A first read connects (and the driver asks the server about itself).
+    assert client.get(path).status_code == 200
+    with traced(app, tmp_path / "trace") as sent:
+        assert client.get(path).status_code == 200
+    assert len(round_trips(sent)) == 1, sent
+    assert not [line for line in sent if "BEGIN" in line or "ROLLBACK" in line]
+
+
+def test_a_write_is_its_statements_and_the_commit(make_app, tmp_path):
+    app = make_app(ANONYMOUS_ACCESS="write")
+    client = app.test_client()
+    assert client.post("/stock/fruit", json={"apple": 30}).status_code == 201
+    with traced(app, tmp_path / "trace") as sent:
+        response = client.post("/stock/fruit/apple/adjustments", json={"delta": 1})
+    assert response.status_code == 200
+    queries = [line for line in sent if "\tQuery\t" in line]
+    # One BEGIN and one COMMIT around the statements, nothing else (no
+    # pre-ping, no ROLLBACK on the way back to the pool).
+    assert [line.split("\t")[-1].strip() for line in queries] == [
+        '"BEGIN ISOLATION LEVEL READ COMMITTED"',
+        '"COMMIT"',
+    ]
