@@ -47,6 +47,9 @@ def refuse_oversized_body() -> None:
     setting = getattr(view, _BODY_LIMIT, None)
     if setting is not None:
         request.max_content_length = current_app.config[setting]
+    if not request.environ.get("CONTENT_LENGTH"):
+        # Nothing declared (a GET, or a chunked body: request_body() counts it).
+        return
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         raise _too_large(limit)

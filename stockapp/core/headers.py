@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g, request
+import functools
+
+from flask import Flask, Response, g, request
 
 # No inline script or style, no framing, nothing from other origins.
 CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'"
@@ -15,19 +17,14 @@ _HSTS = "max-age=31536000; includeSubDomains"
 _VARY = "Authorization, Cookie"
 
 
-def add_security_headers(response: Response) -> Response:
-    """Set the headers that keep browsers and caches from misusing a response."""
+def add_security_headers(response: Response, *, https: bool = False) -> Response:
+    """Set the headers that keep browsers and caches from misusing a response
+    (and HSTS when the site is served over ``https``)."""
     # Appended rather than set (set searches the list first): these run on
     # every response (a hot path), and no view sets any of them itself.
     headers = response.headers
-    headers.add("X-Content-Type-Options", "nosniff")
-    headers.add("Referrer-Policy", "same-origin")
-    headers.add(
-        "Content-Security-Policy",
-        DOCS_CONTENT_SECURITY_POLICY
-        if request.endpoint == "docs.docs"
-        else CONTENT_SECURITY_POLICY,
-    )
+    docs = request.endpoint == "docs.docs"
+    headers.extend(_DOCS_HEADERS if docs else _HEADERS)
     identity = g.get("identity")
     if (
         identity is not None
@@ -41,10 +38,18 @@ def add_security_headers(response: Response) -> Response:
     vary = headers.get("Vary")
     # (Flask adds "Cookie" itself when the session was used.)
     headers["Vary"] = _VARY if vary in (None, "Cookie") else f"{vary}, {_VARY}"
-    if current_app.config["PREFERRED_URL_SCHEME"] == "https":
+    if https:
         headers["Strict-Transport-Security"] = _HSTS
     return response
 
 
+_COMMON = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
+_HEADERS = (*_COMMON, ("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+_DOCS_HEADERS = (*_COMMON, ("Content-Security-Policy", DOCS_CONTENT_SECURITY_POLICY))
+
+
 def register_security_headers(app: Flask) -> None:
-    app.after_request(add_security_headers)
+    if app.config["PREFERRED_URL_SCHEME"] == "https":
+        app.after_request(functools.partial(add_security_headers, https=True))
+    else:
+        app.after_request(add_security_headers)

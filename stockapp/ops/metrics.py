@@ -80,13 +80,30 @@ class _StockCollector(Collector):
             yield GaugeMetricFamily(name, help_text, value=count)
 
 
+# The series of each (route, method, status) seen: labels() takes a lock and
+# builds a key on every call; these few dozen are looked up once each.
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(route: str, method: str, status: int) -> tuple[Any, Any]:
+    key = (route, method, status)
+    found = _SERIES.get(key)
+    if found is None:
+        found = _SERIES[key] = (
+            REQUESTS.labels(route, method, str(status)),
+            LATENCY.labels(route, method),
+        )
+    return found
+
+
 def _observe(response: Response) -> Response:
     # A URL that routes nowhere is one series, whatever was asked for.
     route = route_template() or "(unrouted)"
-    REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+    count, latency = _series(route, request.method, response.status_code)
+    count.inc()
     elapsed = elapsed_seconds()
     if elapsed is not None:
-        LATENCY.labels(route, request.method).observe(elapsed)
+        latency.observe(elapsed)
     return response
 
 
