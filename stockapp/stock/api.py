@@ -134,10 +134,10 @@ def _message(message: str) -> Response:
     responses=operation_responses(
         {
             "200": ok_response(
-                "Each collection's members and quantities. Unpaged, `ETag` is"
-                " the version of the stock this caller sees, which changes"
-                " whenever any of it does; when paged, `Link` names the next"
-                " page, if any.",
+                "Each collection's members and quantities. `ETag` is the"
+                " version of the stock this caller sees, which changes whenever"
+                " any of it does (a page carries it too); when paged, `Link`"
+                " names the next page, if any.",
                 ref("schemas", "Stock"),
                 "ETag",
                 "Link",
@@ -164,10 +164,19 @@ def list_stock() -> Any:
         return _whole_stock(only)
     with closing(reads.stock_objects(only, after_id or 0, limit + 1)) as stream:
         rows = list(stream)
-    headers = {}
+    # A page carries the whole stock's tag, as a page of members carries its
+    # collection's: from the page's own statement (past the end, asked apart).
+    version = (
+        reads.stock_tag(rows[0].stock_version, only)
+        if rows
+        else reads.stock_version(only)
+    )
+    headers = {"ETag": etag(version)}
     if len(rows) > limit:
         rows = rows[:limit]
-        headers = pages.next_link(limit, rows[-1][0])
+        headers.update(pages.next_link(limit, rows[-1][0]))
+    if is_not_modified(version):
+        return "", 304, headers
     body = "".join(reads.stock_json(rows))
     return Response(body, mimetype="application/json", headers=headers)
 

@@ -202,3 +202,22 @@ def test_a_collection_read_with_its_version_is_304_without_its_members(
         response = client.get("/stock/fruit", headers={**headers, "If-None-Match": tag})
     assert (response.status_code, response.headers["ETag"]) == (304, tag)
     assert [q for q in queries(statements) if "members" in q] == []
+
+
+def test_a_page_of_the_stock_carries_the_stock_version(client, seed):
+    seed(fruit={"apple": 30}, veg={"leek": 2})
+    _, tag, _ = whole(client)
+    first = client.get("/stock?limit=1")
+    assert (first.status_code, first.get_json()) == (200, {"fruit": {"apple": 30}})
+    assert first.headers["ETag"] == tag
+    again = client.get("/stock?limit=1", headers={"If-None-Match": tag})
+    assert (again.status_code, again.headers["Link"]) == (304, first.headers["Link"])
+    client.put("/stock/veg/leek", json=3)
+    changed = client.get("/stock?limit=1", headers={"If-None-Match": tag})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] == whole(client)[1] != tag
+    # A page past the end (the next collection went meanwhile) is tagged too.
+    client.delete("/stock/veg")
+    beyond = client.get(first.headers["Link"].split(">")[0].lstrip("<"))
+    assert (beyond.status_code, beyond.get_json()) == (200, {})
+    assert beyond.headers["ETag"] == whole(client)[1]
