@@ -53,15 +53,22 @@ test: $(VENV)/.dev system-packages
 test-postgres: $(VENV)/.dev system-packages
 	$(BIN)/python tests/postgres_cluster.py
 
-# What the benchmark runs beside Python: wrk, and for bench-postgres PostgreSQL's
-# server binaries. Installed from Debian's packages where we may (root with
-# apt-get); otherwise the target stops and names the package.
+# What the benchmark runs beside Python: wrk and redis-server (the token
+# workload's rate-limit counters), and for bench-postgres PostgreSQL's server
+# binaries. Installed from Debian's packages where we may (root with apt-get);
+# otherwise the target stops and names the package.
 bench-packages:
 	@command -v wrk >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
 	  else \
 	    echo "wrk is missing: install Debian's package (sudo apt-get install wrk)" >&2; exit 1; \
+	  fi; }
+	@command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	  else \
+	    echo "redis-server is missing: install Debian's package (sudo apt-get install redis-server)" >&2; exit 1; \
 	  fi; }
 
 bench-postgres-packages: bench-packages

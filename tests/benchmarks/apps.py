@@ -49,6 +49,39 @@ def migrate_stockapp(database_url: str, stock: dict, workdir: Path) -> dict[str,
     return {}
 
 
+# The token app's server environment carries its token here, for wrk's requests.
+AUTHORIZATION = "BENCH_AUTHORIZATION"
+
+
+def _flask(database_url: str, *args: str, given: str = "") -> str:
+    """Run ``flask <args>`` on stockapp over this database; its standard output."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=REPOSITORY,
+        env=server_env(database_url),
+        input=given,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def migrate_and_give_a_token(
+    database_url: str, stock: dict, workdir: Path
+) -> dict[str, str]:
+    """stockapp migrated, with a clerk's read token that every request sends,
+    and its rate-limit counters in a Redis of the run's own (started by
+    run_bench when a workload needs this app)."""
+    migrate_stockapp(database_url, stock, workdir)
+    _flask(database_url, "users", "create", "bench", "--role", "clerk",
+           "--password-stdin", given="a bench password, never used\n")  # fmt: skip
+    secret = _flask(
+        database_url, "tokens", "create", "--user", "bench", "--label", "bench",
+        "--scope", "read",
+    ).strip()  # fmt: skip
+    return {AUTHORIZATION: f"Bearer {secret}"}
+
+
 def create_floor_schema(
     database_url: str, stock: dict, workdir: Path
 ) -> dict[str, str]:
@@ -69,8 +102,12 @@ def server_env(database_url: str) -> dict[str, str]:
 
 
 STOCKAPP = App("stockapp", "wsgi", migrate_stockapp, seeded_over_http=True)
+# The same stockapp, read with a token (its limits held in Redis).
+STOCKAPP_TOKEN = App(
+    "stockapp_token", "wsgi", migrate_and_give_a_token, seeded_over_http=True
+)
 FLOOR = App("floor", "floor_app", create_floor_schema, seeded_over_http=True)
 DICT = App(
     "dict", "dict_app", write_dict_stock, seeded_over_http=False, uses_database=False
 )
-APPS = {app.name: app for app in (STOCKAPP, FLOOR, DICT)}
+APPS = {app.name: app for app in (STOCKAPP, STOCKAPP_TOKEN, FLOOR, DICT)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -45,9 +46,12 @@ def require_wrk() -> str:
     return wrk
 
 
-def run_wrk(url: str, workload: Workload, seconds: float) -> LoadResult:
-    """Load ``url`` with the workload's steps for ``seconds``; raise BadResponses
-    unless every answer was 2xx."""
+def run_wrk(
+    url: str, workload: Workload, seconds: float, authorization: str | None = None
+) -> LoadResult:
+    """Load ``url`` with the workload's steps for ``seconds`` (each request with
+    an ``Authorization`` header when given); raise BadResponses unless every
+    answer was 2xx."""
     command = [
         require_wrk(),
         # A thread per connection: each connection's steps stay in order.
@@ -60,8 +64,12 @@ def run_wrk(url: str, workload: Workload, seconds: float) -> LoadResult:
         "--",
         *workload.steps,
     ]
+    env = dict(os.environ)
+    env.pop("BENCH_AUTHORIZATION", None)
+    if authorization is not None:
+        env["BENCH_AUTHORIZATION"] = authorization
     output = subprocess.run(
-        cores.for_load(command), capture_output=True, text=True, check=True
+        cores.for_load(command), capture_output=True, text=True, check=True, env=env
     ).stdout
     time.sleep(SETTLE_SECONDS)
     lines = [line for line in output.splitlines() if line.startswith(RESULT_PREFIX)]

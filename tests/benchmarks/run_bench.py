@@ -46,12 +46,13 @@ sys.path.insert(0, str(TESTS))  # gunicorn_server, postgres_cluster
 
 import cores  # noqa: E402
 from app_server import AppServer  # noqa: E402
-from apps import APPS, server_env  # noqa: E402
+from apps import APPS, AUTHORIZATION, STOCKAPP_TOKEN, server_env  # noqa: E402
 from databases import BACKENDS, Backend, running_backend  # noqa: E402
 from datasets import DATASETS, seed  # noqa: E402
 from guarded import run_guarded  # noqa: E402
 from load import CONNECTIONS, require_wrk, run_wrk  # noqa: E402
 from procfs import tree_cpu_seconds  # noqa: E402
+from redis_server import RedisServer  # noqa: E402
 from report import (  # noqa: E402
     Measurement,
     scaling_ratios,
@@ -104,6 +105,8 @@ def start_servers(
                 else ""
             )
             env = {**server_env(url), **app.prepare(url, stock, workdir)}
+            if app is STOCKAPP_TOKEN:
+                env["RATELIMIT_STORAGE_URI"] = _redis(stack)
             server = AppServer(label, app.module, env, workdir / f"{label}.log")
             stack.callback(server.stop)
             print(f"starting {label}", flush=True)
@@ -114,6 +117,14 @@ def start_servers(
                 backend.analyze(url)
             servers[key] = server
     return servers
+
+
+def _redis(stack: ExitStack) -> str:
+    """A redis-server of the run's own, stopped with the servers."""
+    redis = RedisServer()
+    stack.callback(redis.stop)
+    redis.start()
+    return redis.url
 
 
 def measure(
@@ -131,7 +142,7 @@ def measure(
         return tree_cpu_seconds(server.pid), db
 
     app_before, db_before = cpu()
-    result = run_wrk(server.url, workload, seconds)
+    result = run_wrk(server.url, workload, seconds, server.env.get(AUTHORIZATION))
     app_after, db_after = cpu()
     per_request = 1000 / result.requests
     return Measurement(
@@ -158,7 +169,10 @@ def run(args: argparse.Namespace, stack: ExitStack) -> None:
     print("warming up", flush=True)
     for workload in workloads:
         for app in workload.apps:
-            run_wrk(servers[app, workload.dataset].url, workload, WARM_UP_SECONDS)
+            server = servers[app, workload.dataset]
+            run_wrk(
+                server.url, workload, WARM_UP_SECONDS, server.env.get(AUTHORIZATION)
+            )
 
     measurements = []
     for round_number in range(1, args.rounds + 1):

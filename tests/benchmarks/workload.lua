@@ -23,7 +23,13 @@ local last = ""
 non_2xx = 0
 example = ""
 
+-- Sent with every request when set (a token's "Bearer ...").
+local authorization = os.getenv("BENCH_AUTHORIZATION")
+
 function init(args)
+  if authorization then
+    wrk.headers["Authorization"] = authorization
+  end
   for i, step in ipairs(args) do
     local method, path, body = step:match("^(%S+) (%S+) ?(.*)$")
     steps[i] = {
@@ -43,7 +49,7 @@ function request()
   if step.body == "" then
     return wrk.format(step.method, path)
   end
-  local headers = { ["Content-Type"] = "application/json" }
+  local headers = { ["Content-Type"] = "application/json", ["Authorization"] = authorization }
   return wrk.format(step.method, path, headers, (step.body:gsub("{n}", n)))
 end
 

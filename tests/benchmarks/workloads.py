@@ -36,6 +36,14 @@ COMPARED = [
     Workload(
         "put_member", (f"PUT {HOT}/{HOT_MEMBER} {{n}}",), "main", VERSUS_FLOOR, "floor"
     ),
+    # A token's check (its row read by digest; failures counted in Redis) ÷ none.
+    Workload(
+        "get_member_token",
+        (f"GET {HOT}/{HOT_MEMBER}",),
+        "main",
+        ("stockapp", "stockapp_token"),
+        "stockapp",
+    ),
     # The floor too, for information: what the database read adds to the dict.
     Workload(
         "get_stock", ("GET /stock",), "main", ("stockapp", "dict", "floor"), "dict"
