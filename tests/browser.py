@@ -54,3 +54,22 @@ def screenshot(page: Any, name: str, width: int) -> Path:
     path = ARTIFACTS / f"{name}-{width}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def press(page: Any, button: Any) -> int:
+    """Press a form's ``button``; the status of the answer to the POST."""
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        button.click()
+    return answer.value.status
+
+
+def notice(page: Any) -> Any:
+    """The notice a form that redirected back shows."""
+    return page.locator(".flash")
+
+
+def looks_right(page: Any, name: str, width: int) -> None:
+    """Screenshot the page; it must not scroll sideways nor fail axe."""
+    screenshot(page, name, width)
+    assert overflow_px(page) <= 0, f"{name} scrolls sideways at {width} px"
+    assert serious_violations(page) == [], (name, width)

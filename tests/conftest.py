@@ -25,10 +25,11 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from gunicorn_server import Server
 from helpers import PASSWORD, csrf_token_of
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.pool import NullPool, Pool
 
 from stockapp import create_app
+from stockapp.core.database import begin_sqlite_transaction
 from stockapp.core.extensions import db
 
 # Every app built in the tests uses the testing settings.
@@ -273,6 +274,21 @@ def count_statements(app: Flask):
                 event.remove(engine, "begin", record_begin)
 
     return counting
+
+
+@pytest.fixture
+def rival(app: Flask) -> Iterator[Connection]:
+    """Another writer's connection; its first statement begins its transaction,
+    which on SQLite takes the write lock."""
+    with app.app_context():
+        engine = db.engine
+    connection = engine.connect()
+    if connection.dialect.name == "sqlite":
+        event.listen(
+            connection, "begin", lambda c: begin_sqlite_transaction(c, write=True)
+        )
+    yield connection
+    connection.close()
 
 
 @pytest.fixture

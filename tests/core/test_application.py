@@ -24,6 +24,3 @@ def test_an_async_hook_is_refused_at_start(app):
     with pytest.raises(RuntimeError, match="asynchronous_hook is async"):
         _refuse_async(app)
 
-
-def test_the_app_as_built_has_no_async_view_or_hook(app):
-    _refuse_async(app)

@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 from helpers import TIMESTAMP, bearer, problem_body
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, text
 
-from stockapp.core.database import begin_sqlite_transaction
-from stockapp.core.extensions import db
 from stockapp.core.rules import QUANTITY_RULE
 from stockapp.webhooks import subscriptions
 from stockapp.webhooks.validation import SubscriptionFields
@@ -872,21 +870,6 @@ def test_without_anonymous_access_a_token_is_needed(make_app, seed, client):
 
 
 # Concurrency ------------------------------------------------------------------
-
-
-@pytest.fixture
-def rival(app):
-    """Another writer's connection, its transaction begun; on SQLite it holds
-    the write lock."""
-    with app.app_context():
-        engine = db.engine
-    connection = engine.connect()
-    if connection.dialect.name == "sqlite":
-        event.listen(
-            connection, "begin", lambda c: begin_sqlite_transaction(c, write=True)
-        )
-    yield connection
-    connection.close()
 
 
 def _while_rival_holds(client, rival, wait_for_lock_waiters, url, method, path, body):

@@ -14,14 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from browser import (
-    ARTIFACTS,
-    HEIGHT,
-    WIDTHS,
-    overflow_px,
-    screenshot,
-    serious_violations,
-)
+from browser import ARTIFACTS, HEIGHT, WIDTHS, looks_right, notice, press
 from helpers import bearer, log_in_as
 from playwright.sync_api import expect
 
@@ -60,25 +53,6 @@ def api(site, make_token):
         return reply.json() if reply.body else None
 
     return call
-
-
-def press(page, button) -> int:
-    """Press a form's ``button``; the status of the answer to the POST."""
-    with page.expect_response(lambda r: r.request.method == "POST") as answer:
-        button.click()
-    return answer.value.status
-
-
-def notice(page):
-    """The notice a form that redirected back shows."""
-    return page.locator(".flash")
-
-
-def looks_right(page, name: str, width: int) -> None:
-    """Screenshot the page; it must not scroll sideways nor fail axe."""
-    screenshot(page, name, width)
-    assert overflow_px(page) <= 0, f"{name} scrolls sideways at {width} px"
-    assert serious_violations(page) == [], (name, width)
 
 
 def in_place(page, name: str, width: int) -> None:

@@ -12,7 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from browser import HEIGHT, WIDTHS, overflow_px, screenshot, serious_violations
+from browser import (
+    HEIGHT,
+    WIDTHS,
+    overflow_px,
+    press,
+    screenshot,
+    serious_violations,
+)
 from helpers import bearer, log_in_as
 from playwright.sync_api import expect
 from test_browser import api_caller, fill_add_collection
@@ -60,13 +67,6 @@ def member_row(page, member: str):
 def quantity_cell(row):
     """The first cell after the member's name: its quantity (and "low")."""
     return row.get_by_role("cell").first
-
-
-def press(page, button) -> int:
-    """Press a form's ``button``; the status of the answer to the POST."""
-    with page.expect_response(lambda r: r.request.method == "POST") as answer:
-        button.click()
-    return answer.value.status
 
 
 def adjust(page, member: str, amount: str, reason: str, direction: str) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import HEIGHT, WIDTHS, overflow_px, screenshot, serious_violations
+from browser import HEIGHT, WIDTHS, looks_right, notice, press
 from flask import Flask
 from gunicorn_server import Server
 from helpers import bearer, log_in_as
@@ -117,25 +117,6 @@ def admin_tab(chromium, site, width: int) -> Iterator[Any]:
         yield page
     finally:
         context.close()
-
-
-def press(page, button) -> int:
-    """Press a form's ``button``; the status of the answer to the POST."""
-    with page.expect_response(lambda r: r.request.method == "POST") as answer:
-        button.click()
-    return answer.value.status
-
-
-def notice(page):
-    """The flashed notice after a form that redirected back."""
-    return page.locator(".flash")
-
-
-def looks_right(page, name: str, width: int) -> None:
-    """Screenshot the page; it must not scroll sideways nor fail axe."""
-    screenshot(page, name, width)
-    assert overflow_px(page) <= 0, f"{name} scrolls sideways at {width} px"
-    assert serious_violations(page) == [], (name, width)
 
 
 def drain(app: Flask) -> int:

@@ -7,14 +7,11 @@ while a request waits for them; the test then commits or rolls the rival back.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Connection, delete, event, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
-from stockapp.core.database import begin_sqlite_transaction
-from stockapp.core.extensions import db
 from stockapp.stock.models import Collection, Member
 
 CREATED = (201, {"message": "Collection created"})
@@ -28,21 +25,6 @@ ALREADY_EXISTS = (
         "error": "Collection already exists",
     },
 )
-
-
-@pytest.fixture
-def rival(app) -> Iterator[Connection]:
-    """Another writer's connection; its first statement begins its transaction,
-    which on SQLite takes the write lock."""
-    with app.app_context():
-        engine = db.engine
-    connection = engine.connect()
-    if connection.dialect.name == "sqlite":
-        event.listen(
-            connection, "begin", lambda c: begin_sqlite_transaction(c, write=True)
-        )
-    yield connection
-    connection.close()
 
 
 def send_while_rival_waits(client, rival, wait_for_lock_waiters, url, end, *request):
