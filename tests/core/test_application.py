@@ -23,4 +23,3 @@ def test_an_async_hook_is_refused_at_start(app):
     app.before_request(asynchronous_hook)
     with pytest.raises(RuntimeError, match="asynchronous_hook is async"):
         _refuse_async(app)
-
