@@ -18,8 +18,8 @@ from .core.database import configure_engine, engine_options
 from .core.errors import register_error_handlers
 from .core.extensions import db, migrate
 from .core.guards import register_guards
-from .core.headers import register_security_headers
 from .core.request_log import init_request_log
+from .core.request_toll import init_request_toll
 
 # Each capability registers its routes, pages and commands with one init_app, in
 # this order: access first, since it decides before anything else of a request;
@@ -80,6 +80,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         configure_engine(app, db.engine)
 
+    # Ids, security headers, metrics and the log of every answer, in one pass
+    # around the app (inside ProxyFix: the same for every answer).
+    init_request_toll(app)
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:
         # The client address (rate limits) and scheme as the proxies saw them.
@@ -87,13 +90,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    # The request's id comes first: it decides nothing, and every later line of
-    # the request's log carries it.
     init_request_log(app)
     for capability in CAPABILITIES:
         capability.init_app(app)
     register_guards(app)
-    register_security_headers(app)
     register_error_handlers(app)
     _refuse_async(app)
     return app

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .extensions import db
-from .request_log import request_id
+from .request_toll import request_id
 from .rules import ValidationError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"

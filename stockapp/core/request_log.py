@@ -1,8 +1,8 @@
-"""Request ids and structured logs: one JSON line per request on stdout.
+"""Structured logs: one JSON line per request on stdout.
 
-Every request gets an id: the client's ``X-Request-ID`` when it is well-formed,
-else a new one. It is echoed in the response, put in every log line written
-while the request runs, and in the body of a 5xx (errors.py). With
+Every request's id (request_toll.py: the client's ``X-Request-ID`` when it is
+well-formed, else a new one, echoed in the response) is put in every log line
+written while the request runs, and in the body of a 5xx (errors.py). With
 ``LOG_FORMAT=json`` (production's default) each request ends with one line:
 method, route template, status, duration, user and id; never a path, a query,
 a header or a body, so no token, password or name of stock reaches the log.
@@ -14,68 +14,33 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
-import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask
 
+from .request_toll import Answer, request_id, request_toll
 from .settings import one_of
 
 LOG_FORMATS = ("text", "json")
-HEADER = "X-Request-ID"
-# What a client's id may be; anything else is replaced, never logged.
-_WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 REQUESTS_LOGGER = "stockapp.requests"
 
 
-def request_id() -> str | None:
-    """This request's id (None outside a request)."""
-    return g.get("request_id") if has_request_context() else None
-
-
-def route_template() -> str | None:
-    """The rule this request matched (``/stock/<collection>``); None: none."""
-    return None if request.url_rule is None else request.url_rule.rule
-
-
-def elapsed_seconds() -> float | None:
-    """Seconds since this request began (None if it began before the hook)."""
-    started = g.get("request_started")
-    return None if started is None else time.perf_counter() - started
-
-
-def _start() -> None:
-    g.request_started = time.perf_counter()
-    given = request.headers.get(HEADER)
-    well_formed = given is not None and _WELL_FORMED.fullmatch(given)
-    g.request_id = given if well_formed else uuid.uuid4().hex
-
-
-def _echo(response: Response) -> Response:
-    response.headers[HEADER] = g.get("request_id") or ""
-    return response
-
-
-def _log_request(response: Response) -> Response:
-    identity = g.get("identity")
-    elapsed = elapsed_seconds()
+def _log_request(answer: Answer) -> None:
+    identity = answer.identity
     logging.getLogger(REQUESTS_LOGGER).info(
         "request",
         extra={
             "request": {
-                "method": request.method,
-                "route": route_template(),
-                "status": response.status_code,
-                "duration_ms": None if elapsed is None else round(elapsed * 1000, 2),
+                "method": answer.method,
+                "route": answer.route,
+                "status": answer.status,
+                "duration_ms": round(answer.seconds * 1000, 2),
                 "user": None if identity is None else identity.name,
             }
         },
     )
-    return response
 
 
 class JSONFormatter(logging.Formatter):
@@ -115,8 +80,6 @@ class _StandardOutput(logging.StreamHandler):
 def init_request_log(app: Flask) -> None:
     """Give every request an id and, with LOG_FORMAT=json, log it as JSON."""
     log_format = one_of(app, "LOG_FORMAT", LOG_FORMATS)
-    app.before_request(_start)
-    app.after_request(_echo)
     if log_format != "json":
         return
     handler = _StandardOutput()
@@ -126,4 +89,4 @@ def init_request_log(app: Flask) -> None:
     requests.setLevel(logging.INFO)
     requests.propagate = False
     app.logger.handlers[:] = [handler]
-    app.after_request(_log_request)
+    request_toll(app).observe(_log_request)

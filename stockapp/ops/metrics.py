@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -37,7 +37,7 @@ from ..core.api_doc import documented, operation_responses, ref
 from ..core.api_document import api_blueprint
 from ..core.extensions import db
 from ..core.instruments import LATENCY, RATE_LIMITED, REPLAYS, REQUESTS, RETRIES
-from ..core.request_log import elapsed_seconds, route_template
+from ..core.request_toll import Answer, request_toll
 from ..core.settings import one_of
 from ..history.models import Movement
 from ..stock.models import Collection, IdempotencyKey, Member
@@ -96,15 +96,12 @@ def _series(route: str, method: str, status: int) -> tuple[Any, Any]:
     return found
 
 
-def _observe(response: Response) -> Response:
+def _observe(answer: Answer) -> None:
     # A URL that routes nowhere is one series, whatever was asked for.
-    route = route_template() or "(unrouted)"
-    count, latency = _series(route, request.method, response.status_code)
+    route = answer.route or "(unrouted)"
+    count, latency = _series(route, answer.method, answer.status)
     count.inc()
-    elapsed = elapsed_seconds()
-    if elapsed is not None:
-        latency.observe(elapsed)
-    return response
+    latency.observe(answer.seconds)
 
 
 @bp.get("/metrics")
@@ -162,5 +159,5 @@ class _Forward(Collector):
 def init_metrics(app: Flask) -> None:
     """Count every request; serve /metrics."""
     one_of(app, "METRICS_ACCESS", METRICS_ACCESS_LEVELS)
-    app.after_request(_observe)
+    request_toll(app).observe(_observe)
     app.register_blueprint(bp)

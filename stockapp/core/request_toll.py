@@ -1,0 +1,123 @@
+"""The per-request toll in one pass: WSGI middleware around the Flask app.
+
+Every answer, whatever made it (a view, an error handler, routing's 404),
+carries the request's id and the security headers, and is told to the
+observers (the metrics, and with ``LOG_FORMAT=json`` the request log). All of
+it happens here, once, when the app starts its answer: adding a header is
+appending a tuple to the list on its way to the server, where four Flask hooks
+each went through Werkzeug's proxies and header objects. Measured in process,
+that took about a seventh of a member read (22 of 156 µs).
+
+The answer is started inside the app's request context, so the route the
+request matched and who made it are still at hand.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+from flask import Flask, g, has_request_context, request
+
+from .headers import security_headers
+
+ID_HEADER = "X-Request-ID"
+# What a client's id may be; anything else is replaced, never logged.
+_WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Where the id and the start are kept for the request (errors.py, the log).
+ENVIRON_ID = "stockapp.request_id"
+ENVIRON_STARTED = "stockapp.request_started"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the observers are told of each answer as it starts."""
+
+    method: str
+    # The rule the request matched (``/stock/<collection>``); None: none.
+    route: str | None
+    status: int
+    seconds: float
+    # Who asked (access's Identity), None when nobody was looked up.
+    identity: Any
+
+
+Observer = Callable[[Answer], None]
+StartResponse = Callable[..., Any]
+
+
+def request_id() -> str | None:
+    """This request's id (None outside a request)."""
+    return request.environ.get(ENVIRON_ID) if has_request_context() else None
+
+
+def _id_for(given: str | None) -> str:
+    """The client's id when it is well-formed, else a new one."""
+    if given is not None and _WELL_FORMED.fullmatch(given):
+        return given
+    return os.urandom(16).hex()
+
+
+class RequestToll:
+    """Wraps ``app.wsgi_app``; observers are added with :meth:`observe`."""
+
+    def __init__(self, app: Flask) -> None:
+        self.wsgi_app = app.wsgi_app
+        self.https = app.config["PREFERRED_URL_SCHEME"] == "https"
+        self.observers: list[Observer] = []
+
+    def observe(self, observer: Observer) -> None:
+        self.observers.append(observer)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        started = perf_counter()
+        environ[ENVIRON_STARTED] = started
+        environ[ENVIRON_ID] = given_id = _id_for(environ.get("HTTP_X_REQUEST_ID"))
+
+        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            seconds = perf_counter() - started
+            rule = identity = None
+            if has_request_context():
+                rule = request.url_rule
+                identity = g.get("identity")
+            headers.extend(
+                security_headers(
+                    headers,
+                    docs=rule is not None and rule.endpoint == "docs.docs",
+                    signed_in=identity is not None and identity.user_id is not None,
+                    https=self.https,
+                )
+            )
+            headers.append((ID_HEADER, given_id))
+            answer = Answer(
+                environ["REQUEST_METHOD"],
+                None if rule is None else rule.rule,
+                int(status[:3]),
+                seconds,
+                identity,
+            )
+            for observer in self.observers:
+                observer(answer)
+            return start_response(status, headers, *exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
+def init_request_toll(app: Flask) -> RequestToll:
+    """Wrap ``app`` in the toll; capabilities add observers through
+    :func:`request_toll`."""
+    toll = RequestToll(app)
+    app.wsgi_app = toll  # type: ignore[method-assign]
+    app.extensions["request_toll"] = toll
+    return toll
+
+
+def request_toll(app: Flask) -> RequestToll:
+    toll: RequestToll = app.extensions["request_toll"]
+    return toll
