@@ -101,6 +101,10 @@ class LogEntry(NamedTuple):
     version: int | None = None
 
 
+def collection_not_found(name: str) -> Problem:
+    return Problem(404, COLLECTION_NOT_FOUND, f'There is no collection "{name}".')
+
+
 def member_not_found(collection: str, member: str) -> Problem:
     return Problem(
         404, MEMBER_NOT_FOUND, f'Collection "{collection}" has no member "{member}".'
@@ -185,10 +189,11 @@ def adjust_in_turn(
     StepRefused naming it.
     """
     try:
-        collection = lock_existing_collection(collection_name)
+        collection, stored = lock_existing_collection_with_members(
+            collection_name, {step.member: None for step in steps}
+        )
     except Problem as problem:
         raise StepRefused(0, problem) from None
-    stored = current_members(collection.id, {step.member: None for step in steps})
     now = {name: [member.quantity, member.version] for name, member in stored.items()}
     entries, results = [], []
     for position, step in enumerate(steps):
@@ -282,7 +287,7 @@ def lock_existing_collection(name: str) -> LockedCollection:
     """Collection ``name``, locked against other writers until commit, or 404."""
     collection = lock_collection(name)
     if collection is None:
-        raise Problem(404, COLLECTION_NOT_FOUND, f'There is no collection "{name}".')
+        raise collection_not_found(name)
     return collection
 
 
@@ -291,30 +296,60 @@ def lock_existing_member(
 ) -> tuple[LockedCollection, StoredMember]:
     """The locked collection and ``member`` as stored, or 404; 412 unless the
     member's version meets ``precondition``."""
-    collection = lock_existing_collection(collection_name)
-    stored = current_members(collection.id, (member,)).get(member)
+    collection, stored_members = lock_existing_collection_with_members(
+        collection_name, (member,)
+    )
+    stored = stored_members.get(member)
     if stored is None:
         raise member_not_found(collection_name, member)
     precondition.check(stored.version)
     return collection, stored
 
 
-def lock_or_create_collection(
-    name: str, precondition: Precondition
-) -> tuple[LockedCollection, bool]:
-    """Collection ``name``, created if absent, and whether it was created."""
+def lock_existing_collection_with_members(
+    name: str, names: Iterable[str]
+) -> tuple[LockedCollection, dict[str, StoredMember]]:
+    """As lock_collection_with_members, but 404 if the collection is absent."""
+    collection, stored = lock_collection_with_members(name, names)
+    if collection is None:
+        raise collection_not_found(name)
+    return collection, stored
+
+
+def lock_collection_with_members(
+    name: str, names: Iterable[str]
+) -> tuple[LockedCollection | None, dict[str, StoredMember]]:
+    """Collection ``name`` locked as by lock_collection (None if absent), and
+    its members named in ``names`` as by current_members, in one statement."""
+    rows = execute(
+        for_dialect().lock_collection_with_members,
+        name=name,
+        names=names_parameter(names),
+    ).all()
+    if not rows:
+        return None, {}
+    first = rows[0]
+    collection = LockedCollection(first.collection_id, name, first.collection_version)
+    return collection, _stored_members(row[2:] for row in rows if row.id is not None)
+
+
+def lock_or_create_collection_with_members(
+    name: str, precondition: Precondition, names: Iterable[str]
+) -> tuple[LockedCollection, bool, dict[str, StoredMember]]:
+    """Collection ``name``, created if absent, whether it was created, and its
+    members named in ``names`` as stored (none when it was created)."""
     while True:
-        collection = lock_collection(name)
+        collection, stored = lock_collection_with_members(name, names)
         precondition.check(None if collection is None else collection.version)
         if collection is not None:
-            return collection, False
+            return collection, False, stored
         row = execute(
             for_dialect().insert_collection_if_absent,
             name=name,
             version=new_version(),
         ).one_or_none()
         if row is not None:
-            return LockedCollection(row.id, name, row.version), True
+            return LockedCollection(row.id, name, row.version), True, {}
         # Another transaction created it between the two statements above (only
         # a database without a global write lock, PostgreSQL, lets that happen):
         # lock that one, unless yet another deleted it meanwhile.
@@ -333,12 +368,18 @@ def current_members(
         collection_id=collection_id,
         names=names_parameter(names),
     ).all()
-    # In creation order, so that a write logs its movements in the stock's order
-    # rather than in whatever order the query plan gives.
-    rows.sort(key=lambda row: row.id)
+    return _stored_members(rows)
+
+
+def _stored_members(rows: Iterable[Any]) -> dict[str, StoredMember]:
+    """(name, id, quantity, version, reorder level) rows as current_members
+    gives them: in creation order, so that a write logs its movements in the
+    stock's order rather than in whatever order the query plan gives."""
     return {
         name: StoredMember(member_id, quantity, version, level)
-        for name, member_id, quantity, version, level in rows
+        for name, member_id, quantity, version, level in sorted(
+            rows, key=lambda row: row[1]
+        )
     }
 
 

@@ -248,6 +248,10 @@ class DialectStatements:
     insert_collection_if_absent: Insert
     # Members of ``collection_id`` named in ``names``, in no particular order.
     members_named: Select[Any]
+    # Collection ``name`` locked, with its members named in ``names`` (in no
+    # particular order; one row of nulls when it has none of them): a write's
+    # first two statements in one round trip.
+    lock_collection_with_members: Select[Any]
     # Log a removal of every member of ``collection_id`` not named in ``names``
     # (all of them when ``names`` is empty), oldest first; (id, member, before)
     # of each movement.
@@ -366,6 +370,22 @@ def _statements_for(dialect: str) -> DialectStatements:
             members.c.version,
             members.c.reorder_level,
         ).where(of_collection, named),
+        lock_collection_with_members=select(
+            collections.c.id.label("collection_id"),
+            collections.c.version.label("collection_version"),
+            members.c.name,
+            members.c.id,
+            members.c.quantity,
+            members.c.version,
+            members.c.reorder_level,
+        )
+        .select_from(
+            collections.outerjoin(
+                members, (members.c.collection_id == collections.c.id) & named
+            )
+        )
+        .where(collections.c.name == bindparam("name"))
+        .with_for_update(of=collections),
         log_members_not_named=insert(movements)
         .from_select(
             ["collection", "member", "kind", "before", "after", "by", "at", *GROUPS],

@@ -37,8 +37,9 @@ from .ledger import (
     execute,
     lock_collection,
     lock_existing_collection,
+    lock_existing_collection_with_members,
     lock_existing_member,
-    lock_or_create_collection,
+    lock_or_create_collection_with_members,
     log_members_not_named,
     remove_members_not_named,
 )
@@ -118,9 +119,10 @@ def replace_collection(
     in two statements; only the body's members travel to Python.
     """
     with write_transaction():
-        collection, created = lock_or_create_collection(name, precondition)
+        collection, created, current = lock_or_create_collection_with_members(
+            name, precondition, members
+        )
         removed = remove_members_not_named(collection, members, kind, by)
-        current = current_members(collection.id, members)
         version, _ = apply_changes(collection, current, members, kind, by)
         if removed and version == collection.version:
             version = bump_collection(collection)
@@ -138,8 +140,9 @@ def update_collection(
 ) -> Written:
     """Merge ``changes`` into collection ``name`` (None removes); create if needed."""
     with write_transaction():
-        collection, created = lock_or_create_collection(name, precondition)
-        current = current_members(collection.id, changes)
+        collection, created, current = lock_or_create_collection_with_members(
+            name, precondition, changes
+        )
         version, _ = apply_changes(collection, current, changes, kind, by)
     return Written(created, version)
 
@@ -169,8 +172,9 @@ def put_member(
 ) -> Written:
     """Set ``member`` of an existing collection to ``quantity``; create if needed."""
     with write_transaction():
-        collection = lock_existing_collection(collection_name)
-        current = current_members(collection.id, (member,))
+        collection, current = lock_existing_collection_with_members(
+            collection_name, (member,)
+        )
         stored = current.get(member)
         precondition.check(None if stored is None else stored.version)
         _, versions = apply_changes(
