@@ -54,3 +54,13 @@ def _as_json(movement: Movement) -> dict[str, Any]:
         if value is not None:
             row[group] = value
     return row
+
+
+def last_movement_by(collection: str, member: str) -> str | None:
+    """Who made the member's latest movement (None: nobody named, or none)."""
+    return db.session.execute(
+        select(Movement.by)
+        .where(Movement.collection == collection, Movement.member == member)
+        .order_by(Movement.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()

@@ -1,11 +1,17 @@
 """The collection page: its members sorted and paged, and every edit a clerk makes.
 
 Each edit is a plain form posted to its own URL and written by the same unit of
-work as the JSON API (units.py). It carries the version the page showed, sent
-as ``If-Match``: if someone changed the member (or collection) meanwhile,
-nothing is written and the clerk is shown what it holds now. A success
-redirects back to the page (post/redirect/get) with a flashed message; a
-failure shows the page again with the error beside the field.
+work as the JSON API (units.py). A set (of a quantity or a reorder level)
+carries the version the page showed, sent as ``If-Match``: if someone changed
+the member meanwhile, nothing is written and the clerk is told who did and
+what it holds now. An adjustment carries none: adding or taking is right
+whatever the member holds (the database refuses going below zero).
+
+Posted by htmx (``HX-Request``), the answer is the member's row alone, with
+the outcome beside it and in the page's live region: the clerk stays where
+they were. Without script, a success redirects back to the page
+(post/redirect/get) with a flashed message, and a failure shows the page again
+with the error beside the field.
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ from ..core.rules import (
     form_reason,
     form_version,
 )
+from ..history.reads import last_movement_by
 from . import listings, units
+from .listings import MEMBERS_PER_PAGE
 
 bp = Blueprint("collection_pages", __name__, template_folder="templates")
 
@@ -52,9 +60,22 @@ class FailedForm(NamedTuple):
     form: str
     # Why, by field ("form": about the whole form).
     errors: dict[str, str]
+    # Refused because someone changed the member meanwhile (its history is
+    # linked beside the message).
+    changed: bool = False
 
 
 _NOTHING_FAILED = FailedForm(None, "", {})
+# The field a row's forms post their row's number in.
+_ROW_FIELD = "row"
+# The labels of the row's fields, there and in what the live region says.
+FIELD_LABELS = {
+    "amount": "Amount",
+    "reason": "Reason",
+    "qty": "New quantity",
+    "level": "Reorder level",
+    "version": "This form's version",
+}
 
 
 def listing_args() -> dict[str, str]:
@@ -106,6 +127,7 @@ def _collection_page(
             # A refused member that is not on this page is spoken of on top.
             failed_elsewhere=failed.member is not None and failed.member not in shown,
             form=request.form,
+            field_labels=FIELD_LABELS,
         ),
         status,
     )
@@ -114,32 +136,99 @@ def _collection_page(
 def _member_edit(
     collection: str, member: str, which: str, edit: Callable[[], str]
 ) -> Any:
-    """Carry out ``edit`` (which returns the message to flash) on a member; on a
-    refusal show the page again with the reason beside the form."""
+    """Carry out ``edit`` (which returns the message to say) on a member; on a
+    refusal show the form again with the reason beside it: in its row alone
+    when htmx posted it, else in the whole page."""
     check_names(collection=collection, member=member)
     try:
         message = edit()
     except ValidationError as error:
         failed = FailedForm(member, which, error.errors)
-        return _collection_page(collection, _INVALID, failed=failed)
+        return _refused_form(collection, member, _INVALID, failed)
     except Problem as problem:
         if problem.status not in (409, 412):
             raise
         reason = _refusal(collection, member, problem)
-        failed = FailedForm(member, which, {"form": reason})
-        return _collection_page(collection, _CONFLICT, failed=failed)
+        failed = FailedForm(
+            member, which, {"form": reason}, changed=problem.status == 412
+        )
+        return _refused_form(collection, member, _CONFLICT, failed)
+    if _in_place():
+        return _member_row(collection, member, done=message)
     flash(message, "success")
     return _back_to(collection)
 
 
+def _in_place() -> bool:
+    """Whether htmx posted the form (it swaps the answer into the page)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _refused_form(collection: str, member: str, status: int, failed: FailedForm) -> Any:
+    if _in_place():
+        return _member_row(collection, member, failed=failed, status=status)
+    return _collection_page(collection, status, failed=failed)
+
+
+def _member_row(
+    collection: str,
+    member: str,
+    *,
+    done: str | None = None,
+    failed: FailedForm = _NOTHING_FAILED,
+    status: int = 200,
+) -> Any:
+    """The member's row as it is now, with ``done`` or why ``failed`` beside
+    it, and the same words for the page's live region."""
+    row = _row_number()
+    current = listings.member_details(collection, member)
+    said = done or failed.errors.get("form") or _first_error(failed.errors)
+    page = render_template(
+        "stock/member_row.html",
+        collection=collection,
+        name=member,
+        member=current,
+        row=row,
+        listing=listing_args(),
+        failed=failed,
+        form=request.form,
+        field_labels=FIELD_LABELS,
+        done=done,
+        said=said,
+        category="success" if done else "error",
+    )
+    return page, status
+
+
+def _row_number() -> int:
+    """The row the form was in (its fields' ids), as the form says; 1 when
+    it says nothing usable."""
+    given = request.form.get(_ROW_FIELD, "")
+    if given.isascii() and given.isdigit() and 0 < int(given) <= MEMBERS_PER_PAGE:
+        return int(given)
+    return 1
+
+
+def _first_error(errors: dict[str, str]) -> str:
+    """One refusal, worded whole, for the live region."""
+    for field, error in errors.items():
+        return f"{FIELD_LABELS.get(field, field)} {error}"
+    return ""
+
+
 def _refusal(collection: str, member: str, problem: Problem) -> str:
-    """What to tell the clerk when a member edit was refused: what it holds now."""
+    """What to tell the clerk when a member edit was refused: what it holds
+    now and, when someone changed it meanwhile, who."""
     current = listings.member_details(collection, member)
     if current is None:
         return f"{member} was removed meanwhile; nothing was changed."
     if problem.status == 412:
+        # The log names who moved stock, not who changed a reorder level: say
+        # whose the last logged change is, and link the history beside this.
+        by = last_movement_by(collection, member)
+        logged = "" if by is None else f" (the last change in its history is by {by})"
         return (
-            f"{member} was changed by someone else meanwhile: it now holds"
+            f"{member} was changed meanwhile{logged}: it now holds"
             f" {_holding(current)}. Nothing was changed; check it and try again."
         )
     return problem.detail
@@ -176,15 +265,15 @@ def adjust(collection: str, member: str) -> Any:
         direction = request.form.get("direction")
         if direction not in ("add", "take"):
             raise ValidationError({"amount": "choose + to add or − to take"})
-        amount, reason, version = form_fields(
+        amount, reason = form_fields(
             (form_amount, request.form.get("amount", ""), "amount"),
             (form_reason, request.form.get("reason", ""), "reason"),
-            (form_version, request.form.get("version", ""), "version"),
         )
         delta = amount if direction == "add" else -amount
         try:
+            # No If-Match: a delta is right whatever the member holds now.
             adjusted = units.adjust_member(
-                collection, member, delta, reason, _if_match(version), by=actor()
+                collection, member, delta, reason, by=actor()
             )
         except Problem as problem:
             if problem.status != 409:

@@ -1,7 +1,10 @@
 """The collection page: members sorted and paged, and each edit a clerk makes.
 
-Every edit is a form posted with the version the page showed; the stored state
-is read back after each one.
+A set (quantity, reorder level) is a form posted with the version the page
+showed; an adjustment needs none. Each is posted as a browser without script
+does (the whole page comes back) and as htmx does (the member's row alone, with
+the notice for the page's live region). The stored state is read back after
+each one.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
-from helpers import csrf_token_of, login, pages_from, problem_page
+from helpers import bearer, csrf_token_of, login, pages_from, problem_page
 
 from stockapp.core.rules import MAX_QUANTITY
 
@@ -340,29 +343,68 @@ def test_adding_past_the_largest_quantity_is_refused(
     assert stored() == {"fruit": {"apple": MAX_QUANTITY - 1}}
 
 
-def test_a_stale_adjustment_is_told_what_the_member_holds_now(
-    client, seed, stored, version, post_form
+def test_an_adjustment_applies_to_what_the_member_holds_now(
+    client, seed, stored, version, post_form, movements
 ):
     seed(fruit={"apple": 30})
     shown = version("fruit", "apple")
-    # Someone else sets it meanwhile.
+    # Someone else sets it meanwhile: taking 5 is still right (no If-Match).
     client.put("/stock/fruit/apple", json=12)
-    client.put("/stock/fruit/apple/reorder-level", json=4)
     response = post_form(
         "/collections/fruit/members/apple/adjustments",
         amount="5",
+        reason="sold",
         direction="take",
         version=shown,
     )
+    assert response.status_code == 303
+    follow = client.get(response.headers["Location"])
+    assert flashes(text_of(follow)) == [
+        ("success", "Took 5 from apple: it now holds 7.")
+    ]
+    assert stored() == {"fruit": {"apple": 7}}
+    assert movements("apple")[-1] == {
+        "kind": "adjust",
+        "before": 12,
+        "after": 7,
+        "reason": "sold",
+        "by": None,
+    }
+
+
+def test_an_adjustment_needs_no_version(client, seed, stored, post_form):
+    seed(fruit={"apple": 30})
+    response = post_form(
+        "/collections/fruit/members/apple/adjustments", amount="2", direction="add"
+    )
+    assert response.status_code == 303
+    assert stored() == {"fruit": {"apple": 32}}
+
+
+def test_a_stale_set_names_who_changed_the_member_and_links_its_history(
+    client, seed, stored, version, post_form, make_user, make_token
+):
+    seed(fruit={"apple": 30})
+    shown = version("fruit", "apple")
+    make_user("alice", "clerk")
+    token = make_token("alice", "write")
+    client.put("/stock/fruit/apple", json=12, headers=bearer(token))
+    client.put("/stock/fruit/apple/reorder-level", json=4)
+    response = post_form(
+        "/collections/fruit/members/apple/quantity", qty="20", version=shown
+    )
     assert response.status_code == 409
-    assert alerts(text_of(response)) == [
-        "apple was changed by someone else meanwhile: it now holds 12 (reorder"
-        " level 4). Nothing was changed; check it and try again."
+    page = text_of(response)
+    assert alerts(page) == [
+        "apple was changed meanwhile (the last change in its history is by"
+        " alice): it now holds 12 (reorder level 4). Nothing was changed; check"
+        ' it and try again. <a class="inline-link"'
+        ' href="/collections/fruit/members/apple/history">History of apple</a>'
     ]
     assert stored() == {"fruit": {"apple": 12}}
     # The page shows what it holds now, with the new version in its forms.
-    assert members_shown(text_of(response)) == [("apple", 12, "4", False)]
-    assert f'name="version" value="{version("fruit", "apple")}"' in text_of(response)
+    assert members_shown(page) == [("apple", 12, "4", False)]
+    assert f'name="version" value="{version("fruit", "apple")}"' in page
 
 
 def test_an_edit_of_a_member_removed_meanwhile_says_so(
@@ -445,14 +487,14 @@ def test_a_bad_direction_or_reason_is_refused(
 
 
 @pytest.mark.parametrize("version_field", [None, "", "abc", "-1", "1" * 30])
-def test_a_form_without_a_good_version_changes_nothing(
+def test_a_set_without_a_good_version_changes_nothing(
     client, seed, stored, post_form, version_field
 ):
     seed(fruit={"apple": 30})
-    form = {"amount": "1", "direction": "take"}
+    form = {"qty": "1"}
     if version_field is not None:
         form["version"] = version_field
-    response = post_form("/collections/fruit/members/apple/adjustments", **form)
+    response = post_form("/collections/fruit/members/apple/quantity", **form)
     assert response.status_code == 400
     assert alerts(text_of(response)) == [
         "This form's version is missing or damaged: reload the page and try again"
@@ -509,7 +551,7 @@ def test_a_stale_quantity_overwrites_nothing(client, seed, stored, version, post
     )
     assert response.status_code == 409
     assert alerts(text_of(response))[0].startswith(
-        "apple was changed by someone else meanwhile: it now holds 31."
+        "apple was changed meanwhile: it now holds 31. Nothing was changed"
     )
     assert stored() == {"fruit": {"apple": 31}}
 

@@ -1,0 +1,144 @@
+"""Edits in place, in a real browser (tests/browser.py): the clerk adjusts a
+member deep in a long page and stays where they were, and hears and sees the
+outcome where they are looking, at a phone's width and a laptop's.
+
+Each test checks what the person sees, then what is stored, read back through
+the JSON API.
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser import ARTIFACTS, HEIGHT, overflow_px, serious_violations
+from helpers import bearer, log_in_as
+from playwright.sync_api import expect
+from test_browser import api_caller
+from test_browser_stock import member_row, quantity_cell, tab_of
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# 200 members, m001 … m200, 100 of each; the page shows 50 by name.
+SHELF = {f"m{number:03}": 100 for number in range(1, 201)}
+DEEP = "m030"  # the 30th row of the first page
+
+
+def in_viewport(page, locator) -> bool:
+    """Whether ``locator``'s box is wholly inside the window."""
+    box = locator.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT
+
+
+def stored_quantity(site, make_token, member: str) -> int:
+    reply = site.request(
+        "GET", f"/stock/shelf/{member}", headers=bearer(make_token("viewer", "read"))
+    )
+    assert reply.status == 200
+    return reply.json()
+
+
+def answer_to(page, act) -> int:
+    """Do ``act`` (a click or a key); the status of the POST it sends."""
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        act()
+    response = answer.value
+    response.finished()
+    return response.status
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_adjusting_a_deep_row_keeps_the_clerk_there_and_says_so(
+    chromium, site, make_token, width
+):
+    api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
+    with tab_of(chromium, site, "clerk", width) as page:
+        page.goto("/collections/shelf")
+        # A mark on the window: a reload or a new page would lose it.
+        page.evaluate("() => { window.stayed = true; }")
+        row = member_row(page, DEEP)
+        amount = row.get_by_label(f"Amount of {DEEP}", exact=True)
+        amount.scroll_into_view_if_needed()
+        scrolled = page.evaluate("() => window.scrollY")
+        assert scrolled > 0
+        amount.fill("2")
+        take = row.get_by_role("button", name=f"Take from {DEEP}", exact=True)
+        assert answer_to(page, take.click) == 200
+
+        said = "Took 2 from m030: it now holds 98."
+        notice = page.locator("#notice .flash")
+        expect(notice).to_have_text(said)
+        expect(quantity_cell(member_row(page, DEEP))).to_have_text("98")
+        expect(member_row(page, DEEP).get_by_text(said)).to_be_visible()
+        assert page.evaluate("() => window.stayed") is True
+        assert page.evaluate("() => window.scrollY") == scrolled
+        assert in_viewport(page, member_row(page, DEEP).get_by_text(said))
+        assert in_viewport(page, notice)
+        # The focus stays on the button pressed, in the row swapped in.
+        assert page.evaluate("() => document.activeElement.id") == "take-30"
+        page.screenshot(path=_artifact(f"in-place-success-{width}"))
+        assert stored_quantity(site, make_token, DEEP) == 98
+
+        # Taking more than it holds: refused, and said where the eye is.
+        row = member_row(page, DEEP)
+        row.get_by_label(f"Amount of {DEEP}", exact=True).fill("99")
+        take = row.get_by_role("button", name=f"Take from {DEEP}", exact=True)
+        assert answer_to(page, take.click) == 409
+        why = "Cannot take 99 from m030: it holds only 98. Nothing was changed."
+        expect(notice).to_have_text(why)
+        alert = member_row(page, DEEP).get_by_role("alert")
+        expect(alert).to_have_text(why)
+        assert in_viewport(page, alert)
+        assert in_viewport(page, notice)
+        assert page.evaluate("() => window.stayed") is True
+        page.screenshot(path=_artifact(f"in-place-refused-{width}"))
+        assert overflow_px(page) <= 0
+        assert serious_violations(page) == []
+        assert stored_quantity(site, make_token, DEEP) == 98
+
+
+def test_enter_in_an_amount_takes_it(chromium, site, make_token):
+    api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
+    with tab_of(chromium, site, "clerk", 1280) as page:
+        page.goto("/collections/shelf")
+        amount = member_row(page, "m002").get_by_label("Amount of m002", exact=True)
+        amount.fill("7")
+        # A hardware scanner types the amount and presses Enter.
+        assert answer_to(page, lambda: amount.press("Enter")) == 200
+        expect(page.locator("#notice .flash")).to_have_text(
+            "Took 7 from m002: it now holds 93."
+        )
+        expect(quantity_cell(member_row(page, "m002"))).to_have_text("93")
+        # The focus stays in the amount, emptied for the next one.
+        assert page.evaluate("() => document.activeElement.id") == "amount-2"
+        expect(member_row(page, "m002").get_by_label("Amount of m002")).to_have_value(
+            ""
+        )
+        assert stored_quantity(site, make_token, "m002") == 93
+
+
+def test_the_forms_still_work_without_script(chromium, site, make_token):
+    api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
+    context = chromium.new_context(
+        base_url=f"http://127.0.0.1:{site.port}",
+        viewport={"width": 360, "height": HEIGHT},
+        java_script_enabled=False,
+    )
+    try:
+        page = context.new_page()
+        log_in_as(page, "clerk")
+        page.goto("/collections/shelf")
+        row = member_row(page, "m003")
+        row.get_by_label("Amount of m003", exact=True).fill("5")
+        add = row.get_by_role("button", name="Add to m003", exact=True)
+        assert answer_to(page, add.click) == 303
+        expect(page.locator("main .flash")).to_have_text(
+            "Added 5 to m003: it now holds 105."
+        )
+    finally:
+        context.close()
+    assert stored_quantity(site, make_token, "m003") == 105
+
+
+def _artifact(name: str) -> str:
+    """Where a viewport's screenshot goes (what the clerk sees, not the page)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return str(ARTIFACTS / f"{name}.png")
