@@ -320,7 +320,20 @@ def lock_collection_with_members(
     name: str, names: Iterable[str]
 ) -> tuple[LockedCollection | None, dict[str, StoredMember]]:
     """Collection ``name`` locked as by lock_collection (None if absent), and
-    its members named in ``names`` as by current_members, in one statement."""
+    its members named in ``names`` as by current_members.
+
+    One statement on SQLite, whose write transaction holds the database's lock
+    from its BEGIN, so nothing can change between the lock and the read. Two on
+    PostgreSQL: a statement that waited for the row lock rechecks the locked
+    row but reads the joined members as of its start, so it would miss members
+    the writer it waited for added (tests/system/test_races.py); the read must
+    come after the lock.
+    """
+    if write_connection().dialect.name == "postgresql":
+        collection = lock_collection(name)
+        if collection is None:
+            return None, {}
+        return collection, current_members(collection.id, names)
     rows = execute(
         for_dialect().lock_collection_with_members,
         name=name,

@@ -250,7 +250,7 @@ class DialectStatements:
     members_named: Select[Any]
     # Collection ``name`` locked, with its members named in ``names`` (in no
     # particular order; one row of nulls when it has none of them): a write's
-    # first two statements in one round trip.
+    # first two statements in one, on SQLite only (ledger.py says why).
     lock_collection_with_members: Select[Any]
     # Log a removal of every member of ``collection_id`` not named in ``names``
     # (all of them when ``names`` is empty), oldest first; (id, member, before)

@@ -677,3 +677,12 @@ def test_each_new_page_fits_every_width_and_passes_axe(
             screenshot(page, name, width)
             assert overflow_px(page) <= 0, f"{name} scrolls sideways at {width} px"
             assert serious_violations(page) == [], (name, width)
+
+
+def test_a_radio_button_keeps_its_size_beside_a_long_label_on_a_phone(chromium, site):
+    with tab_of(chromium, site, "clerk", 360) as page:
+        page.goto("/import")
+        for name in ("Keep them (merge)", "Remove them from the collections"):
+            radio = page.get_by_role("radio", name=name)
+            box = radio.bounding_box()
+            assert box is not None and box["width"] >= 20, (name, box)
