@@ -14,7 +14,9 @@ from helpers import csrf_token_of
 
 IN_PLACE = {"HX-Request": "true"}
 _NOTICE = re.compile(
-    r'<div id="notice" hx-swap-oob="innerHTML"><p class="flash (\w+)">(.*?)</p></div>',
+    r'<div id="notice" hx-swap-oob="innerHTML">'
+    r'<p class="flash (\w+)"><span>(.*?)</span>'
+    r' <button type="button" class="dismiss">Dismiss</button></p></div>',
     re.S,
 )
 _ROW_ID = re.compile(r'<tr id="member-(\d+)" hx-target="this" hx-swap="outerHTML">')
@@ -201,12 +203,13 @@ def test_without_htmx_the_same_post_redirects_back(client, seed, stored):
 def test_the_page_loads_htmx_from_the_app_and_marks_the_rows(client, seed):
     seed(fruit={"apple": 30})
     page = client.get("/collections/fruit").get_data(as_text=True)
-    (script,) = re.findall(r'<script src="([^"]+)" defer></script>', page)
-    assert script == "/static/vendor/htmx-2.0.11.min.js"
-    served = client.get(script)
-    assert served.status_code == 200
-    assert served.data.startswith(b"var htmx=")
-    served.close()
+    scripts = re.findall(r'<script src="([^"]+)" defer></script>', page)
+    assert scripts == ["/static/vendor/htmx-2.0.11.min.js", "/static/notice.js"]
+    for script, opening in zip(scripts, (b"var htmx=", b"// The notice"), strict=True):
+        served = client.get(script)
+        assert served.status_code == 200
+        assert served.data.startswith(opening)
+        served.close()
     # The live region is there before anything is said in it.
     assert (
         '<div id="notice" class="notice" aria-live="polite" aria-atomic="true"></div>'

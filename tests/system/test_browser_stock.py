@@ -110,7 +110,7 @@ def flash(page):
 
 def said(page):
     """What the live region says of an edit made in place (htmx)."""
-    return page.locator("#notice .flash")
+    return page.locator("#notice .flash > span")
 
 
 def history_entries(page):
