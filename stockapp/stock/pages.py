@@ -402,8 +402,12 @@ def delete_member(collection: str, member: str) -> Any:
     return _back_to(collection)
 
 
+# Deleting a whole collection, members and all, is an admin's: a clerk's slip
+# (or a stolen clerk's session) costs a member at most.
+
+
 @bp.get("/collections/<collection>/delete")
-@requires("write", page=True)
+@requires("admin", page=True)
 def confirm_collection_deletion(collection: str) -> Any:
     """Ask to confirm deleting a collection by typing its name."""
     check_names(collection=collection)
@@ -411,26 +415,35 @@ def confirm_collection_deletion(collection: str) -> Any:
 
 
 def _collection_deletion_page(
-    collection: str, status: int = 200, errors: dict[str, str] | None = None
+    collection: str,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    typed: str = "",
 ) -> Any:
+    """The confirmation; ``typed``: what was typed in it before (kept when
+    it was not the name, to be corrected rather than typed again)."""
     summary = listings.collection_summary(collection)
     if summary is None:
         raise not_found(f'collection "{collection}"')
     page = render_template(
-        "stock/delete_collection.html", summary=summary, errors=errors or {}
+        "stock/delete_collection.html",
+        summary=summary,
+        errors=errors or {},
+        typed=typed,
     )
     return page, status
 
 
 @bp.post("/collections/<collection>/delete")
-@requires("write", page=True)
+@requires("admin", page=True)
 def delete_collection(collection: str) -> Any:
     """Delete a collection and its members, once its name is typed to confirm."""
     check_names(collection=collection)
     (version,) = form_fields((form_version, request.form.get("version", ""), "version"))
-    if request.form.get("confirm") != collection:
+    typed = request.form.get("confirm", "")
+    if typed != collection:
         errors = {"confirm": f"must be {collection}, typed exactly, to delete it"}
-        return _collection_deletion_page(collection, _INVALID, errors)
+        return _collection_deletion_page(collection, _INVALID, errors, typed)
     try:
         units.delete_collection(collection, _if_match(version), by=actor())
     except Problem as problem:

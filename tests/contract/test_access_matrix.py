@@ -161,11 +161,17 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "collection_pages.delete_member"): member_form(
         f"{MEMBER_PAGE}/delete", version="{apple}"
     ),
+    # Deleting a whole collection from the pages is an admin's.
     ("GET", "collection_pages.confirm_collection_deletion"): Route(
-        "/collections/fruit/delete", "write", 200, page=True, collection=True
+        "/collections/fruit/delete", "admin", 200, page=True, collection=True
     ),
-    ("POST", "collection_pages.delete_collection"): member_form(
-        "/collections/fruit/delete", confirm="fruit", version="{fruit}"
+    ("POST", "collection_pages.delete_collection"): Route(
+        "/collections/fruit/delete",
+        "admin",
+        303,
+        form={"confirm": "fruit", "version": "{fruit}"},
+        page=True,
+        collection=True,
     ),
     ("POST", "account_pages.create_token"): Route(
         "/tokens/new", "user", 201, form=token_form, page=True

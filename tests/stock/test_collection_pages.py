@@ -696,8 +696,15 @@ def test_confirming_the_deletion_of_a_missing_member_is_a_404_page(client, seed)
 # --- Deleting the collection --------------------------------------------------------
 
 
+@pytest.fixture
+def as_admin(client, make_user):
+    """``client`` logged in as an admin, who alone may delete a collection."""
+    make_user("boss", "admin")
+    assert login(client, "boss").status_code == 303
+
+
 def test_a_collection_is_deleted_once_its_name_is_typed(
-    client, seed, stored, collection_version, post_form, rows
+    client, seed, stored, collection_version, post_form, rows, as_admin
 ):
     seed(fruit={"apple": 30, "pear": 2}, veg={"leek": 1})
     confirm = text_of(client.get("/collections/fruit/delete"))
@@ -718,24 +725,30 @@ def test_a_collection_is_deleted_once_its_name_is_typed(
     ]
 
 
-@pytest.mark.parametrize("typed", ["", "Fruit", "fruit ", "veg"])
+@pytest.mark.parametrize("typed", ["", "Fruit", "fruit ", "veg", '"><b>x'])
 def test_a_collection_is_not_deleted_without_its_exact_name(
-    client, seed, stored, collection_version, post_form, typed
+    client, seed, stored, collection_version, post_form, typed, as_admin
 ):
     seed(fruit={"apple": 30})
     response = post_form(
         "/collections/fruit/delete", confirm=typed, version=collection_version("fruit")
     )
     assert response.status_code == 400
+    page = text_of(response)
     assert (
         '<p class="error" id="confirm-error">Name of the collection must be fruit,'
-        " typed exactly, to delete it</p>" in text_of(response)
+        " typed exactly, to delete it</p>" in page
     )
+    # What was typed stays in the field, to be corrected rather than retyped.
+    (kept,) = re.findall(
+        r'<input id="confirm" name="confirm" type="text" value="([^"]*)"', page
+    )
+    assert html.unescape(kept) == typed
     assert stored() == {"fruit": {"apple": 30}}
 
 
 def test_a_collection_changed_since_its_confirmation_is_not_deleted(
-    client, seed, stored, collection_version, post_form
+    client, seed, stored, collection_version, post_form, as_admin
 ):
     seed(fruit={"apple": 30})
     shown = collection_version("fruit")
@@ -782,8 +795,12 @@ EDITS = {
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
-def test_every_edit_needs_the_csrf_token(client, seed, stored, version, edit):
+def test_every_edit_needs_the_csrf_token(
+    client, seed, stored, version, edit, make_user
+):
     seed(fruit={"apple": 30})
+    make_user("boss", "admin")
+    assert login(client, "boss").status_code == 303
     path, form = EDITS[edit]
     form = {**form, "direction": "add", "version": version("fruit", "apple")}
     response = client.post(path, data=form)
@@ -824,6 +841,53 @@ def test_a_viewer_sees_the_members_but_no_control_that_changes_them(
         'method="post" action="/collections',
     ):
         assert control not in page
+
+
+def test_a_clerk_may_not_delete_a_collection_and_is_not_offered_to(
+    closed, client, seed, collection_version, stored
+):
+    seed(fruit={"apple": 30})
+    clerk = closed("clerk")
+    page = text_of(clerk.get("/collections/fruit"))
+    assert "Delete fruit" not in page and "More for fruit" not in page
+    assert problem_page(clerk.get("/collections/fruit/delete"))["status"] == 403
+    form = {
+        "confirm": "fruit",
+        "version": collection_version("fruit"),
+        "csrf_token": csrf_token_of(page),
+    }
+    refused = problem_page(clerk.post("/collections/fruit/delete", data=form))
+    assert refused["status"] == 403
+    assert stored() == {"fruit": {"apple": 30}}
+    # A member, though, is the clerk's to delete.
+    assert clerk.get("/collections/fruit/members/apple/delete").status_code == 200
+
+
+def test_an_admin_finds_the_deletion_under_more(client, seed, as_admin):
+    seed(fruit={"apple": 30})
+    page = text_of(client.get("/collections/fruit"))
+    assert re.search(
+        r'<details class="more">\s*<summary>More for fruit</summary>\s*'
+        r'<p><a class="danger" href="/collections/fruit/delete">Delete fruit…</a></p>',
+        page,
+    )
+
+
+def test_anonymous_access_may_not_delete_a_collection(
+    client, seed, collection_version, post_form, stored
+):
+    # ANONYMOUS_ACCESS=write (the tutorial's setting) lets anyone change the
+    # stock; deleting a whole collection from a page still needs an admin.
+    seed(fruit={"apple": 30})
+    assert "More for fruit" not in text_of(client.get("/collections/fruit"))
+    response = post_form(
+        "/collections/fruit/delete",
+        confirm="fruit",
+        version=collection_version("fruit"),
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/log-in?next=")
+    assert stored() == {"fruit": {"apple": 30}}
 
 
 def test_a_viewer_may_not_open_a_deletion(closed, client, seed):

@@ -480,8 +480,11 @@ def test_a_collection_is_deleted_only_when_its_name_is_typed(
     api("PUT", "/stock/fruit", {"apple": 30, "pear": 12})
     api("PUT", "/stock/veg", {"leek": 2})
     read = api_reader(site, make_token)
-    log_in_as(page, "clerk")
+    # Deleting a whole collection is an admin's, under More.
+    log_in_as(page, "admin")
     page.get_by_role("link", name="fruit", exact=True).click()
+    expect(page.get_by_role("link", name="Delete fruit…")).not_to_be_visible()
+    page.get_by_text("More for fruit").click()
     page.get_by_role("link", name="Delete fruit…").click()
     expect(page).to_have_url("/collections/fruit/delete")
     expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -494,6 +497,8 @@ def test_a_collection_is_deleted_only_when_its_name_is_typed(
     name.fill("Fruit")
     assert press(page, page.get_by_role("button", name="Delete fruit")) == 400
     name = page.get_by_label("Name of the collection")
+    # What was typed is kept, to be corrected.
+    expect(name).to_have_value("Fruit")
     expect(name).to_have_attribute("aria-invalid", "true")
     expect(name).to_have_accessible_description(
         "Name of the collection must be fruit, typed exactly, to delete it"
@@ -646,8 +651,8 @@ def show_refused_import(page) -> None:
 NEW_PAGES = {
     # name: (who is logged in, a path to open or a function that shows the page)
     "collection": ("clerk", show_collection_with_a_refused_row),
-    "delete-collection": ("clerk", "/collections/shelf/delete"),
-    "delete-collection-refused": ("clerk", show_refused_collection_deletion),
+    "delete-collection": ("admin", "/collections/shelf/delete"),
+    "delete-collection-refused": ("admin", show_refused_collection_deletion),
     "delete-member": ("clerk", "/collections/shelf/members/washers/delete"),
     "search": ("clerk", "/?q=sh"),
     "tokens": ("clerk", show_new_token),
