@@ -18,6 +18,7 @@ from .core.database import configure_engine, engine_options
 from .core.errors import register_error_handlers
 from .core.extensions import db, migrate
 from .core.guards import register_guards
+from .core.page_formats import init_page_formats
 from .core.request_log import init_request_log
 from .core.request_toll import init_request_toll
 
@@ -91,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     init_request_log(app)
+    init_page_formats(app)
     for capability in CAPABILITIES:
         capability.init_app(app)
     register_guards(app)

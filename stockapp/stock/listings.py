@@ -29,13 +29,18 @@ from .models import Collection, Member
 
 SUMMARY_PAGES = Pages(prefix="after-summary:", default_limit=50, max_limit=500)
 SEARCH_PAGES = Pages(prefix="after-match:", default_limit=50, max_limit=500)
-MEMBERS_PER_PAGE = 50
+# How many members a page of a collection shows: the clerk's choice, the first
+# the default.
+PAGE_SIZES = (50, 100, 200)
 # How a collection's members may be listed: by name or quantity, "-" descending.
 MEMBER_SORTS = ("name", "-name", "quantity", "-quantity")
 # The collections a search names beside its members, at most.
 MATCHING_COLLECTIONS = 20
+# A cursor to the page after a row, and one to the page before a row.
 _MEMBER_CURSOR = "members:"
+_MEMBER_CURSOR_BACK = "members-before:"
 _BAD_SORT = f"must be one of {', '.join(MEMBER_SORTS)}"
+_BAD_SIZE = f"must be one of {', '.join(map(str, PAGE_SIZES))}"
 _BAD_CURSOR = "is not a cursor this page gave out"
 _LIKE_ESCAPE = "\\"
 
@@ -55,14 +60,34 @@ class MemberRow(NamedTuple):
     version: int
 
 
+class MemberListing(NamedTuple):
+    """Which page of a collection's members to show, as its query string says."""
+
+    sort: str
+    # The sort keys of the row the page starts after (or, ``backward``, ends
+    # before); None: the first page.
+    position: list[Any] | None
+    backward: bool
+    size: int
+
+
 class MembersPage(NamedTuple):
     """One page of a collection's members and what the page needs beside them."""
 
     # The collection's version: deleting it sends this as If-Match.
     version: int
     members: list[MemberRow]
-    # The cursor of the page after this one; None on the last page.
+    # The cursors of the pages after and before this one; None at either end.
     next_cursor: str | None
+    previous_cursor: str | None
+    # The place of the page's first member among all it lists (1-based), and
+    # how many it lists (those whose name holds the text searched for).
+    first: int
+    total: int
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.members) - 1
 
 
 class SearchResult(NamedTuple):
@@ -126,18 +151,25 @@ def _with_totals(collections: Select[Any]) -> list[tuple[int, CollectionSummary]
 # One collection's members ------------------------------------------------------
 
 
-def member_listing(args: Mapping[str, str]) -> tuple[str, list[Any] | None]:
-    """The ``sort`` and the position in ``cursor`` of a query string, checked."""
+def member_listing(args: Mapping[str, str]) -> MemberListing:
+    """The sort, position and page size a query string asks for, checked."""
     sort = args.get("sort", "name")
     if sort not in MEMBER_SORTS:
         raise ValidationError({"sort": _BAD_SORT})
+    size = args.get("size", str(PAGE_SIZES[0]))
+    if size not in {str(choice) for choice in PAGE_SIZES}:
+        raise ValidationError({"size": _BAD_SIZE})
     raw = args.get("cursor")
     if raw is None:
-        return sort, None
+        return MemberListing(sort, None, False, int(size))
+    backward = False
     position = decode_position(_MEMBER_CURSOR, raw)
+    if position is None:
+        backward = True
+        position = decode_position(_MEMBER_CURSOR_BACK, raw)
     if position is None or not _is_position(sort, position):
         raise ValidationError({"cursor": _BAD_CURSOR})
-    return sort, position
+    return MemberListing(sort, position, backward, int(size))
 
 
 def _is_position(sort: str, position: list[Any]) -> bool:
@@ -154,39 +186,67 @@ def _is_id(value: Any) -> bool:
 
 
 def members_page(
-    collection: str, sort: str, position: list[Any] | None, text: str = ""
+    collection: str, listing: MemberListing, text: str = ""
 ) -> MembersPage | None:
-    """A page of the collection's members in ``sort`` order, starting beyond
-    ``position``, only those whose name holds ``text`` if it is given; None if
-    there is no such collection."""
+    """A page of the collection's members as ``listing`` says, only those
+    whose name holds ``text`` if it is given; None if there is no such
+    collection.
+
+    Where the page stands ("151–200 of 5,000") is counted in one statement
+    over the index the sort reads (never the table): both counts walk the
+    collection's entries in it, which on 100,000 members is a few
+    milliseconds (docs/performance.md).
+    """
     found = db.session.execute(
         select(Collection.id, Collection.version).where(Collection.name == collection)
     ).one_or_none()
     if found is None:
         return None
+    sort, position, backward, size = listing
     descending = sort.startswith("-")
     by_name = sort.endswith("name")
     # Names are unique within a collection; equal quantities go by id.
     keys = (Member.name,) if by_name else (Member.quantity, Member.id)
-    query = _member_columns().where(Member.collection_id == found.id)
+    listed = Member.collection_id == found.id
     if text:
-        query = query.where(_contains(Member.name, _pattern(text)))
+        listed = and_(listed, _contains(Member.name, _pattern(text)))
+    query = _member_columns().where(listed)
+    # Backward: the rows before the position, read in the reverse order.
+    reading_down = descending != backward
     if position is not None:
-        query = query.where(_beyond(keys, position[1:], descending))
-    order = [key.desc() for key in keys] if descending else keys
+        query = query.where(_beyond(keys, position[1:], reading_down))
+    order = [key.desc() for key in keys] if reading_down else keys
     rows = [
         MemberRow(*row)
-        for row in db.session.execute(
-            query.order_by(*order).limit(MEMBERS_PER_PAGE + 1)
-        )
+        for row in db.session.execute(query.order_by(*order).limit(size))
     ]
-    next_cursor = None
-    if len(rows) > MEMBERS_PER_PAGE:
-        rows = rows[:MEMBERS_PER_PAGE]
-        last = rows[-1]
-        value = last.name if by_name else last.quantity
-        next_cursor = encode_position(_MEMBER_CURSOR, [sort, value, last.id])
-    return MembersPage(found.version, rows, next_cursor)
+    if backward:
+        rows.reverse()
+    if not rows:
+        total = db.session.execute(select(func.count()).where(listed)).scalar_one()
+        return MembersPage(found.version, [], None, None, 1, total)
+    first, last = rows[0], rows[-1]
+    before = _beyond(keys, _key_of(first, by_name), not descending)
+    total, ahead = db.session.execute(
+        select(func.count(), func.count().filter(before))
+        .select_from(Member)
+        .where(listed)
+    ).one()
+    previous_cursor = next_cursor = None
+    if ahead:
+        previous_cursor = encode_position(
+            _MEMBER_CURSOR_BACK, [sort, *_key_of(first, by_name)]
+        )
+    if ahead + len(rows) < total:
+        next_cursor = encode_position(_MEMBER_CURSOR, [sort, *_key_of(last, by_name)])
+    return MembersPage(
+        found.version, rows, next_cursor, previous_cursor, ahead + 1, total
+    )
+
+
+def _key_of(row: MemberRow, by_name: bool) -> list[Any]:
+    """The sort keys of ``row``, as a cursor's position holds them."""
+    return [row.name, row.id] if by_name else [row.quantity, row.id]
 
 
 def _beyond(

@@ -40,13 +40,13 @@ from ..core.rules import (
 )
 from ..history.reads import last_movement_by
 from . import listings, units
-from .listings import MEMBERS_PER_PAGE
+from .listings import PAGE_SIZES
 
 bp = Blueprint("collection_pages", __name__, template_folder="templates")
 
 _MEMBER = "/collections/<collection>/members/<member>"
 # The query string that says which page of members is shown, kept across edits.
-_LISTING_ARGS = ("sort", "cursor", "q")
+_LISTING_ARGS = ("sort", "cursor", "q", "size")
 # Answers to a form that could not be carried out.
 _INVALID, _CONFLICT = 400, 409
 
@@ -79,7 +79,7 @@ FIELD_LABELS = {
 
 
 def listing_args() -> dict[str, str]:
-    """The sort and cursor of the page of members being shown."""
+    """The sort, cursor, search and size of the page of members being shown."""
     return {key: request.args[key] for key in _LISTING_ARGS if key in request.args}
 
 
@@ -87,9 +87,13 @@ def _if_match(version: int) -> Precondition:
     return Precondition(if_match=ETags([str(version)]))
 
 
-def _back_to(collection: str) -> Any:
-    """Post/redirect/get: back to the page of members the form was on."""
-    url = url_for(".collection", collection=collection, **listing_args())
+def _back_to(collection: str, row: int | None = None) -> Any:
+    """Post/redirect/get: back to the page of members the form was on, and
+    to the form's row by its anchor."""
+    anchor = None if row is None else f"member-{row}"
+    url = url_for(
+        ".collection", collection=collection, _anchor=anchor, **listing_args()
+    )
     return redirect(url, 303)
 
 
@@ -108,9 +112,9 @@ def _collection_page(
     failed: FailedForm = _NOTHING_FAILED,
 ) -> Any:
     """The page of members; ``failed`` shows a refused form again, with why."""
-    sort, position = listings.member_listing(request.args)
+    listing = listings.member_listing(request.args)
     text = listings.search_text(request.args)
-    page = listings.members_page(collection, sort, position, text)
+    page = listings.members_page(collection, listing, text)
     if page is None:
         raise not_found(f'collection "{collection}"')
     shown = {member.name for member in page.members}
@@ -119,15 +123,18 @@ def _collection_page(
             "stock/collection.html",
             collection=collection,
             page=page,
-            sort=sort,
+            sort=listing.sort,
+            size=listing.size,
             query=text,
             sorts=listings.MEMBER_SORTS,
+            sizes=PAGE_SIZES,
             listing=listing_args(),
             failed=failed,
             # A refused member that is not on this page is spoken of on top.
             failed_elsewhere=failed.member is not None and failed.member not in shown,
             form=request.form,
             field_labels=FIELD_LABELS,
+            refused_page=failed.member is not None,
         ),
         status,
     )
@@ -156,7 +163,7 @@ def _member_edit(
     if _in_place():
         return _member_row(collection, member, done=message)
     flash(message, "success")
-    return _back_to(collection)
+    return _back_to(collection, _row_number())
 
 
 def _in_place() -> bool:
@@ -193,6 +200,7 @@ def _member_row(
         failed=failed,
         form=request.form,
         field_labels=FIELD_LABELS,
+        refused_page=False,
         done=done,
         said=said,
         category="success" if done else "error",
@@ -204,7 +212,7 @@ def _row_number() -> int:
     """The row the form was in (its fields' ids), as the form says; 1 when
     it says nothing usable."""
     given = request.form.get(_ROW_FIELD, "")
-    if given.isascii() and given.isdigit() and 0 < int(given) <= MEMBERS_PER_PAGE:
+    if given.isascii() and given.isdigit() and 0 < int(given) <= max(PAGE_SIZES):
         return int(given)
     return 1
 

@@ -24,19 +24,27 @@ from stockapp.core.rules import MAX_QUANTITY
 
 _ROW = re.compile(
     r'<th scope="row" class="name"><a href="[^"]+">(.*?)</a></th>\s*'
-    r'<td class="quantity" data-label="Quantity">(\d+)( <span class="low">low</span>)?'
-    r'</td>\s*<td class="quantity" data-label="Reorder level">(.*?)</td>',
+    r'<td class="quantity" data-label="Quantity">([\d,]+)'
+    r'( <span class="low">low</span>)?'
+    r'</td>\s*<td class="quantity level" data-label="Reorder level">(.*?)</td>',
     re.S,
 )
 _FLASH = re.compile(r'<p class="flash (\w+)" role="status">(.*?)</p>', re.S)
 _ALERT = re.compile(r'<p class="error" role="alert"(?: id="[\w-]+")?>(.*?)</p>', re.S)
 _NEXT = re.compile(r'<a href="([^"]+)" rel="next">Next page</a>')
+_PREVIOUS = re.compile(r'<a href="([^"]+)" rel="prev">Previous page</a>')
+_RANGE = re.compile(r'<p class="range">(.*?)</p>')
 
 
 def members_shown(page: str) -> list[tuple[str, int, str, bool]]:
     """(member, quantity, reorder level as shown, marked low) of each row."""
     return [
-        (html.unescape(name), int(quantity), html.unescape(level), bool(low))
+        (
+            html.unescape(name),
+            int(quantity.replace(",", "")),
+            html.unescape(level),
+            bool(low),
+        )
         for name, quantity, low, level in _ROW.findall(page)
     ]
 
@@ -106,7 +114,7 @@ def test_the_page_lists_members_by_name_with_their_levels(client, seed):
     assert response.status_code == 200
     assert response.content_type == "text/html; charset=utf-8"
     page = text_of(response)
-    assert "<h1>fruit</h1>" in page
+    assert '<h1>fruit <span class="count">3 members</span></h1>' in page
     assert members_shown(page) == [
         ("apple", 30, "—", False),
         ("fig", 0, "—", False),
@@ -151,6 +159,90 @@ def test_every_member_is_shown_once_across_the_pages(client, seed, sort):
     assert seen == expected
 
 
+def where_it_stands(page: str) -> list[str]:
+    """What the page says of its place, above the members and below them."""
+    return _RANGE.findall(page)
+
+
+def follow(client, page: str, link: re.Pattern) -> str:
+    return text_of(client.get(html.unescape(link.search(page).group(1))))
+
+
+def names_on(page: str) -> list[str]:
+    return [name for name, *_ in members_shown(page)]
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "quantity", "-quantity"])
+def test_previous_walks_back_over_the_same_pages(client, seed, sort):
+    generator = random.Random(sort)
+    seed(big={f"m{number:03}": generator.randrange(6) for number in range(230)})
+    forward = list(
+        pages_from(client, f"/collections/big?sort={sort}&size=100", "Next page")
+    )
+    assert [where_it_stands(page) for page in forward] == [
+        ["1–100 of 230"] * 2,
+        ["101–200 of 230"] * 2,
+        ["201–230 of 230"] * 2,
+    ]
+    assert _PREVIOUS.search(forward[0]) is None and _NEXT.search(forward[-1]) is None
+    back = [forward[-1]]
+    while _PREVIOUS.search(back[-1]):
+        back.append(follow(client, back[-1], _PREVIOUS))
+    back.reverse()
+    assert [names_on(page) for page in back] == [names_on(page) for page in forward]
+    assert [where_it_stands(page) for page in back] == [
+        where_it_stands(page) for page in forward
+    ]
+    # Each link keeps the sort and the size.
+    assert "size=100" in _NEXT.search(back[0]).group(1)
+    assert f"sort={quote(sort)}" in _NEXT.search(back[0]).group(1)
+
+
+def test_the_heading_counts_the_members_and_the_sizes_are_offered(client, seed):
+    seed(big={f"m{number:04}": 1 for number in range(1234)})
+    page = text_of(client.get("/collections/big?sort=-name"))
+    assert '<h1>big <span class="count">1,234 members</span></h1>' in page
+    assert where_it_stands(page) == ["1–50 of 1,234"] * 2
+    assert len(members_shown(page)) == 50
+    sizes = re.findall(
+        r'<a href="([^"]+)"( aria-current="true")?>(\d+)'
+        r'<span class="visually-hidden"> members a page</span></a>',
+        page,
+    )
+    assert sizes == [
+        ("/collections/big?sort=-name", ' aria-current="true"', "50"),
+        ("/collections/big?sort=-name&amp;size=100", "", "100"),
+        ("/collections/big?sort=-name&amp;size=200", "", "200"),
+    ]
+    bigger = text_of(client.get("/collections/big?sort=-name&size=200"))
+    assert len(members_shown(bigger)) == 200
+    assert where_it_stands(bigger) == ["1–200 of 1,234"] * 2
+    assert names_on(bigger)[0] == "m1233"
+
+
+def test_a_search_counts_only_the_members_it_finds(client, seed):
+    seed(fruit={f"apple{number:02}": 1 for number in range(60)} | {"pear": 1})
+    page = text_of(client.get("/collections/fruit?q=APPLE"))
+    assert "<h1>fruit</h1>" in page
+    assert where_it_stands(page) == ["1–50 of 60"] * 2
+    second = follow(client, page, _NEXT)
+    assert where_it_stands(second) == ["51–60 of 60"] * 2
+    assert names_on(follow(client, second, _PREVIOUS)) == names_on(page)
+
+
+def test_a_page_emptied_meanwhile_says_so_and_leads_back(client, seed):
+    seed(big={f"m{number:03}": number for number in range(60)})
+    next_url = html.unescape(
+        _NEXT.search(text_of(client.get("/collections/big"))).group(1)
+    )
+    for number in range(50, 60):
+        assert client.delete(f"/stock/big/m{number:03}").status_code == 204
+    page = text_of(client.get(next_url))
+    assert members_shown(page) == []
+    assert where_it_stands(page) == ["None of 50 here"] * 2
+    assert '<a href="/collections/big?sort=name">First page</a>' in page
+
+
 def test_a_page_beyond_a_deleted_member_still_follows_on(client, seed):
     seed(big={f"m{number:03}": number for number in range(60)})
     page = text_of(client.get("/collections/big"))
@@ -185,6 +277,9 @@ def test_find_shows_the_members_whose_name_holds_the_text(client, seed):
     ("query", "field", "why"),
     [
         ("sort=size", "sort", "must be one of name, -name, quantity, -quantity"),
+        ("size=75", "size", "must be one of 50, 100, 200"),
+        ("size=", "size", "must be one of 50, 100, 200"),
+        ("size=050", "size", "must be one of 50, 100, 200"),
         ("cursor=xyz", "cursor", "is not a cursor this page gave out"),
         ("q=" + "x" * 101, "q", "must be at most 100 characters"),
     ],
@@ -265,8 +360,8 @@ def test_taking_stock_with_a_reason_is_stored_and_said(
         version=version("fruit", "apple"),
     )
     assert response.status_code == 303
-    # Back to the page of members the form was on.
-    assert response.headers["Location"] == "/collections/fruit?sort=-quantity"
+    # Back to the page of members the form was on, at the form's row.
+    assert response.headers["Location"] == "/collections/fruit?sort=-quantity#member-1"
     assert stored() == {"fruit": {"apple": 25}}
     assert movements("apple")[-1] == {
         "kind": "adjust",
@@ -290,7 +385,7 @@ def test_adding_stock_without_a_reason_is_stored_and_said(
         direction="add",
         version=version("fruit", "apple"),
     )
-    assert response.headers["Location"] == "/collections/fruit"
+    assert response.headers["Location"] == "/collections/fruit#member-1"
     assert stored() == {"fruit": {"apple": 37}}
     assert movements("apple")[-1]["reason"] is None
     page = text_of(client.get("/collections/fruit"))
@@ -317,7 +412,8 @@ def test_taking_more_than_there_is_is_refused_beside_the_member(
     assert '<p class="error" role="alert" id="row-1-error">' in page
     assert (
         'id="amount-1" name="amount" type="number" value="31" required'
-        ' inputmode="numeric" aria-invalid="true" aria-describedby="row-1-error">'
+        ' inputmode="numeric" placeholder="Amount" autofocus aria-invalid="true"'
+        ' aria-describedby="row-1-error">'
     ) in page
     # What was typed stays in the form, for the clerk to correct.
     assert 'id="reason-1" name="reason" type="text" value="sold"' in page
@@ -538,7 +634,7 @@ def test_a_bad_quantity_is_told_beside_its_field_and_the_details_stay_open(
         f" 0 to {MAX_QUANTITY}</p>" in page
     )
     assert 'value="-4"' in page
-    assert "<details open>" in page
+    assert '<details class="more" open>' in page
     assert stored() == {"fruit": {"apple": 30}}
 
 
@@ -849,7 +945,7 @@ def test_a_clerk_may_not_delete_a_collection_and_is_not_offered_to(
     seed(fruit={"apple": 30})
     clerk = closed("clerk")
     page = text_of(clerk.get("/collections/fruit"))
-    assert "Delete fruit" not in page and "More for fruit" not in page
+    assert "Delete fruit" not in page and "History of fruit" in page
     assert problem_page(clerk.get("/collections/fruit/delete"))["status"] == 403
     form = {
         "confirm": "fruit",
@@ -868,6 +964,7 @@ def test_an_admin_finds_the_deletion_under_more(client, seed, as_admin):
     page = text_of(client.get("/collections/fruit"))
     assert re.search(
         r'<details class="more">\s*<summary>More for fruit</summary>\s*'
+        r'<p><a href="/collections/fruit/history">History of fruit</a></p>\s*'
         r'<p><a class="danger" href="/collections/fruit/delete">Delete fruit…</a></p>',
         page,
     )
@@ -879,7 +976,7 @@ def test_anonymous_access_may_not_delete_a_collection(
     # ANONYMOUS_ACCESS=write (the tutorial's setting) lets anyone change the
     # stock; deleting a whole collection from a page still needs an admin.
     seed(fruit={"apple": 30})
-    assert "More for fruit" not in text_of(client.get("/collections/fruit"))
+    assert "Delete fruit" not in text_of(client.get("/collections/fruit"))
     response = post_form(
         "/collections/fruit/delete",
         confirm="fruit",
@@ -975,6 +1072,8 @@ def test_a_later_page_seeks_its_index_to_the_spot(client, seed, plans_of, sort, 
     next_url = html.unescape(_NEXT.search(page).group(1))
     with plans_of() as plans:
         assert client.get(next_url).status_code == 200
-    assert len(plans) == 1
-    assert seek in plans[0], plans[0]
-    assert "TEMP B-TREE" not in plans[0], plans[0]
+    page, counts = plans
+    assert seek in page, page
+    assert "TEMP B-TREE" not in page, page
+    # Where the page stands is counted from an index alone, never the table.
+    assert "COVERING INDEX" in counts, counts

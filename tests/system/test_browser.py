@@ -105,6 +105,7 @@ def test_history_shows_who_did_each_step(page, site, make_token):
 
     page.goto("/")
     page.get_by_role("link", name="fruit", exact=True).click()
+    page.get_by_text("More for fruit", exact=True).click()
     page.get_by_role("link", name="History of fruit").click()
     expect(page).to_have_url("/collections/fruit/history")
     entries = page.locator(".movements li")

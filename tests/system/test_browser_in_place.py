@@ -150,6 +150,107 @@ def test_the_forms_still_work_without_script(chromium, site, make_token):
     assert stored_quantity(site, make_token, "m003") == 105
 
 
+@pytest.mark.parametrize("width", [360, 1280])
+def test_without_script_an_edit_comes_back_to_its_row(
+    chromium, site, make_token, width
+):
+    api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
+    context = chromium.new_context(
+        base_url=f"http://127.0.0.1:{site.port}",
+        viewport={"width": width, "height": HEIGHT},
+        java_script_enabled=False,
+    )
+    try:
+        page = context.new_page()
+        log_in_as(page, "clerk")
+        page.goto("/collections/shelf")
+        row = member_row(page, DEEP)
+        row.get_by_label(f"Amount of {DEEP}", exact=True).fill("2")
+        take = row.get_by_role("button", name=f"Take from {DEEP}", exact=True)
+        assert answer_to(page, take.click) == 303
+        # The page comes back at the row, by its anchor, and says what was
+        # done in the notice pinned to the screen.
+        expect(page).to_have_url("/collections/shelf#member-30")
+        said = page.locator("#notice .flash")
+        expect(said).to_have_text("Took 2 from m030: it now holds 98.")
+        page.screenshot(path=_artifact(f"no-script-success-{width}"))
+        assert in_viewport(page, said)
+        cell = quantity_cell(member_row(page, DEEP))
+        assert in_viewport(page, cell), cell.bounding_box()
+        expect(quantity_cell(member_row(page, DEEP))).to_have_text("98")
+
+        # A refusal: the whole page again, the refused amount focused, which
+        # brings it into view, with why beside it.
+        row = member_row(page, DEEP)
+        row.get_by_label(f"Amount of {DEEP}", exact=True).fill("99")
+        take = row.get_by_role("button", name=f"Take from {DEEP}", exact=True)
+        assert answer_to(page, take.click) == 409
+        amount = member_row(page, DEEP).get_by_label(f"Amount of {DEEP}", exact=True)
+        expect(amount).to_be_focused()
+        expect(amount).to_have_value("99")
+        alert = member_row(page, DEEP).get_by_role("alert")
+        expect(alert).to_have_text(
+            "Cannot take 99 from m030: it holds only 98. Nothing was changed."
+        )
+        assert in_viewport(page, alert) and in_viewport(page, amount)
+        page.screenshot(path=_artifact(f"no-script-refused-{width}"))
+    finally:
+        context.close()
+    assert stored_quantity(site, make_token, DEEP) == 98
+
+
+def test_a_phones_first_screen_shows_members_and_a_menu(chromium, site, make_token):
+    api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
+    context = chromium.new_context(
+        base_url=f"http://127.0.0.1:{site.port}",
+        viewport={"width": 360, "height": 780},
+    )
+    try:
+        page = context.new_page()
+        log_in_as(page, "clerk")
+        page.goto("/collections/shelf")
+        page.screenshot(path=_artifact("phone-first-screen-360"))
+        first = member_row(page, "m001")
+        box = first.bounding_box()
+        assert box["y"] + box["height"] <= 780, box
+        # A row is one short block until its More is opened.
+        assert box["height"] <= 80, box
+        assert overflow_px(page) <= 0
+
+        # The header's links fold into its menu.
+        import_link = page.get_by_role("link", name="Import", exact=True)
+        expect(import_link).to_be_hidden()
+        page.get_by_role("link", name="Menu", exact=True).click()
+        expect(import_link).to_be_visible()
+        expect(page.get_by_text("clerk (clerk)", exact=True)).to_be_visible()
+        page.screenshot(path=_artifact("phone-menu-open-360"))
+        assert serious_violations(page) == []
+        page.get_by_role("link", name="Close the menu").click()
+        expect(import_link).to_be_hidden()
+        import_link_after = page.get_by_role("link", name="Menu", exact=True)
+        expect(import_link_after).to_be_visible()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [360, 1280])
+def test_two_key_presses_reach_the_first_amount(chromium, site, make_token, width):
+    api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
+    with tab_of(chromium, site, "clerk", width) as page:
+        page.goto("/collections/shelf")
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to the members")).to_be_focused()
+        page.keyboard.press("Enter")
+        amount = member_row(page, "m001").get_by_label("Amount of m001", exact=True)
+        expect(amount).to_be_focused()
+        page.keyboard.type("3")
+        assert answer_to(page, lambda: page.keyboard.press("Enter")) == 200
+        expect(page.locator("#notice .flash > span")).to_have_text(
+            "Took 3 from m001: it now holds 97."
+        )
+    assert stored_quantity(site, make_token, "m001") == 97
+
+
 def _artifact(name: str) -> str:
     """Where a viewport's screenshot goes (what the clerk sees, not the page)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
