@@ -38,7 +38,7 @@ from ..core.rules import (
     form_reason,
     form_version,
 )
-from ..history.reads import last_movement_by
+from ..history.reads import last_movement_by, movements_page
 from . import listings, units
 from .listings import PAGE_SIZES
 
@@ -66,6 +66,10 @@ class FailedForm(NamedTuple):
 
 
 _NOTHING_FAILED = FailedForm(None, "", {})
+# A member's own page posts its forms with this field, to come back to it.
+_FROM_FIELD, _FROM_MEMBER_PAGE = "from", "member"
+# How many of its latest movements a member's page shows.
+RECENT_MOVEMENTS = 10
 # The field a row's forms post their row's number in.
 _ROW_FIELD = "row"
 # The labels of the row's fields, there and in what the live region says.
@@ -140,6 +144,43 @@ def _collection_page(
     )
 
 
+@bp.get(_MEMBER)
+@requires("read", page=True)
+def member(collection: str, member: str) -> Any:
+    """One member: what it holds, its edits, and its latest movements."""
+    check_names(collection=collection, member=member)
+    return _member_page(collection, member)
+
+
+def _member_page(
+    collection: str,
+    member: str,
+    status: int = 200,
+    *,
+    failed: FailedForm = _NOTHING_FAILED,
+) -> Any:
+    current = listings.member_details(collection, member)
+    if current is None:
+        raise not_found(f'member "{member}" in collection "{collection}"')
+    recent, older = movements_page(collection, member, RECENT_MOVEMENTS, None)
+    page = render_template(
+        "stock/member.html",
+        collection=collection,
+        member=current,
+        movements=recent,
+        more_history=older is not None,
+        failed=failed,
+        form=request.form,
+        field_labels=FIELD_LABELS,
+    )
+    return page, status
+
+
+def _on_member_page() -> bool:
+    """Whether the form was posted from the member's own page."""
+    return request.form.get(_FROM_FIELD) == _FROM_MEMBER_PAGE
+
+
 def _member_edit(
     collection: str, member: str, which: str, edit: Callable[[], str]
 ) -> Any:
@@ -163,6 +204,8 @@ def _member_edit(
     if _in_place():
         return _member_row(collection, member, done=message)
     flash(message, "success")
+    if _on_member_page():
+        return redirect(url_for(".member", collection=collection, member=member), 303)
     return _back_to(collection, _row_number())
 
 
@@ -174,6 +217,8 @@ def _in_place() -> bool:
 def _refused_form(collection: str, member: str, status: int, failed: FailedForm) -> Any:
     if _in_place():
         return _member_row(collection, member, failed=failed, status=status)
+    if _on_member_page():
+        return _member_page(collection, member, status, failed=failed)
     return _collection_page(collection, status, failed=failed)
 
 

@@ -161,6 +161,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "collection_pages.delete_member"): member_form(
         f"{MEMBER_PAGE}/delete", version="{apple}"
     ),
+    ("GET", "collection_pages.member"): Route(
+        MEMBER_PAGE, "read", 200, page=True, collection=True
+    ),
     # Deleting a whole collection from the pages is an admin's.
     ("GET", "collection_pages.confirm_collection_deletion"): Route(
         "/collections/fruit/delete", "admin", 200, page=True, collection=True

@@ -20,10 +20,10 @@ def test_a_collections_history_is_shown_newest_first(client, seed):
     assert response.content_type == "text/html; charset=utf-8"
     page = response.get_data(as_text=True)
     assert entries(page) == [
-        "pear : 2 → removed (delete)",
-        "apple : 30 → 27 (adjust) — sold",
-        "pear : new → 2 (create)",
-        "apple : new → 30 (create)",
+        "pear : 2 → removed (deleted)",
+        "apple : 30 → 27 (taken) — sold",
+        "pear : new → 2 (created)",
+        "apple : new → 30 (created)",
     ]
     assert page.count("by anonymous,") == 4
 
@@ -37,8 +37,46 @@ def test_a_members_history_shows_only_that_member(client, seed):
     assert '<a href="/collections/fruit?q=apple">Back to fruit</a>' in page
     assert '<a href="/collections/fruit/history">All of fruit</a>' in page
     assert entries(page) == [
-        "30 → 31 (replace)",
-        "new → 30 (create)",
+        "30 → 31 (set)",
+        "new → 30 (created)",
+    ]
+
+
+def test_every_kind_is_said_in_words():
+    from stockapp.history.models import MOVEMENT_KINDS
+    from stockapp.history.words import WORDED_KINDS, kind_in_words
+
+    assert set(MOVEMENT_KINDS) == WORDED_KINDS
+    said = {
+        (kind, before, after): kind_in_words(
+            {"kind": kind, "before": before, "after": after}
+        )
+        for kind, before, after in [
+            ("adjust", 30, 27),
+            ("adjust", 27, 30),
+            ("transfer", 5, 0),
+            ("transfer", None, 5),
+            ("replace", 3, 3),
+            ("update", 3, 4),
+            ("update", None, 4),
+            ("create", None, 1),
+            ("delete", 1, None),
+            ("import", 1, 2),
+            ("stocktake", 9, 8),
+        ]
+    }
+    assert list(said.values()) == [
+        "taken",
+        "added",
+        "moved out",
+        "moved in",
+        "set",
+        "set",
+        "created",
+        "created",
+        "deleted",
+        "imported",
+        "counted",
     ]
 
 

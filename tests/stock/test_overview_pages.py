@@ -182,7 +182,7 @@ def test_search_finds_members_and_collections_by_part_of_their_name(client, seed
         ("apparel", "hat", 4),
     ]
     # A found member links to its collection's page, filtered to it.
-    assert '<a href="/collections/fruit?q=Apple">Apple</a>' in page
+    assert '<a href="/collections/fruit/members/Apple">Apple</a>' in page
 
 
 @pytest.mark.parametrize(

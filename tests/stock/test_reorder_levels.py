@@ -237,7 +237,7 @@ def test_a_browser_gets_the_low_stock_page_and_curl_the_json(client, seed):
     assert page.headers["Vary"].startswith("Accept")
     text = page.get_data(as_text=True)
     # Each low member links to its collection's page, found there by name.
-    assert '<td><a href="/collections/fruit?q=apple">apple</a></td>' in text
+    assert '<td><a href="/collections/fruit/members/apple">apple</a></td>' in text
     assert "pear" not in text
     api = client.get("/low-stock", headers={"Accept": "*/*"})
     assert api.content_type == "application/json"

@@ -111,11 +111,15 @@ def test_history_shows_who_did_each_step(page, site, make_token):
     entries = page.locator(".movements li")
     # Newest first: the admin's sale, then the clerk's creation.
     expect(entries).to_have_count(2)
-    expect(entries.nth(0)).to_contain_text("apple: 30 → 27 (adjust) — sold")
+    expect(entries.nth(0)).to_contain_text("apple: 30 → 27 (taken) — sold")
     expect(entries.nth(0)).to_contain_text("by admin")
-    expect(entries.nth(1)).to_contain_text("apple: new → 30 (create)")
+    expect(entries.nth(1)).to_contain_text("apple: new → 30 (created)")
     expect(entries.nth(1)).to_contain_text("by clerk")
+    # A member's name leads to its own page, and on to all its history.
     entries.nth(0).get_by_role("link", name="apple").click()
+    expect(page).to_have_url("/collections/fruit/members/apple")
+    expect(page.get_by_role("heading", level=1)).to_have_text("apple")
+    page.get_by_role("link", name="Its history").click()
     expect(page).to_have_url("/collections/fruit/members/apple/history")
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "History of apple in fruit"
@@ -142,6 +146,8 @@ PAGES = {
     "add-collection": ("clerk", "/add-collection"),
     "low-stock": ("clerk", "/low-stock"),
     "history": ("clerk", "/collections/shelf/history"),
+    "member": ("clerk", "/collections/shelf/members/washers"),
+    "member-viewer": ("viewer", "/collections/shelf/members/washers"),
 }
 
 

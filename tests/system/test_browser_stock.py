@@ -216,12 +216,12 @@ def test_a_clerks_day_from_a_new_collection_to_its_history(
     entries = history_entries(page)
     expect(entries).to_have_count(6)
     steps = [
-        ("pear: 12 → removed (delete)", "by clerk"),
-        ("apple: 25 → 22 (adjust) — gift", "by admin"),
-        ("apple: 35 → 25 (adjust) — sold", "by clerk"),
-        ("apple: 30 → 35 (adjust) — delivery", "by clerk"),
-        ("pear: new → 12 (replace)", "by clerk"),
-        ("apple: new → 30 (create)", "by clerk"),
+        ("pear: 12 → removed (deleted)", "by clerk"),
+        ("apple: 25 → 22 (taken) — gift", "by admin"),
+        ("apple: 35 → 25 (taken) — sold", "by clerk"),
+        ("apple: 30 → 35 (added) — delivery", "by clerk"),
+        ("pear: new → 12 (created)", "by clerk"),
+        ("apple: new → 30 (created)", "by clerk"),
     ]
     for entry, (change, who) in zip(entries.all(), steps, strict=True):
         expect(entry).to_contain_text(change)
@@ -490,12 +490,20 @@ def test_the_overview_search_finds_a_member_by_part_of_its_name(page, site, make
     expect(rows.nth(2).get_by_role("cell")).to_have_text(["fruit", "Apple-Mint", "1"])
     assert read("/stock/fruit/crab-apple") == (200, 4)
 
+    # A found member opens its own page.
     page.get_by_role("link", name="crab-apple", exact=True).click()
+    expect(page).to_have_url("/collections/fruit/members/crab-apple")
+    expect(page.get_by_role("heading", level=1)).to_have_text("crab-apple")
+    expect(page.locator(".facts dd.big")).to_have_text("4")
+
+    # Its collection's find box narrows to it, and Show all widens again.
+    page.get_by_role("link", name="fruit", exact=True).click()
+    page.get_by_label("Find members of fruit").fill("crab-apple")
+    page.get_by_role("button", name="Find").click()
     expect(page).to_have_url("/collections/fruit?q=crab-apple")
     expect(
         page.get_by_role("heading", name="Members named like “crab-apple”")
     ).to_be_visible()
-    expect(page.get_by_label("Find members of fruit")).to_have_value("crab-apple")
     expect(page.get_by_role("rowheader")).to_have_text(["crab-apple"])
     expect(quantity_cell(member_row(page, "crab-apple"))).to_have_text("4")
     page.get_by_role("link", name="Show all").click()
