@@ -299,11 +299,19 @@ def set_quantity(collection: str, member: str) -> Any:
     """Set a member's quantity to the number typed."""
 
     def edit() -> str:
-        quantity, version = form_fields(
+        quantity, reason, version = form_fields(
             (form_quantity, request.form.get("qty", ""), "qty"),
+            (form_reason, request.form.get("reason", ""), "reason"),
             (form_version, request.form.get("version", ""), "version"),
         )
-        units.put_member(collection, member, quantity, _if_match(version), by=actor())
+        units.put_member(
+            collection,
+            member,
+            quantity,
+            _if_match(version),
+            by=actor(),
+            reason=reason,
+        )
         return f"{member} set to {quantity}."
 
     return _member_edit(collection, member, "quantity", edit)

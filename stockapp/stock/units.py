@@ -169,8 +169,10 @@ def put_member(
     precondition: Precondition = NO_PRECONDITION,
     *,
     by: str | None = None,
+    reason: str | None = None,
 ) -> Written:
-    """Set ``member`` of an existing collection to ``quantity``; create if needed."""
+    """Set ``member`` of an existing collection to ``quantity``, logged with
+    ``reason``; create it if needed."""
     with write_transaction():
         collection, current = lock_existing_collection_with_members(
             collection_name, (member,)
@@ -178,7 +180,7 @@ def put_member(
         stored = current.get(member)
         precondition.check(None if stored is None else stored.version)
         _, versions = apply_changes(
-            collection, current, {member: quantity}, "replace", by
+            collection, current, {member: quantity}, "replace", by, reason
         )
     if stored is not None and member not in versions:
         return Written(False, stored.version)  # the same quantity again: no change

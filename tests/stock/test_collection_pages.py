@@ -618,6 +618,44 @@ def test_setting_the_quantity_is_stored_and_said(
     ]
 
 
+def test_a_set_quantity_is_logged_with_its_reason(
+    client, seed, stored, version, post_form, movements
+):
+    seed(fruit={"apple": 30})
+    response = post_form(
+        "/collections/fruit/members/apple/quantity",
+        qty="12",
+        reason="  counted on the shelf ",
+        version=version("fruit", "apple"),
+    )
+    assert response.status_code == 303
+    assert movements("apple")[-1] == {
+        "kind": "replace",
+        "before": 30,
+        "after": 12,
+        "reason": "counted on the shelf",
+        "by": None,
+    }
+
+
+def test_a_set_quantitys_reason_too_long_is_refused_and_kept(
+    client, seed, stored, version, post_form
+):
+    seed(fruit={"apple": 30})
+    response = post_form(
+        "/collections/fruit/members/apple/quantity",
+        qty="12",
+        reason="x" * 201,
+        version=version("fruit", "apple"),
+    )
+    assert response.status_code == 400
+    page = text_of(response)
+    assert '<p class="error" id="set-reason-1-error">Reason must be' in page
+    assert f'id="set-reason-1" name="reason" type="text" value="{"x" * 201}"' in page
+    assert '<details class="more" open>' in page
+    assert stored() == {"fruit": {"apple": 30}}
+
+
 def test_a_bad_quantity_is_told_beside_its_field_and_the_details_stay_open(
     client, seed, stored, version, post_form
 ):

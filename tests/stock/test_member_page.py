@@ -106,10 +106,12 @@ def test_a_refusal_shows_the_page_again_with_why_and_what_was_typed(
 def test_a_set_from_the_page_and_a_stale_one(client, seed, stored, post, version):
     seed(fruit={"apple": 30})
     shown = version()
-    response = post(f"{PAGE}/quantity", qty="12", version=shown)
+    response = post(f"{PAGE}/quantity", qty="12", reason="counted", version=shown)
     assert response.status_code == 303
     assert response.headers["Location"] == PAGE
     assert stored() == {"fruit": {"apple": 12}}
+    # The set is logged with its reason.
+    assert changes(text_of(client.get(PAGE)))[0] == "30 → 12 (set) — counted"
     # The version the page showed is old now: refused, the page says why.
     response = post(f"{PAGE}/reorder-level", level="5", version=shown)
     assert response.status_code == 409
