@@ -205,8 +205,14 @@ def test_the_page_loads_htmx_from_the_app_and_marks_the_rows(client, seed):
     seed(fruit={"apple": 30})
     page = client.get("/collections/fruit").get_data(as_text=True)
     scripts = re.findall(r'<script src="([^"]+)" defer></script>', page)
-    assert scripts == ["/static/vendor/htmx-2.0.11.min.js", "/static/notice.js"]
-    for script, opening in zip(scripts, (b"var htmx=", b"// The notice"), strict=True):
+    assert scripts == [
+        "/static/vendor/htmx-2.0.11.min.js",
+        "/static/notice.js",
+        "/static/local-times.js",
+        "/static/shortcuts.js",
+    ]
+    openings = (b"var htmx=", b"// The notice", b"// Times are", b'// "/" goes')
+    for script, opening in zip(scripts, openings, strict=True):
         served = client.get(script)
         assert served.status_code == 200
         assert served.data.startswith(opening)

@@ -251,6 +251,43 @@ def test_two_key_presses_reach_the_first_amount(chromium, site, make_token, widt
     assert stored_quantity(site, make_token, "m001") == 97
 
 
+def test_slash_goes_to_the_find_box_and_times_are_local(chromium, site, make_token):
+    api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
+    context = chromium.new_context(
+        base_url=f"http://127.0.0.1:{site.port}",
+        viewport={"width": 1280, "height": HEIGHT},
+        timezone_id="Asia/Kolkata",  # UTC+05:30 all year
+        locale="en-GB",
+    )
+    try:
+        page = context.new_page()
+        log_in_as(page, "clerk")
+        page.goto("/collections/shelf")
+        find = page.get_by_label("Find members of shelf")
+        expect(find).to_have_attribute("aria-keyshortcuts", "/")
+        page.keyboard.press("/")
+        expect(find).to_be_focused()
+        page.keyboard.type("m19")
+        page.keyboard.press("Enter")
+        expect(page).to_have_url("/collections/shelf?q=m19")
+        # Typing "/" in a field types it.
+        amount = member_row(page, "m190").get_by_label("Amount of m190", exact=True)
+        amount.focus()
+        page.keyboard.press("/")
+        expect(amount).to_be_focused()
+
+        page.goto("/collections/shelf/members/m001")
+        time = page.locator(".movements time").first
+        utc = time.get_attribute("datetime")
+        # Shown in the viewer's time, the UTC one on hover.
+        expect(time).to_have_attribute("title", f"{utc[:10]} {utc[11:19]} UTC")
+        hours, minutes = int(utc[11:13]), int(utc[14:16])
+        local = (hours * 60 + minutes + 330) % (24 * 60)
+        expect(time).to_contain_text(f"{local // 60:02}:{local % 60:02}")
+    finally:
+        context.close()
+
+
 def _artifact(name: str) -> str:
     """Where a viewport's screenshot goes (what the clerk sees, not the page)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
