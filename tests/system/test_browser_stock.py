@@ -571,7 +571,7 @@ def test_a_member_is_adjusted_with_the_keyboard_alone(page, site, make_token, st
     tab_to(page, apple.get_by_label("Amount"))
     page.keyboard.type("4")
     page.keyboard.press("Tab")
-    expect(apple.get_by_label("Reason")).to_be_focused()
+    expect(apple.get_by_label("Reason for apple", exact=True)).to_be_focused()
     page.keyboard.type("sold")
     page.keyboard.press("Tab")
     take = apple.get_by_role("button", name="Take from apple")
