@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 from browser import ARTIFACTS, HEIGHT, overflow_px, serious_violations
-from helpers import bearer, log_in_as
+from helpers import bearer
 from playwright.sync_api import expect
 from test_browser import api_caller
 from test_browser_stock import member_row, quantity_cell, tab_of
@@ -129,14 +129,7 @@ def test_enter_in_an_amount_takes_it(chromium, site, make_token):
 
 def test_the_forms_still_work_without_script(chromium, site, make_token):
     api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
-    context = chromium.new_context(
-        base_url=f"http://127.0.0.1:{site.port}",
-        viewport={"width": 360, "height": HEIGHT},
-        java_script_enabled=False,
-    )
-    try:
-        page = context.new_page()
-        log_in_as(page, "clerk")
+    with tab_of(chromium, site, "clerk", 360, java_script_enabled=False) as page:
         page.goto("/collections/shelf")
         row = member_row(page, "m003")
         row.get_by_label("Amount of m003", exact=True).fill("5")
@@ -145,8 +138,6 @@ def test_the_forms_still_work_without_script(chromium, site, make_token):
         expect(page.locator("main .flash")).to_have_text(
             "Added 5 to m003: it now holds 105."
         )
-    finally:
-        context.close()
     assert stored_quantity(site, make_token, "m003") == 105
 
 
@@ -155,14 +146,7 @@ def test_without_script_an_edit_comes_back_to_its_row(
     chromium, site, make_token, width
 ):
     api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
-    context = chromium.new_context(
-        base_url=f"http://127.0.0.1:{site.port}",
-        viewport={"width": width, "height": HEIGHT},
-        java_script_enabled=False,
-    )
-    try:
-        page = context.new_page()
-        log_in_as(page, "clerk")
+    with tab_of(chromium, site, "clerk", width, java_script_enabled=False) as page:
         page.goto("/collections/shelf")
         row = member_row(page, DEEP)
         row.get_by_label(f"Amount of {DEEP}", exact=True).fill("2")
@@ -194,20 +178,12 @@ def test_without_script_an_edit_comes_back_to_its_row(
         )
         assert in_viewport(page, alert) and in_viewport(page, amount)
         page.screenshot(path=_artifact(f"no-script-refused-{width}"))
-    finally:
-        context.close()
     assert stored_quantity(site, make_token, DEEP) == 98
 
 
 def test_a_phones_first_screen_shows_members_and_a_menu(chromium, site, make_token):
     api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
-    context = chromium.new_context(
-        base_url=f"http://127.0.0.1:{site.port}",
-        viewport={"width": 360, "height": 780},
-    )
-    try:
-        page = context.new_page()
-        log_in_as(page, "clerk")
+    with tab_of(chromium, site, "clerk", 360, height=780) as page:
         page.goto("/collections/shelf")
         page.screenshot(path=_artifact("phone-first-screen-360"))
         first = member_row(page, "m001")
@@ -229,8 +205,6 @@ def test_a_phones_first_screen_shows_members_and_a_menu(chromium, site, make_tok
         expect(import_link).to_be_hidden()
         import_link_after = page.get_by_role("link", name="Menu", exact=True)
         expect(import_link_after).to_be_visible()
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", [360, 1280])
@@ -253,15 +227,9 @@ def test_two_key_presses_reach_the_first_amount(chromium, site, make_token, widt
 
 def test_slash_goes_to_the_find_box_and_times_are_local(chromium, site, make_token):
     api_caller(site, make_token)("PUT", "/stock/shelf", SHELF)
-    context = chromium.new_context(
-        base_url=f"http://127.0.0.1:{site.port}",
-        viewport={"width": 1280, "height": HEIGHT},
-        timezone_id="Asia/Kolkata",  # UTC+05:30 all year
-        locale="en-GB",
-    )
-    try:
-        page = context.new_page()
-        log_in_as(page, "clerk")
+    with tab_of(
+        chromium, site, "clerk", 1280, timezone_id="Asia/Kolkata", locale="en-GB"
+    ) as page:
         page.goto("/collections/shelf")
         find = page.get_by_label("Find members of shelf")
         expect(find).to_have_attribute("aria-keyshortcuts", "/")
@@ -284,8 +252,6 @@ def test_slash_goes_to_the_find_box_and_times_are_local(chromium, site, make_tok
         hours, minutes = int(utc[11:13]), int(utc[14:16])
         local = (hours * 60 + minutes + 330) % (24 * 60)
         expect(time).to_contain_text(f"{local // 60:02}:{local % 60:02}")
-    finally:
-        context.close()
 
 
 def _artifact(name: str) -> str:

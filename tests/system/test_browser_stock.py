@@ -31,11 +31,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @contextmanager
-def tab_of(chromium, site, user: str | None, width: int = 1280) -> Iterator:
-    """A tab in a browser context of its own (its own cookies), ``user`` logged in."""
+def tab_of(
+    chromium,
+    site,
+    user: str | None,
+    width: int = 1280,
+    height: int = HEIGHT,
+    **options,
+) -> Iterator:
+    """A tab in a browser context of its own (its own cookies), ``user`` logged
+    in; ``options`` go to the context (no script, a time zone...)."""
     context = chromium.new_context(
         base_url=f"http://127.0.0.1:{site.port}",
-        viewport={"width": width, "height": HEIGHT},
+        viewport={"width": width, "height": height},
+        **options,
     )
     try:
         tab = context.new_page()
