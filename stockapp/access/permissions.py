@@ -202,9 +202,20 @@ def insufficient_scope(
         headers["WWW-Authenticate"] = (
             f'{REALM}, error="insufficient_scope", scope="{scope}"'
         )
-    return Problem(
-        403,
-        "Forbidden",
-        detail or f'This needs the "{scope}" scope, which this caller does not have.',
-        headers=headers,
-    )
+    if detail is None:
+        detail = f'This needs the "{scope}" scope, which this caller does not have.'
+        if g.get("page") and identity.token_id is None and scope in _WHO_MAY:
+            # A person in a browser: in words of roles, not scopes.
+            detail = (
+                f"Only {_WHO_MAY[scope]} may do this; you are logged in as"
+                f" {identity.name}, a {identity.role}."
+            )
+    return Problem(403, "Forbidden", detail, headers=headers)
+
+
+# Who may do what a scope allows, said to a person on a page.
+_WHO_MAY = {
+    "read": "a viewer, a clerk or an admin",
+    "write": "a clerk or an admin",
+    "admin": "an admin",
+}

@@ -200,7 +200,8 @@ def test_viewer_sees_no_add_collection_link_and_is_forbidden_the_form(
     assert problem_page(response) == {
         "status": 403,
         "error": "Forbidden",
-        "detail": 'This needs the "write" scope, which this caller does not have.',
+        "detail": "Only a clerk or an admin may do this; you are logged in as"
+        " vera, a viewer.",
     }
     token = csrf_token_of(page)
     form = {"collection": "fruit", "member": "apple", "qty": "1", "csrf_token": token}

@@ -176,8 +176,8 @@ def test_a_scope_wider_than_the_users_is_refused(closed, rows):
     assert response.status_code == 403
     page = html.unescape(response.get_data(as_text=True))
     assert (
-        '<p class="error" role="alert">This needs the "admin" scope, which this'
-        " caller does not have.</p>" in page
+        '<p class="error" role="alert">Only an admin may do this; you are logged in'
+        " as alice, a clerk.</p>" in page
     )
     assert rows("SELECT id FROM api_tokens") == []
 
@@ -265,5 +265,5 @@ def test_a_clerk_sees_no_users_link_and_is_refused_the_page(closed):
     assert problem_page(alice.get("/users")) == {
         "status": 403,
         "error": "Forbidden",
-        "detail": 'This needs the "admin" scope, which this caller does not have.',
+        "detail": "Only an admin may do this; you are logged in as alice, a clerk.",
     }

@@ -568,7 +568,8 @@ def test_a_viewer_may_not_write(closed, shelf, api):
     refused = {
         "status": 403,
         "error": "Forbidden",
-        "detail": 'This needs the "write" scope, which this caller does not have.',
+        "detail": "Only a clerk or an admin may do this; you are logged in as"
+        " viewer, a viewer.",
     }
     assert problem_page(viewer.get(f"{LIST}/1/cancel")) == refused
     for path, form in FORMS.items():

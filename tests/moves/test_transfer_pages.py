@@ -333,7 +333,8 @@ def test_a_viewer_has_no_move_link_and_is_refused(closed, seed, stored):
     refused = {
         "status": 403,
         "error": "Forbidden",
-        "detail": 'This needs the "write" scope, which this caller does not have.',
+        "detail": "Only a clerk or an admin may do this; you are logged in as"
+        " viewer, a viewer.",
     }
     assert problem_page(viewer.get(MOVE)) == refused
     assert problem_page(move(viewer, "3")) == refused

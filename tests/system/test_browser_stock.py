@@ -364,7 +364,7 @@ def test_a_clerk_has_no_users_link_and_is_refused_the_users_page(page):
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     expect(page.get_by_role("heading", level=1)).to_have_text("Forbidden")
     expect(page.get_by_role("alert")).to_have_text(
-        'This needs the "admin" scope, which this caller does not have.'
+        "Only an admin may do this; you are logged in as clerk, a clerk."
     )
     expect(page.get_by_role("table")).to_have_count(0)
 

@@ -651,7 +651,7 @@ def test_a_clerk_or_viewer_sees_no_link_and_is_refused(browse, hooked, rows, rol
     refused = {
         "status": 403,
         "error": "Forbidden",
-        "detail": 'This needs the "admin" scope, which this caller does not have.',
+        "detail": f"Only an admin may do this; you are logged in as vera, a {role}.",
     }
     for path in PAGES:
         assert problem_page(browser.get(path)) == refused
