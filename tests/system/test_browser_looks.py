@@ -5,7 +5,8 @@ setting, and still no serious accessibility violation nor sideways scroll."""
 from __future__ import annotations
 
 import pytest
-from browser import WIDTHS, overflow_px, screenshot, serious_violations
+from browser import WIDTHS, overflow_px, press, screenshot, serious_violations
+from playwright.sync_api import expect
 from test_browser import api_caller
 from test_browser_stock import tab_of
 
@@ -145,3 +146,28 @@ def test_a_primary_button_wears_the_accent_in_both_schemes(chromium, stocked):
             accents[scheme] = background
     # Dark mode redefines the accent: lighter, to read on a dark page.
     assert luminance(accents["dark"]) > luminance(accents["light"])
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_what_a_form_said_is_legible_in_light_and_dark(chromium, stocked, scheme):
+    with tab_of(chromium, stocked, "clerk", 360, color_scheme=scheme) as page:
+        # A success, flashed on the page logging in leads to.
+        expect(page.get_by_role("status")).to_be_visible()
+        screenshot(page, f"looks-flash-{scheme}", 360)
+        assert serious_violations(page) == []
+
+        # A refusal, said in the notice pinned to the screen and in its row.
+        page.goto("/collections/fruit")
+        row = page.get_by_role("row").filter(
+            has=page.get_by_role("rowheader", name="pear", exact=True)
+        )
+        row.get_by_label("Amount of pear", exact=True).fill("99")
+        assert press(page, row.get_by_role("button", name="Take from pear")) == 409
+        said = page.locator("#notice .flash")
+        expect(said).to_contain_text("Cannot take 99 from pear")
+        screenshot(page, f"looks-notice-{scheme}", 360)
+        assert serious_violations(page) == []
+        colours = page.evaluate(COLOURS)
+        dismiss = said.get_by_role("button", name="Dismiss")
+        background = dismiss.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert background == rgb(colours["surface"])
