@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from ..access.identity import actor, current_identity
 from ..access.permissions import refuse_unseen_collection, requires
@@ -15,15 +16,35 @@ bp = Blueprint("pages", __name__, template_folder="templates")
 
 
 def _collections_page() -> dict[str, Any]:
-    """A page of collections with their totals, and the link to the next."""
-    pages = listings.SUMMARY_PAGES
-    limit, after_id = pages.params(request.args)
-    assert limit is not None
-    summaries, next_after = listings.collection_summaries(
-        current_identity().collections, after_id or 0, limit
+    """A page of collections with their totals in the order asked for, and the
+    link to the next."""
+    listing = listings.summary_listing(request.args)
+    summaries, next_cursor = listings.collection_summaries(
+        current_identity().collections, listing
     )
-    more = None if next_after is None else pages.next_url(limit, next_after)
-    return {"summaries": summaries, "more": more}
+    # Every link keeps the sort and a limit asked for; the default goes unsaid.
+    keep = {} if listing.sort == listings.SUMMARY_SORTS[0] else {"sort": listing.sort}
+    if "limit" in request.args:
+        keep["limit"] = str(listing.limit)
+    more = None
+    if next_cursor is not None:
+        more = url_for(request.endpoint or "", **keep, cursor=next_cursor)
+    return {
+        "summaries": summaries,
+        "more": more,
+        "sort": listing.sort,
+        "sorts": listings.SUMMARY_SORTS,
+    }
+
+
+def _collection_linked(collection: str, what: str) -> Markup:
+    """The flash 'Collection <name> <what>', the name a link to its page.
+
+    Markup, so the flash shows the link; built with format, which escapes the
+    name (a name may hold < and "), so no name can add markup of its own.
+    """
+    href = url_for("collection_pages.collection", collection=collection)
+    return Markup('Collection <a href="{}">{}</a> {}').format(href, collection, what)
 
 
 @bp.get("/")
@@ -74,8 +95,8 @@ def submit_collection() -> Any:
     # The collection is named by the form, not the URL: checked like the API's.
     refuse_unseen_collection(collection, creates=True)
     if units.create_collection(collection, {member: quantity}, by=actor()):
-        flash("Collection created", "success")
+        flash(_collection_linked(collection, "created"), "success")
     else:
-        flash("Collection already exists", "error")
+        flash(_collection_linked(collection, "already exists"), "error")
     # Post/redirect/get: reloading the page does not submit the form again.
     return redirect(url_for(".add_collection"), 303)

@@ -5,11 +5,21 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
-from ..core.cursors import Pages
+from sqlalchemy import Select, and_, or_, select
+
+from ..core.cursors import (
+    BAD_CURSOR,
+    MAX_ID,
+    Pages,
+    decode_position,
+    encode_position,
+)
 from ..core.database import RowStream, read
+from ..core.rules import ValidationError, name_problem
+from .models import Collection, Member
 from .statements import (
     COLLECTION_PAGE,
     COLLECTION_VERSION,
@@ -153,22 +163,6 @@ def reorder_level(collection: str, member: str) -> tuple[int | None, int] | None
     return (rows[0].reorder_level, rows[0].version) if rows else None
 
 
-def low_stock(only: frozenset[str] | None, after_id: int, limit: int) -> list[Any]:
-    """(id, collection, member, quantity, reorder_level) of the members at or
-    below their reorder level after member ``after_id``, oldest first, at most
-    ``limit``, in the collections in ``only`` (None: all).
-
-    Read through an index of the low members only: the cost follows what is
-    listed, not the size of the stock.
-    """
-    return read(
-        for_dialect().low_stock,
-        after_id=after_id,
-        limit=limit,
-        only=None if only is None else names_parameter(only),
-    )
-
-
 def low_stock_count(only: frozenset[str] | None) -> int:
     """How many members are at or below their reorder level, in the collections
     in ``only`` (None: all); counted through the index of the low members."""
@@ -177,3 +171,138 @@ def low_stock_count(only: frozenset[str] | None) -> int:
         only=None if only is None else names_parameter(only),
     )
     return rows[0].count
+
+
+# The low-stock list, filtered and sorted -----------------------------------------
+
+# How the low-stock list may be ordered: oldest member first (the default, the
+# API's order since it began), or the largest shortfall first.
+LOW_STOCK_SORTS = ("created", "shortfall")
+_LOW_CURSOR = "low:"
+_BAD_LOW_SORT = f"must be one of {', '.join(LOW_STOCK_SORTS)}"
+
+
+class LowStockListing(NamedTuple):
+    """Which low members to list, as a query string says."""
+
+    sort: str
+    # Only this collection's (None: every collection the caller sees).
+    collection: str | None
+    # The sort keys of the row the page starts after; None: the first page.
+    position: list[int] | None
+    limit: int
+
+
+class LowMember(NamedTuple):
+    id: int
+    collection: str
+    member: str
+    quantity: int
+    reorder_level: int
+
+    @property
+    def shortfall(self) -> int:
+        """How far below its level it is (0: at its level)."""
+        return self.reorder_level - self.quantity
+
+
+def low_stock_listing(args: Mapping[str, str]) -> LowStockListing:
+    """The sort, collection, position and page size a query string asks for,
+    checked. Oldest first takes the id cursors it always has; by shortfall
+    takes cursors naming a shortfall and an id."""
+    sort = args.get("sort", LOW_STOCK_SORTS[0])
+    errors: dict[str, str] = {}
+    if sort not in LOW_STOCK_SORTS:
+        errors["sort"] = _BAD_LOW_SORT
+    collection = args.get("collection")
+    if collection is not None and (why := name_problem(collection)):
+        errors["collection"] = why
+    if errors:
+        raise ValidationError(errors)
+    if sort == "created":
+        limit, after_id = LOW_STOCK_PAGES.params(args)
+        assert limit is not None
+        position = None if after_id is None else [after_id]
+        return LowStockListing(sort, collection, position, limit)
+    limit, _ = LOW_STOCK_PAGES.params({k: v for k, v in args.items() if k == "limit"})
+    assert limit is not None
+    raw = args.get("cursor")
+    if raw is None:
+        return LowStockListing(sort, collection, None, limit)
+    position = decode_position(_LOW_CURSOR, raw)
+    if (
+        position is None
+        or len(position) != 3
+        or position[0] != sort
+        or not all(type(key) is int and 0 <= key <= MAX_ID for key in position[1:])
+    ):
+        raise ValidationError({"cursor": BAD_CURSOR})
+    return LowStockListing(sort, collection, position[1:], limit)
+
+
+def low_stock_cursor(listing: LowStockListing, last: LowMember) -> str:
+    """The cursor of the page after ``last``."""
+    if listing.sort == "created":
+        return LOW_STOCK_PAGES.encode(last.id)
+    return encode_position(_LOW_CURSOR, [listing.sort, last.shortfall, last.id])
+
+
+def low_members(
+    only: frozenset[str] | None, listing: LowStockListing, limit: int | None = None
+) -> list[LowMember]:
+    """The low members ``listing`` asks for, in the collections in ``only``
+    (None: all), at most ``limit`` (None: the listing's).
+
+    Read through the index of the low members only (its own condition is in
+    the WHERE), so the cost follows how many members are low, never the size
+    of the stock; by shortfall, those low members are sorted as they are read.
+    """
+    query = _low_members_query(only, listing)
+    query = query.limit(listing.limit if limit is None else limit)
+    return [LowMember(*row) for row in read(query)]
+
+
+def _low_members_query(
+    only: frozenset[str] | None, listing: LowStockListing
+) -> Select[Any]:
+    shortfall = Member.reorder_level - Member.quantity
+    query = (
+        select(
+            Member.id,
+            Collection.name,
+            Member.name,
+            Member.quantity,
+            Member.reorder_level,
+        )
+        .join(Collection, Member.collection_id == Collection.id)
+        # models.LOW_STOCK, the partial index's own condition.
+        .where(Member.quantity <= Member.reorder_level)
+    )
+    if listing.collection is not None:
+        query = query.where(Collection.name == listing.collection)
+    if only is not None:
+        query = query.where(Collection.name.in_(sorted(only)))
+    position = listing.position
+    if listing.sort == "created":
+        if position is not None:
+            query = query.where(Member.id > position[0])
+        return query.order_by(Member.id)
+    if position is not None:
+        value, after_id = position
+        query = query.where(
+            and_(shortfall <= value, or_(shortfall < value, Member.id > after_id))
+        )
+    return query.order_by(shortfall.desc(), Member.id)
+
+
+def stream_low_members(
+    only: frozenset[str] | None, listing: LowStockListing
+) -> RowStream:
+    """Every low member ``listing`` asks for, from its position on, streamed as
+    it is read (no limit): (id, collection, member, quantity, reorder_level)."""
+    return RowStream(_low_members_query(only, listing), {})
+
+
+def collection_exists(name: str) -> bool:
+    """Whether there is a collection named ``name``."""
+    return bool(read(select(Collection.id).where(Collection.name == name)))

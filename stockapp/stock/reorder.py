@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template, request
+from flask import render_template, request, url_for
 
 from ..access.identity import current_identity
-from ..access.permissions import prefers_html, requires
+from ..access.permissions import prefers_html, refuse_unseen_collection, requires
 from ..core.api_doc import (
     Schema,
     documented,
@@ -106,7 +106,12 @@ def put_reorder_level(collection: str, member: str) -> Any:
 @documented(
     "lowStock",
     tag="inventory",
-    parameters=(ref("parameters", "LowStockLimit"), ref("parameters", "Cursor")),
+    parameters=(
+        ref("parameters", "LowStockLimit"),
+        ref("parameters", "Cursor"),
+        ref("parameters", "LowStockSort"),
+        ref("parameters", "LowStockCollection"),
+    ),
     responses=operation_responses(
         {
             "200": ok_response(
@@ -118,24 +123,46 @@ def put_reorder_level(collection: str, member: str) -> Any:
         },
         names=False,
         paged=True,
+        not_found=("Not found",),
     ),
 )
 @requires("read", negotiated=True)
 def low_stock() -> Any:
     """The members at or below their reorder level.
 
-    Oldest member first, a page at a time; follow `Link: rel="next"` for the
-    next page. A token limited to some collections sees only theirs.
+    Oldest member first (or, `sort=shortfall`, the furthest below its level
+    first), a page at a time; follow `Link: rel="next"` for the next page.
+    `collection` lists one collection's only. A token limited to some
+    collections sees only theirs.
     """
     # JSON, or the page a browser asks for.
-    pages = reads.LOW_STOCK_PAGES
-    limit, after_id = pages.params(request.args)
-    assert limit is not None
-    rows = reads.low_stock(current_identity().collections, after_id or 0, limit + 1)
-    next_page = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_page = rows[-1].id
+    listing = reads.low_stock_listing(request.args)
+    refuse_unknown_collection(listing.collection)
+    only = current_identity().collections
+    rows = reads.low_members(only, listing, listing.limit + 1)
+    next_cursor = None
+    if len(rows) > listing.limit:
+        rows = rows[: listing.limit]
+        next_cursor = reads.low_stock_cursor(listing, rows[-1])
+    # Caches keep the HTML and the JSON answers apart.
+    headers = {"Vary": "Accept"}
+    more = None
+    if next_cursor is not None:
+        # As always, the next page's link names its limit.
+        more = url_for(
+            ".low_stock", **_kept(listing), limit=listing.limit, cursor=next_cursor
+        )
+    if prefers_html():
+        page = render_template(
+            "stock/low_stock.html",
+            members=rows,
+            next_page=more,
+            listing=listing,
+            sorts=reads.LOW_STOCK_SORTS,
+        )
+        return page, 200, headers
+    if more is not None:
+        headers["Link"] = f'<{more}>; rel="next"'
     members = [
         {
             "collection": row.collection,
@@ -145,15 +172,27 @@ def low_stock() -> Any:
         }
         for row in rows
     ]
-    # Caches keep the HTML and the JSON answers apart.
-    headers = {"Vary": "Accept"}
-    if prefers_html():
-        more = None if next_page is None else pages.next_url(limit, next_page)
-        page = render_template("stock/low_stock.html", members=members, next_page=more)
-        return page, 200, headers
-    if next_page is not None:
-        headers.update(pages.next_link(limit, next_page))
     return {"low_stock": members}, 200, headers
+
+
+def _kept(listing: reads.LowStockListing) -> dict[str, str]:
+    """The sort and collection the next page keeps; the default sort unsaid."""
+    kept = {}
+    if listing.sort != reads.LOW_STOCK_SORTS[0]:
+        kept["sort"] = listing.sort
+    if listing.collection is not None:
+        kept["collection"] = listing.collection
+    return kept
+
+
+def refuse_unknown_collection(collection: str | None) -> None:
+    """404 for a collection asked for that is not there or not the caller's
+    (the same answer either way, as everywhere)."""
+    if collection is None:
+        return
+    refuse_unseen_collection(collection, creates=False)
+    if not reads.collection_exists(collection):
+        raise not_found(f'collection "{collection}"')
 
 
 # The OpenAPI document's part ---------------------------------------------------
@@ -199,5 +238,20 @@ def reorder_parameters() -> dict[str, Schema]:
     return {
         "LowStockLimit": limit_parameter(
             reads.LOW_STOCK_PAGES, "How many members per page, in plain digits."
-        )
+        ),
+        "LowStockSort": {
+            "name": "sort",
+            "in": "query",
+            "description": "`created`: the oldest member first; `shortfall`: the"
+            " furthest below its level (level minus quantity) first, then the"
+            " oldest. A cursor is for the sort that gave it out.",
+            "schema": {"enum": list(reads.LOW_STOCK_SORTS), "default": "created"},
+        },
+        "LowStockCollection": {
+            "name": "collection",
+            "in": "query",
+            "description": "Only this collection's low members (404 if there is"
+            " no such collection, or it is not the caller's).",
+            "schema": ref("schemas", "Name"),
+        },
     }

@@ -193,6 +193,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "import_pages.download_json"): Route(
         "/download/stock.json", "read", 200, page=True
     ),
+    ("GET", "low_stock_pages.download_low_stock"): Route(
+        "/download/low-stock.csv", "read", 200, page=True
+    ),
     ("POST", "import_pages.submit_import"): Route(
         "/import",
         "write",

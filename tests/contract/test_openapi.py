@@ -28,6 +28,7 @@ NOT_IN_DOCUMENT = {
     "account_pages.",
     "collection_pages.",
     "import_pages.",
+    "low_stock_pages.",
     "history_pages.",
     "webhook_pages.",
     "stocktake_pages.",

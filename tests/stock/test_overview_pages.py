@@ -4,17 +4,36 @@ import html
 import re
 
 import pytest
-from helpers import pages_from
+from helpers import pages_from, problem_page
+
+from stockapp.stock.listings import SEARCH_PAGES
+
+_ROW = re.compile(
+    r'<th scope="row" class="name"><a href="([^"]+)">(.*?)</a></th>\s*'
+    r'<td class="quantity">([\d,]+)</td>\s*<td class="quantity">([\d,]+)</td>\s*'
+    r'<td class="quantity">(.*?)</td>',
+    re.S,
+)
+_HIDDEN = re.compile(r'<span class="visually-hidden">.*?</span>')
+
+
+def overview_rows(page: str) -> list[tuple[str, str, str, str]]:
+    """(collection, members, total, low) of each row of the collections table,
+    as a sighted reader sees them."""
+    return [
+        (
+            html.unescape(name),
+            count,
+            total,
+            html.unescape(re.sub(r"<[^>]+>", "", _HIDDEN.sub("", low))),
+        )
+        for _, name, count, total, low in _ROW.findall(page)
+    ]
 
 
 def collection_rows(page: str) -> list[tuple[str, str, str]]:
     """(collection, members, total) of each row of the collections table."""
-    rows = re.findall(
-        r'<th scope="row" class="name"><a href="([^"]+)">(.*?)</a></th>\s*'
-        r'<td class="quantity">(\d+)</td>\s*<td class="quantity">(\d+)</td>',
-        page,
-    )
-    return [(html.unescape(name), count, total) for _, name, count, total in rows]
+    return [row[:3] for row in overview_rows(page)]
 
 
 def test_index_lists_every_collection_with_its_totals(client, seed):
@@ -27,7 +46,7 @@ def test_index_lists_every_collection_with_its_totals(client, seed):
     assert collection_rows(page) == [
         ("fruit", "2", "30"),
         ("empty", "0", "0"),
-        ("veg", "2", str(2**63)),
+        ("veg", "2", "9,223,372,036,854,775,808"),
     ]
     assert '<a href="/collections/fruit">fruit</a>' in page
     assert 'href="/add-collection"' in page
@@ -73,11 +92,14 @@ def test_form_creates_a_collection_and_redirects(client, stored, submit):
     assert response.headers["Location"] == "/add-collection"
     assert stored() == {"fruit": {"apple": 30}}
     page = client.get("/add-collection").get_data(as_text=True)
-    assert "Collection created" in page
-    # The message is shown once.
-    assert "Collection created" not in client.get("/add-collection").get_data(
-        as_text=True
+    # It names the collection and links to it.
+    created = (
+        '<p class="flash success" role="status">'
+        'Collection <a href="/collections/fruit">fruit</a> created</p>'
     )
+    assert created in page
+    # The message is shown once.
+    assert "created" not in client.get("/add-collection").get_data(as_text=True)
 
 
 def test_form_for_an_existing_collection_says_so_and_changes_nothing(
@@ -87,8 +109,33 @@ def test_form_for_an_existing_collection_says_so_and_changes_nothing(
     form = {"collection": "fruit", "member": "kiwi", "qty": "1"}
     response = submit("/add-collection", data=form, follow_redirects=True)
     assert response.status_code == 200
-    assert "Collection already exists" in response.get_data(as_text=True)
+    exists = (
+        '<p class="flash error" role="status">'
+        'Collection <a href="/collections/fruit">fruit</a> already exists</p>'
+    )
+    assert exists in response.get_data(as_text=True)
     assert stored() == {"fruit": {"apple": 30}}
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_the_flash_escapes_the_collection_it_names(
+    client, seed, stored, submit, exists
+):
+    name = '<b onclick="x">&'
+    if exists:
+        seed(**{name: {"pear": 1}})
+    form = {"collection": name, "member": "apple", "qty": "1"}
+    response = submit("/add-collection", data=form, follow_redirects=True)
+    assert response.status_code == 200
+    what = "already exists" if exists else "created"
+    flash = (
+        'Collection <a href="/collections/%3Cb%20onclick=%22x%22%3E&amp;">'
+        f"&lt;b onclick=&#34;x&#34;&gt;&amp;</a> {what}</p>"
+    )
+    page = response.get_data(as_text=True)
+    assert flash in page
+    assert "<b onclick" not in page
+    assert stored() == {name: {"pear" if exists else "apple": 1}}
 
 
 @pytest.mark.parametrize(
@@ -252,4 +299,173 @@ def test_the_overview_and_a_search_cost_the_same_statements_at_any_size(
         with count_statements() as search:
             assert client.get("/?q=m").status_code == 200
         counts[size] = (len(overview), len(search))
+    assert counts[3] == counts[300]
+
+
+# --- The overview's sorts and its low-stock counts -----------------------------------
+
+
+# A link of the sorts: (href, its aria-current if any, its text).
+SORT_LINK = r'<a href="([^"]+)"( aria-current="true")?>([^<]+)</a>'
+
+
+def overview_names(client, url: str) -> list[str]:
+    """The collections of every page of the overview from ``url`` on, in order."""
+    return [
+        name
+        for page in pages_from(client, url, "More collections")
+        for name, *_ in overview_rows(page)
+    ]
+
+
+def seed_sizes(seed):
+    """Collections made in this order, of these many members (two of size 2)."""
+    sizes = {"kiwi": 2, "apple": 0, "fig": 5, "date": 2, "banana": 1, "cherry": 3}
+    seed(**{name: {f"m{i}": i for i in range(size)} for name, size in sizes.items()})
+
+
+@pytest.mark.parametrize("limit", [1, 2, 4, 50])
+@pytest.mark.parametrize(
+    ("query", "order"),
+    [
+        ("", ["kiwi", "apple", "fig", "date", "banana", "cherry"]),
+        ("sort=created&", ["kiwi", "apple", "fig", "date", "banana", "cherry"]),
+        ("sort=name&", ["apple", "banana", "cherry", "date", "fig", "kiwi"]),
+        # Most members first; equal sizes oldest first.
+        ("sort=members&", ["fig", "cherry", "kiwi", "date", "banana", "apple"]),
+    ],
+)
+def test_the_overview_pages_through_each_sort_without_gap_or_repeat(
+    client, seed, query, order, limit
+):
+    seed_sizes(seed)
+    assert overview_names(client, f"/?{query}limit={limit}") == order
+
+
+def test_a_sorts_next_page_keeps_the_sort_and_the_limit(client, seed):
+    seed_sizes(seed)
+    page = client.get("/?sort=members&limit=2").get_data(as_text=True)
+    more = re.search(r'<a href="([^"]+)" rel="next">More collections</a>', page)
+    assert more is not None
+    assert html.unescape(more[1]).startswith("/?sort=members&limit=2&cursor=")
+    # The default sort is not spelled out.
+    page = client.get("/?limit=2").get_data(as_text=True)
+    more = re.search(r'<a href="([^"]+)" rel="next">More collections</a>', page)
+    assert more is not None
+    assert html.unescape(more[1]).startswith("/?limit=2&cursor=")
+
+
+def test_the_overview_links_each_sort_and_marks_the_current_one(client, seed):
+    seed(fruit={"apple": 1})
+    page = client.get("/?sort=name").get_data(as_text=True)
+    assert "<summary>Name A–Z</summary>" in page
+    sorts = re.search(r'<nav class="sorts"[^>]*>(.*?)</nav>', page, re.S)
+    assert sorts is not None
+    links = re.findall(
+        r'<a href="([^"]+)"( aria-current="true")?>([^<]+)</a>', sorts[1]
+    )
+    assert links == [
+        ("/", "", "Oldest first"),
+        ("/?sort=name", ' aria-current="true"', "Name A–Z"),
+        ("/?sort=members", "", "Most members first"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("sort=size", "sort: must be one of created, name, members"),
+        ("sort=", "sort: must be one of created, name, members"),
+        ("cursor=nope", "cursor: is not a cursor this page gave out"),
+        ("cursor=", "cursor: is not a cursor this page gave out"),
+        ("limit=0", "limit: must be a whole number from 1 to 500"),
+    ],
+)
+def test_a_bad_sort_or_cursor_is_refused_with_a_page(client, seed, query, detail):
+    seed(fruit={"apple": 1})
+    response = client.get(f"/?{query}")
+    assert problem_page(response) == {
+        "status": 400,
+        "error": "Invalid input",
+        "detail": detail,
+    }
+
+
+def test_a_cursor_of_another_sort_is_refused(client, seed):
+    seed_sizes(seed)
+    page = client.get("/?sort=name&limit=2").get_data(as_text=True)
+    more = re.search(r'<a href="([^"]+)" rel="next">More collections</a>', page)
+    assert more is not None
+    cursor = html.unescape(more[1]).rpartition("cursor=")[2]
+    for sort in ("created", "members"):
+        response = client.get(f"/?sort={sort}&cursor={cursor}")
+        assert response.status_code == 400
+        assert problem_page(response)["detail"] == (
+            "cursor: is not a cursor this page gave out"
+        )
+    # The search's cursors are not the overview's either.
+    response = client.get("/?cursor=" + SEARCH_PAGES.encode(1))
+    assert response.status_code == 400
+
+
+def test_the_overview_counts_each_collections_low_members_and_links_them(client, seed):
+    seed(fruit={"apple": 1, "pear": 9, "fig": 0}, veg={"leek": 5}, empty={})
+    for path, level in [("fruit/apple", 2), ("fruit/fig", 0), ("veg/leek", 4)]:
+        response = client.put(f"/stock/{path}/reorder-level", json=level)
+        assert response.status_code == 200
+    page = client.get("/").get_data(as_text=True)
+    assert overview_rows(page) == [
+        ("fruit", "3", "10", "2"),
+        ("veg", "1", "5", "—"),
+        ("empty", "0", "0", "—"),
+    ]
+    assert (
+        '<td class="quantity"><a href="/low-stock?collection=fruit">2'
+        '<span class="visually-hidden"> low in fruit</span></a></td>'
+    ) in page
+    assert "/low-stock?collection=veg" not in page
+    # What is stored agrees.
+    low = client.get("/low-stock").get_json()["low_stock"]
+    assert sorted(m["member"] for m in low) == ["apple", "fig"]
+
+
+def test_the_overview_writes_thousands_with_separators(client, seed):
+    seed(big={f"m{i}": 1_000_000 for i in range(1234)})
+    client.put("/stock/big/m0/reorder-level", json=1_000_000)
+    page = client.get("/").get_data(as_text=True)
+    assert overview_rows(page) == [("big", "1,234", "1,234,000,000", "1")]
+
+
+def test_a_limited_token_sees_only_its_collections_rows_and_counts(
+    make_app, make_user, make_token, seed, client
+):
+    seed(fruit={"apple": 0}, veg={"leek": 0, "kale": 0}, herbs={"dill": 0})
+    for path in ("fruit/apple", "veg/leek", "veg/kale", "herbs/dill"):
+        client.put(f"/stock/{path}/reorder-level", json=1)
+    make_user("alice", "clerk")
+    token = make_token("alice", "read", collections=["veg", "herbs"])
+    browser = make_app(ANONYMOUS_ACCESS="none").test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    for query, names in [
+        ("", ["veg", "herbs"]),
+        ("?sort=name", ["herbs", "veg"]),
+        ("?sort=members", ["veg", "herbs"]),
+    ]:
+        page = browser.get(f"/{query}", headers=headers).get_data(as_text=True)
+        rows = {name: low for name, _, _, low in overview_rows(page)}
+        assert list(rows) == names
+        assert rows == {"veg": "2", "herbs": "1"}
+        assert "Low stock: 3</a>" in page
+
+
+@pytest.mark.parametrize("sort", ["created", "name", "members"])
+def test_each_sort_costs_the_same_statements_at_any_size(
+    client, seed, count_statements, sort
+):
+    counts = {}
+    for size in (3, 300):
+        seed(**{f"c{size}-{number}": {"m": number} for number in range(size)})
+        with count_statements() as overview:
+            assert client.get(f"/?sort={sort}&limit=2").status_code == 200
+        counts[size] = len(overview)
     assert counts[3] == counts[300]

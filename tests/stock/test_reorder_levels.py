@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
-from helpers import bearer
+from helpers import bearer, pages_from, problem_page
 
 LEVEL = "/stock/fruit/apple/reorder-level"
 JSON = {"Content-Type": "application/json"}
@@ -260,3 +263,327 @@ def test_the_overview_counts_the_low_members(client, seed):
     put_level(client, "2")
     put_level(client, "0", "/stock/fruit/fig/reorder-level")
     assert "Low stock: 2</a>" in client.get("/").get_data(as_text=True)
+
+
+# --- The low-stock list's shortfall, sorts, collection and CSV -----------------------
+
+
+# A link of the sorts: (href, its aria-current if any, its text).
+SORT_LINK = r'<a href="([^"]+)"( aria-current="true")?>([^<]+)</a>'
+
+
+def set_levels(client, levels: dict[str, int]) -> None:
+    """Set reorder levels: ``{"fruit/apple": 5}``."""
+    for path, level in levels.items():
+        response = client.put(f"/stock/{path}/reorder-level", json=level)
+        assert response.status_code == 200, response.get_json()
+
+
+def seed_low(client, seed) -> None:
+    """Low members made in this order, with these shortfalls: apple 2, fig 0
+    (at its level), leek 7, kale 2, dill 5; pear is not low."""
+    seed(
+        fruit={"apple": 3, "pear": 9, "fig": 4},
+        veg={"leek": 0, "kale": 1},
+        herbs={"dill": 5},
+    )
+    set_levels(
+        client,
+        {
+            "fruit/apple": 5,
+            "fruit/pear": 2,
+            "fruit/fig": 4,
+            "veg/leek": 7,
+            "veg/kale": 3,
+            "herbs/dill": 10,
+        },
+    )
+
+
+_LOW_ROW = re.compile(
+    r'<tr>\s*<td><a href="[^"]+">(.*?)</a></td>\s*<td><a href="[^"]+">(.*?)</a></td>'
+    r'\s*<td class="quantity">([\d,]+)</td>\s*<td class="quantity">([\d,]+)</td>'
+    r'\s*<td class="quantity shortfall">([\d,]+)</td>',
+)
+
+
+def low_rows(page: str) -> list[tuple[str, ...]]:
+    """(collection, member, quantity, level, shortfall) of each row shown."""
+    return [
+        tuple(html.unescape(cell) for cell in row) for row in _LOW_ROW.findall(page)
+    ]
+
+
+def low_pages(client, url: str) -> list[tuple[str, ...]]:
+    return [row for page in pages_from(client, url, "More") for row in low_rows(page)]
+
+
+def test_the_low_stock_page_shows_each_shortfall(client, seed):
+    seed_low(client, seed)
+    response = client.get("/low-stock", headers=BROWSER)
+    assert response.status_code == 200
+    # Oldest first, as always; at its level, the shortfall is 0.
+    assert low_rows(response.get_data(as_text=True)) == [
+        ("fruit", "apple", "3", "5", "2"),
+        ("fruit", "fig", "4", "4", "0"),
+        ("veg", "leek", "0", "7", "7"),
+        ("veg", "kale", "1", "3", "2"),
+        ("herbs", "dill", "5", "10", "5"),
+    ]
+
+
+BY_SHORTFALL = [
+    ("veg", "leek", "0", "7", "7"),
+    ("herbs", "dill", "5", "10", "5"),
+    # Equal shortfalls: the older first.
+    ("fruit", "apple", "3", "5", "2"),
+    ("veg", "kale", "1", "3", "2"),
+    ("fruit", "fig", "4", "4", "0"),
+]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 100])
+def test_the_low_stock_page_sorts_by_shortfall_a_page_at_a_time(client, seed, limit):
+    seed_low(client, seed)
+    url = f"/low-stock?sort=shortfall&limit={limit}"
+    with client:
+        client.environ_base.update(HTTP_ACCEPT=BROWSER["Accept"])
+        assert low_pages(client, url) == BY_SHORTFALL
+        oldest = low_pages(client, f"/low-stock?limit={limit}")
+    assert [row[1] for row in oldest] == ["apple", "fig", "leek", "kale", "dill"]
+
+
+def test_the_api_sorts_by_shortfall_too_following_link(client, seed):
+    seed_low(client, seed)
+    seen = []
+    response = client.get("/low-stock?sort=shortfall&limit=2")
+    while True:
+        assert response.status_code == 200
+        seen += [m["member"] for m in response.get_json()["low_stock"]]
+        link = response.headers.get("Link")
+        if link is None:
+            break
+        assert "sort=shortfall" in link
+        response = client.get(link[1 : link.index(">")])
+    assert seen == ["leek", "dill", "apple", "kale", "fig"]
+
+
+def test_the_low_stock_page_lists_one_collection_when_asked(client, seed):
+    seed_low(client, seed)
+    page = client.get("/low-stock?collection=veg&sort=shortfall", headers=BROWSER)
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert low_rows(text) == [
+        ("veg", "leek", "0", "7", "7"),
+        ("veg", "kale", "1", "3", "2"),
+    ]
+    # The CSV link downloads what is shown.
+    assert (
+        '<a href="/download/low-stock.csv?sort=shortfall&amp;collection=veg" download>'
+    ) in text
+    api = client.get("/low-stock?collection=herbs").get_json()
+    assert api == {
+        "low_stock": [
+            {
+                "collection": "herbs",
+                "member": "dill",
+                "quantity": 5,
+                "reorder_level": 10,
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("sort=quantity", "sort: must be one of created, shortfall"),
+        ("sort=shortfall&cursor=nope", "cursor: is not a cursor this API gave out"),
+        ("collection=a/b", "collection: must not contain '/'"),
+    ],
+)
+def test_the_low_stock_list_refuses_a_bad_sort_cursor_or_name(client, query, detail):
+    response = client.get(f"/low-stock?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "Invalid input"
+    page = client.get(f"/low-stock?{query}", headers=BROWSER)
+    assert problem_page(page) == {
+        "status": 400,
+        "error": "Invalid input",
+        "detail": detail,
+    }
+
+
+def test_a_cursor_of_one_low_stock_order_is_refused_by_the_other(client, seed):
+    seed_low(client, seed)
+    link = client.get("/low-stock?sort=shortfall&limit=1").headers["Link"]
+    cursor = link[link.index("cursor=") + 7 : link.index(">")]
+    assert client.get(f"/low-stock?cursor={cursor}").status_code == 400
+    link = client.get("/low-stock?limit=1").headers["Link"]
+    cursor = link[link.index("cursor=") + 7 : link.index(">")]
+    assert client.get(f"/low-stock?sort=shortfall&cursor={cursor}").status_code == 400
+
+
+def test_an_unknown_or_unseen_collection_is_not_found(
+    make_user, make_token, seed, client
+):
+    seed_low(client, seed)
+    make_user("clerk")
+    token = make_token("clerk", "read", collections=["veg"])
+    for headers, collection in [
+        ({}, "nuts"),
+        (bearer(token), "fruit"),
+        (bearer(token), "nuts"),
+    ]:
+        for path in ("/low-stock", "/download/low-stock.csv"):
+            response = client.get(f"{path}?collection={collection}", headers=headers)
+            assert response.status_code == 404, (path, collection)
+    response = client.get("/low-stock?collection=veg", headers=bearer(token))
+    assert [m["member"] for m in response.get_json()["low_stock"]] == ["leek", "kale"]
+
+
+def test_the_low_stock_page_writes_thousands_with_separators(client, seed):
+    seed(big={"bolt": 1_500})
+    set_levels(client, {"big/bolt": 12_345_678})
+    page = client.get("/low-stock", headers=BROWSER).get_data(as_text=True)
+    assert low_rows(page) == [("big", "bolt", "1,500", "12,345,678", "12,344,178")]
+
+
+CSV_HEADER = "collection,member,quantity,reorder_level,shortfall\r\n"
+
+
+def test_the_low_stock_downloads_as_csv(client, seed):
+    seed_low(client, seed)
+    response = client.get("/download/low-stock.csv")
+    assert response.status_code == 200
+    assert response.content_type == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"] == (
+        "attachment; filename=\"low-stock.csv\"; filename*=UTF-8''low-stock.csv"
+    )
+    assert response.get_data(as_text=True) == (
+        CSV_HEADER
+        + "fruit,apple,3,5,2\r\n"
+        + "fruit,fig,4,4,0\r\n"
+        + "veg,leek,0,7,7\r\n"
+        + "veg,kale,1,3,2\r\n"
+        + "herbs,dill,5,10,5\r\n"
+    )
+    # In the page's order and for its collection; the whole list, not a page.
+    response = client.get("/download/low-stock.csv?sort=shortfall&limit=1")
+    assert response.get_data(as_text=True) == (
+        CSV_HEADER
+        + "veg,leek,0,7,7\r\n"
+        + "herbs,dill,5,10,5\r\n"
+        + "fruit,apple,3,5,2\r\n"
+        + "veg,kale,1,3,2\r\n"
+        + "fruit,fig,4,4,0\r\n"
+    )
+    response = client.get("/download/low-stock.csv?collection=veg")
+    assert response.headers["Content-Disposition"] == (
+        "attachment; filename=\"low-stock-veg.csv\"; filename*=UTF-8''low-stock-veg.csv"
+    )
+    assert response.get_data(as_text=True) == (
+        CSV_HEADER + "veg,leek,0,7,7\r\nveg,kale,1,3,2\r\n"
+    )
+
+
+def test_an_empty_low_stock_downloads_as_its_header(client, seed):
+    seed(fruit={"apple": 3})
+    response = client.get("/download/low-stock.csv")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == CSV_HEADER
+
+
+def test_the_low_stock_csv_defuses_formulas_and_quotes_names(client, seed):
+    seed(**{"=sum(A1)": {"+1": 0, "@x": 0, 'a,"b"': 0, "-2": 0}})
+    set_levels(
+        client,
+        {
+            "%3Dsum(A1)/%2B1": 1,
+            "%3Dsum(A1)/@x": 1,
+            "%3Dsum(A1)/a,%22b%22": 1,
+            "%3Dsum(A1)/-2": 1,
+        },
+    )
+    response = client.get("/download/low-stock.csv")
+    assert response.get_data(as_text=True) == (
+        CSV_HEADER
+        + "'=sum(A1),'+1,0,1,1\r\n"
+        + "'=sum(A1),'@x,0,1,1\r\n"
+        + '\'=sum(A1),"a,""b""",0,1,1\r\n'
+        + "'=sum(A1),'-2,0,1,1\r\n"
+    )
+    # Stored as they were named.
+    low = client.get("/low-stock").get_json()["low_stock"]
+    assert [m["member"] for m in low] == ["+1", "@x", 'a,"b"', "-2"]
+
+
+def test_the_low_stock_csv_is_only_for_a_caller_who_may_read(make_app, seed):
+    app = make_app(ANONYMOUS_ACCESS="none")
+    client = app.test_client()
+    response = client.get("/download/low-stock.csv?sort=shortfall")
+    assert response.status_code == 303
+    assert response.headers["Location"] == (
+        "/log-in?next=/download/low-stock.csv?sort%3Dshortfall"
+    )
+
+
+def test_a_limited_caller_downloads_only_its_collections(
+    make_user, make_token, seed, client
+):
+    seed_low(client, seed)
+    make_user("clerk")
+    token = make_token("clerk", "read", collections=["veg", "herbs"])
+    response = client.get("/download/low-stock.csv", headers=bearer(token))
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == (
+        CSV_HEADER + "veg,leek,0,7,7\r\nveg,kale,1,3,2\r\nherbs,dill,5,10,5\r\n"
+    )
+    page = client.get("/low-stock", headers={**BROWSER, **bearer(token)})
+    assert [row[1] for row in low_rows(page.get_data(as_text=True))] == [
+        "leek",
+        "kale",
+        "dill",
+    ]
+
+
+def test_the_low_stock_page_links_its_sorts_and_the_download(client, seed):
+    seed_low(client, seed)
+    page = client.get("/low-stock?collection=veg", headers=BROWSER)
+    text = page.get_data(as_text=True)
+    assert '<a href="/download/low-stock.csv?collection=veg" download>' in text
+    sorts = re.search(r'<nav class="sorts"[^>]*>(.*?)</nav>', text, re.S)
+    assert sorts is not None
+    links = re.findall(
+        r'<a href="([^"]+)"( aria-current="true")?>([^<]+)</a>', sorts[1]
+    )
+    assert links == [
+        ("/low-stock?collection=veg", ' aria-current="true"', "Oldest first"),
+        (
+            "/low-stock?sort=shortfall&amp;collection=veg",
+            "",
+            "Largest shortfall first",
+        ),
+    ]
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("sort", ["created", "shortfall"])
+def test_the_low_stock_list_reads_the_index_of_low_members(app, sort):
+    from stockapp.core.extensions import db
+    from stockapp.stock import reads
+
+    listing = reads.LowStockListing(sort, None, None, 10)
+    with app.app_context():
+        query = reads._low_members_query(None, listing).limit(10)
+        sql = str(query.compile(dialect=db.engine.dialect))
+        with db.engine.connect() as connection:
+            plan = " | ".join(
+                row[-1]
+                for row in connection.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {sql}", (1,) * sql.count("?")
+                )
+            )
+    assert "SCAN members USING INDEX ix_members_low_stock" in plan, plan
+    # By shortfall the low members (only they) are sorted as they are read.
+    assert ("TEMP B-TREE" in plan) == (sort == "shortfall"), plan
