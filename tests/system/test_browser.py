@@ -34,8 +34,9 @@ def test_a_clerk_logs_in_adds_a_collection_and_logs_out(page, stored):
 
     page.get_by_role("link", name="Add a collection").first.click()
     fill_add_collection(page, "fruit", "apple", "30")
-    expect(page.get_by_role("status")).to_have_text("Collection created")
-    expect(page.get_by_role("link", name="fruit", exact=True)).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text("Collection fruit created")
+    # The message links to it, and so does the table beside the form.
+    expect(page.get_by_role("link", name="fruit", exact=True)).to_have_count(2)
     assert stored() == {"fruit": {"apple": 30}}
 
     page.get_by_role("button", name="Log out").click()
@@ -87,7 +88,7 @@ def test_low_stock_appears_and_clears(page, site, make_token):
     expect(page).to_have_url("/low-stock")
     expect(page.get_by_role("heading", name="Low stock", level=1)).to_be_visible()
     row = page.get_by_role("row").filter(has_text="apple")
-    expect(row.get_by_role("cell")).to_have_text(["fruit", "apple", "3", "5"])
+    expect(row.get_by_role("cell")).to_have_text(["fruit", "apple", "3", "5", "2"])
     expect(page.get_by_role("cell", name="pear")).to_have_count(0)
     api("POST", "/stock/fruit/apple/adjustments", {"delta": 10})
     page.reload()

@@ -148,7 +148,7 @@ def test_a_clerks_day_from_a_new_collection_to_its_history(
     # A new collection, through the add-collection form.
     page.get_by_role("link", name="Add a collection").first.click()
     fill_add_collection(page, "fruit", "apple", "30")
-    expect(flash(page)).to_have_text("Collection created")
+    expect(flash(page)).to_have_text("Collection fruit created")
     page.get_by_role("link", name="Stock", exact=True).click()
     page.get_by_role("link", name="fruit", exact=True).click()
     expect(page).to_have_url("/collections/fruit")
@@ -191,7 +191,7 @@ def test_a_clerks_day_from_a_new_collection_to_its_history(
     assert read("/stock/fruit/pear/reorder-level") == (200, 15)
     page.get_by_role("link", name="Low stock", exact=True).click()
     low = page.get_by_role("row").filter(has_text="pear")
-    expect(low.get_by_role("cell")).to_have_text(["fruit", "pear", "12", "15"])
+    expect(low.get_by_role("cell")).to_have_text(["fruit", "pear", "12", "15", "3"])
     page.go_back()
     assert set_field(page, "pear", "Reorder level", "", "Set reorder level") == 200
     expect(said(page)).to_have_text("Reorder level of pear cleared.")
