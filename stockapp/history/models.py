@@ -1,4 +1,4 @@
-"""The movement log: one row per change of a member's quantity."""
+"""The movement log: one row per change of a member's quantity or reorder level."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ MOVEMENT_KINDS = (
     "transfer",
     # A stocktake's variance, applied when it is committed (moves/stocktakes.py).
     "stocktake",
+    # A change of the member's reorder level: its quantity (before = after) is
+    # untouched; level_before and level_after say what changed.
+    "level",
 )
 # The longest of them: the kind column's width.
 MAX_KIND_LENGTH = 10
@@ -32,7 +35,8 @@ GROUPS = ("batch", "transfer", "stocktake")
 
 
 class Movement(db.Model):
-    """One change of one member's quantity, kept after the member is gone."""
+    """One change of one member's quantity (or of its reorder level), kept
+    after the member is gone."""
 
     __tablename__ = "movements"
     __table_args__ = (
@@ -63,3 +67,7 @@ class Movement(db.Model):
     batch: Mapped[str | None] = mapped_column(String(GROUP_ID_LENGTH))
     transfer: Mapped[str | None] = mapped_column(String(GROUP_ID_LENGTH))
     stocktake: Mapped[int | None] = mapped_column(BigInteger)
+    # A "level" movement's reorder level before and after (null: none); null
+    # for every other kind.
+    level_before: Mapped[int | None] = mapped_column(BigInteger)
+    level_after: Mapped[int | None] = mapped_column(BigInteger)

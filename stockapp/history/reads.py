@@ -53,6 +53,9 @@ def _as_json(movement: Movement) -> dict[str, Any]:
         value = getattr(movement, group)
         if value is not None:
             row[group] = value
+    if movement.kind == "level":
+        row["level_before"] = movement.level_before
+        row["level_after"] = movement.level_after
     return row
 
 

@@ -7,6 +7,22 @@ from ..core.rules import MAX_REASON_LENGTH
 from . import reads
 from .models import GROUP_ID_LENGTH, MOVEMENT_KINDS
 
+# A "level" movement's reorder levels, before and after (absent for every other
+# kind): in the history and in a webhook's movement data.
+_NULLABLE_LEVEL: Schema = {"oneOf": [ref("schemas", "Quantity"), {"type": "null"}]}
+LEVEL_CHANGE: dict[str, Schema] = {
+    "level_before": {
+        **_NULLABLE_LEVEL,
+        "description": "A `level` movement's reorder level before it (null:"
+        " none); absent for every other kind.",
+    },
+    "level_after": {
+        **_NULLABLE_LEVEL,
+        "description": "A `level` movement's reorder level after it (null:"
+        " cleared); absent for every other kind.",
+    },
+}
+
 
 def history_schemas() -> dict[str, Schema]:
     """The movement log's schemas, for the OpenAPI document."""
@@ -17,9 +33,11 @@ def history_schemas() -> dict[str, Schema]:
     return {
         "Movement": {
             "type": "object",
-            "description": "One change of one member's quantity. `before` is null"
-            " when the member did not exist, `after` when it no longer does;"
-            " `batch`, `transfer` or `stocktake` names what it went with.",
+            "description": "One change of one member's quantity or, of kind"
+            " `level`, of its reorder level (`before` = `after`, the quantity"
+            " then). `before` is null when the member did not exist, `after`"
+            " when it no longer does; `batch`, `transfer` or `stocktake` names"
+            " what it went with.",
             "required": [
                 "id",
                 "collection",
@@ -61,6 +79,7 @@ def history_schemas() -> dict[str, Schema]:
                     "description": "The stocktake whose commit applied it;"
                     " absent when none.",
                 },
+                **LEVEL_CHANGE,
             },
             "additionalProperties": False,
         },

@@ -15,6 +15,7 @@ _WORDS = {
     "delete": "deleted",
     "import": "imported",
     "stocktake": "counted",
+    "level": "reorder level",
 }
 # Kinds whose words follow the direction: (up, down).
 _BY_DIRECTION = {

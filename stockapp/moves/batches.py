@@ -322,6 +322,7 @@ def _reorder_level(operation: Operation, by: str | None) -> Outcome:
         operation.member,
         operation.value,
         operation.precondition,
+        by=by,
     )
     message = LEVEL_CLEARED if operation.value is None else LEVEL_SET
     return Outcome(200, {"message": message}, written.version)

@@ -29,6 +29,7 @@ from .statements import (
     DELETE_MEMBERS,
     GROUPS,
     INSERT_GROUPED_MOVEMENT,
+    INSERT_LEVEL_MOVEMENT,
     INSERT_MEMBERS,
     INSERT_MOVEMENT,
     INSERT_MOVEMENTS,
@@ -560,6 +561,47 @@ def _update_members(rows: list[dict[str, Any]]) -> None:
     columns = ("member_id", "new_quantity", "new_version")
     arrays = {column: [row[column] for row in rows] for column in columns}
     write_connection().execute(UPDATE_MEMBER_ARRAYS, arrays)
+
+
+def record_level_change(
+    collection: str,
+    member: str,
+    stored: StoredMember,
+    level: int | None,
+    version: int,
+    by: str | None = None,
+) -> None:
+    """Log that ``member`` (as ``stored`` before the change) now has reorder
+    level ``level`` (None: none) and version ``version``, and announce it."""
+    at = utcnow()
+    movement_id = (
+        execute(
+            INSERT_LEVEL_MOVEMENT,
+            collection=collection,
+            member=member,
+            kind="level",
+            before=stored.quantity,
+            after=stored.quantity,
+            reason=None,
+            by=by,
+            at=at,
+            level_before=stored.reorder_level,
+            level_after=level,
+            **current_group(),
+        )
+        .one()
+        .id
+    )
+    change = Change(
+        movement_id,
+        member,
+        stored.quantity,
+        stored.quantity,
+        level,
+        version,
+        level_before=stored.reorder_level,
+    )
+    announce(Recorded(collection, "level", None, by, at, [change]))
 
 
 def _insert_movements(rows: list[dict[str, Any]]) -> Any:

@@ -373,7 +373,9 @@ def set_reorder_level(collection: str, member: str) -> Any:
             (form_level, request.form.get("level", ""), "level"),
             (form_version, request.form.get("version", ""), "version"),
         )
-        units.set_reorder_level(collection, member, level, _if_match(version))
+        units.set_reorder_level(
+            collection, member, level, _if_match(version), by=actor()
+        )
         if level is None:
             return f"Reorder level of {member} cleared."
         return f"Reorder level of {member} set to {level}."

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import render_template, request, url_for
 
-from ..access.identity import current_identity
+from ..access.identity import actor, current_identity
 from ..access.permissions import prefers_html, refuse_unseen_collection, requires
 from ..core.api_doc import (
     Schema,
@@ -96,7 +96,7 @@ def put_reorder_level(collection: str, member: str) -> Any:
     check_names(collection=collection, member=member)
     level = reorder_level_body(json_body())
     written = units.set_reorder_level(
-        collection, member, level, Precondition.from_request()
+        collection, member, level, Precondition.from_request(), by=actor()
     )
     message = LEVEL_CLEARED if level is None else LEVEL_SET
     return {"message": message}, 200, {"ETag": etag(written.version)}

@@ -32,6 +32,9 @@ class Change(NamedTuple):
     reorder_level: int | None
     # The member's version after the change (None: it is gone).
     version: int | None
+    # A "level" movement's reorder level before the change (reorder_level is
+    # the one after); None for every other kind.
+    level_before: int | None = None
 
 
 class Recorded(NamedTuple):

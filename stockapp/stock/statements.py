@@ -175,6 +175,19 @@ INSERT_GROUPED_MOVEMENT = (
     )
     .returning(movements.c.id)
 )
+# A change of a member's reorder level (kind "level"): its quantity twice, the
+# levels before and after, and what it went with (a batch), if anything.
+INSERT_LEVEL_MOVEMENT = (
+    insert(movements)
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("collection", "member", "kind", "before", "after", "reason")
+            + ("by", "at", *GROUPS, "level_before", "level_after")
+        }
+    )
+    .returning(movements.c.id)
+)
 INSERT_MOVEMENTS = insert(movements).returning(movements.c.id, movements.c.member)
 # PostgreSQL's: the rows as one array per column, unnested. Its text is the
 # same whatever the number of rows, so the driver parses it once rather than a
@@ -260,6 +273,8 @@ class DialectStatements:
     delete_members_not_named: Executable
     # How many there are.
     count_members_not_named: Select[Any]
+    # (name, quantity) of each of them, oldest first, at most ``limit``.
+    members_not_named: Select[Any]
     # (id, collection, member, quantity, reorder level) of each member at or
     # below its level, oldest first, after ``after_id``, at most ``limit``, in
     # the collections in ``only`` unless it is null.
@@ -405,6 +420,10 @@ def _statements_for(dialect: str) -> DialectStatements:
         .returning(movements.c.id, movements.c.member, movements.c.before),
         delete_members_not_named=delete(members).where(not_named),
         count_members_not_named=select(func.count()).where(not_named),
+        members_not_named=select(members.c.name, members.c.quantity)
+        .where(not_named)
+        .order_by(members.c.id)
+        .limit(bindparam("limit")),
         low_stock=low.add_columns(
             members.c.id,
             collections.c.name.label("collection"),

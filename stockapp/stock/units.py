@@ -41,6 +41,7 @@ from .ledger import (
     lock_existing_member,
     lock_or_create_collection_with_members,
     log_members_not_named,
+    record_level_change,
     remove_members_not_named,
 )
 from .models import new_version
@@ -77,15 +78,20 @@ def set_reorder_level(
     member: str,
     level: int | None,
     precondition: Precondition = NO_PRECONDITION,
+    *,
+    by: str | None = None,
 ) -> Written:
     """Set (None: clear) the reorder level of an existing member; its version
-    changes only if the level does."""
+    changes, and the change is logged, only if the level does."""
     with write_transaction():
         _, stored = lock_existing_member(collection_name, member, precondition)
         changed = execute(
             SET_REORDER_LEVEL, member_id=stored.id, level=level
         ).one_or_none()
-    return Written(False, stored.version if changed is None else changed.version)
+        if changed is None:
+            return Written(False, stored.version)
+        record_level_change(collection_name, member, stored, level, changed.version, by)
+    return Written(False, changed.version)
 
 
 @retry_serialization_failures

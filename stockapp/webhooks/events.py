@@ -107,15 +107,21 @@ def event_body(
     )
 
 
-def crossing(change: Change) -> str | None:
-    """member.low if ``change`` took the quantity from above its reorder level
-    to at or below it, member.restocked for the way back, else None."""
-    level, before, after = change.reorder_level, change.before, change.after
-    if level is None or before is None or after is None:
+def crossing(change: Change, kind: str) -> str | None:
+    """member.low if ``change`` (a movement of ``kind``) took the member from
+    above its reorder level to at or below it, member.restocked for the way
+    back, else None. A "level" movement crosses by moving the level; clearing
+    it crosses nothing."""
+    before, after, level_after = change.before, change.after, change.reorder_level
+    # No level now (none, or a level cleared): nothing to cross.
+    if before is None or after is None or level_after is None:
         return None
-    if before > level >= after:
+    level_before = change.level_before if kind == "level" else level_after
+    was_low = level_before is not None and before <= level_before
+    is_low = after <= level_after
+    if is_low and not was_low:
         return "member.low"
-    if before <= level < after:
+    if was_low and not is_low:
         return "member.restocked"
     return None
 
@@ -152,7 +158,10 @@ def movement_events(
             "movement_id": change.movement_id,
             **group,
         }
-        for kind in ("movement.created", crossing(change)):
+        if recorded.kind == "level":
+            data["level_before"] = change.level_before
+            data["level_after"] = change.reorder_level
+        for kind in ("movement.created", crossing(change, recorded.kind)):
             if kind is None:
                 continue
             event_id = new_event_id()

@@ -12,6 +12,7 @@ from ..core.api_doc import TIMESTAMP, Schema, media, ref
 from ..core.cursors import MAX_ID
 from ..core.rules import MAX_REASON_LENGTH
 from ..history.models import GROUP_ID_LENGTH, MOVEMENT_KINDS
+from ..history.schemas import LEVEL_CHANGE
 from .models import (
     DELIVERY_STATES,
     EVENT_TYPES,
@@ -33,14 +34,16 @@ _NULLABLE_TIME = {"oneOf": [TIMESTAMP, {"type": "null"}]}
 
 
 def _grouped(properties: dict[str, Schema]) -> Schema:
-    """A movement's data: ``properties``, and what it went with when anything
-    (a batch, a transfer or a stocktake, as the history names them)."""
+    """A movement's data: ``properties``, what it went with when anything (a
+    batch, a transfer or a stocktake, as the history names them), and a level
+    movement's levels."""
     schema = _object(properties)
     schema["properties"] = {
         **properties,
         "batch": {"type": "string", "maxLength": GROUP_ID_LENGTH},
         "transfer": {"type": "string", "maxLength": GROUP_ID_LENGTH},
         "stocktake": {"type": "integer", "minimum": 1},
+        **LEVEL_CHANGE,
     }
     return schema
 
@@ -206,12 +209,14 @@ def webhook_schemas() -> dict[str, Schema]:
         "LowStockEvent": _event(
             "member.low",
             "A movement took a member from above its reorder level to at or"
-            " below it (once per crossing, not once per movement below).",
+            " below it, or a new level put it there (once per crossing, not"
+            " once per movement below).",
             _grouped({**movement_data, "reorder_level": quantity}),
         ),
         "RestockedEvent": _event(
             "member.restocked",
-            "A movement took a member from at or below its reorder level to above it.",
+            "A movement took a member from at or below its reorder level to"
+            " above it, or a new level did.",
             _grouped({**movement_data, "reorder_level": quantity}),
         ),
         "CollectionDeletedEvent": _event(

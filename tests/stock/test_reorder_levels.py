@@ -43,10 +43,11 @@ def test_setting_a_level_stores_it_and_changes_the_members_tag(client, seed, row
     assert client.get(LEVEL).headers["ETag"] == response.headers["ETag"]
     assert client.get("/stock/fruit/apple").headers["ETag"] == response.headers["ETag"]
     assert stored_levels(rows) == {"apple": 5, "pear": None}
-    # The quantity is untouched, and nothing is logged as a movement.
+    # The quantity is untouched; the change is logged as a "level" movement
+    # (tests/history/test_level_changes.py).
     assert client.get("/stock/fruit").get_json() == {"apple": 3, "pear": 9}
     kinds = [m["kind"] for m in client.get("/stock/fruit/history").json["movements"]]
-    assert kinds == ["create", "create"]
+    assert kinds == ["level", "create", "create"]
 
 
 def test_the_same_level_again_changes_nothing(client, seed):
@@ -224,8 +225,9 @@ def test_low_stock_is_one_statement_and_a_level_a_few(
     with count_statements() as written:
         put_level(client, "5")
     # BEGIN, lock the collection and read the member (one statement on SQLite,
-    # two on PostgreSQL), update it (COMMIT is unseen).
-    assert len(written) == (3 if backend == "sqlite" else 4), written
+    # two on PostgreSQL), update it, log the change, ask whether any webhook
+    # wants it (COMMIT is unseen).
+    assert len(written) == (5 if backend == "sqlite" else 6), written
 
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}

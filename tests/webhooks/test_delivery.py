@@ -75,21 +75,23 @@ def test_the_receiver_gets_each_committed_movement_verified_in_order(
     client.put("/stock/fruit/apple/reorder-level", json=10)
     client.post("/stock/fruit/apple/adjustments", json={"delta": -25})
     client.post("/stock/fruit/apple/adjustments", json={"delta": -99})  # refused
-    assert deliver() == 4
+    assert deliver() == 5
     assert all(received.verified for received in receiver.received)
     for received in receiver.received:
         assert received.headers["webhook-id"] == received.event["id"]
         assert received.headers["content-type"] == "application/json"
     assert [
-        (e["type"], e["data"]["member"], e["data"]["after"]) for e in receiver.events()
+        (e["type"], e["data"]["member"], e["data"]["kind"], e["data"]["after"])
+        for e in receiver.events()
     ] == [
-        ("movement.created", "apple", 30),
-        ("movement.created", "pear", 2),
-        ("movement.created", "apple", 5),
-        ("member.low", "apple", 5),
+        ("movement.created", "apple", "create", 30),
+        ("movement.created", "pear", "create", 2),
+        ("movement.created", "apple", "level", 30),
+        ("movement.created", "apple", "adjust", 5),
+        ("member.low", "apple", "adjust", 5),
     ]
     states = rows("SELECT state, attempts FROM webhook_deliveries ORDER BY id")
-    assert states == [{"state": "delivered", "attempts": 1}] * 4
+    assert states == [{"state": "delivered", "attempts": 1}] * 5
     # Nothing is due any more.
     assert deliver() == 0
 

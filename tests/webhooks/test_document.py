@@ -33,18 +33,22 @@ def test_every_event_sent_matches_its_schema(client, subscribe, receiver, delive
     client.put("/stock/fruit/apple/reorder-level", json=10)
     client.post("/stock/fruit/apple/adjustments", json={"delta": -25, "reason": "sold"})
     client.post("/stock/fruit/apple/adjustments", json={"delta": 20})
+    client.put("/stock/fruit/apple/reorder-level", json=30)  # low by its level
     client.delete("/stock/fruit")
     deliver()
     document = client.get("/openapi.json").get_json()
     sent = receiver.events()
-    assert [event["type"] for event in sent] == [
-        "movement.created",
-        "movement.created",
-        "member.low",
-        "movement.created",
-        "member.restocked",
-        "movement.created",
-        "collection.deleted",
+    assert [(event["type"], event["data"].get("kind")) for event in sent] == [
+        ("movement.created", "create"),
+        ("movement.created", "level"),
+        ("movement.created", "adjust"),
+        ("member.low", "adjust"),
+        ("movement.created", "adjust"),
+        ("member.restocked", "adjust"),
+        ("movement.created", "level"),
+        ("member.low", "level"),
+        ("movement.created", "delete"),
+        ("collection.deleted", None),
     ]
     for event in sent:
         errors = list(

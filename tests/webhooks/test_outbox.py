@@ -191,11 +191,12 @@ def test_each_subscription_gets_only_its_events_and_collections(
     client.put("/stock/fruit/apple/reorder-level", json=2)
     client.post("/stock/fruit/apple/adjustments", json={"delta": -1})
     client.post("/stock/veg", json={"leek": 1})
-    assert [kind for _, kind, _ in outbox(every)] == [
-        "movement.created",
-        "movement.created",
-        "member.low",
-        "movement.created",
+    assert [(kind, d["kind"]) for _, kind, d in outbox(every)] == [
+        ("movement.created", "create"),
+        ("movement.created", "level"),  # 3 is above the new level 2: not low
+        ("movement.created", "adjust"),
+        ("member.low", "adjust"),
+        ("movement.created", "create"),
     ]
     assert [(kind, d["member"]) for _, kind, d in outbox(fruit_low)] == [
         ("member.low", "apple")
@@ -324,4 +325,42 @@ def test_a_transfer_announces_both_movements_with_its_id(hook, client, outbox):
                 "south", "apple", "transfer", None, 2, "rebalance", transfer=transfer
             ),
         ),
+    ]
+
+
+def test_a_level_change_is_a_movement_and_may_cross_the_level(hook, client, outbox):
+    hook(events=["movement.created", "member.low", "member.restocked"])
+    client.post("/stock/fruit", json={"apple": 5})
+    for level in ("3", "6", "4", "null", "9"):
+        response = client.put(
+            "/stock/fruit/apple/reorder-level",
+            data=level,
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 200, response.get_json()
+
+    def level(before, after, **extra):
+        return moved(
+            "fruit",
+            "apple",
+            "level",
+            5,
+            5,
+            level_before=before,
+            level_after=after,
+            **extra,
+        )
+
+    # none -> 3: not low; 3 -> 6: low; 6 -> 4: restocked; 4 -> none: nothing
+    # crosses (no level now); none -> 9: low.
+    assert shapes(outbox()) == [
+        ("movement.created", moved("fruit", "apple", "create", None, 5)),
+        ("movement.created", level(None, 3)),
+        ("movement.created", level(3, 6)),
+        ("member.low", level(3, 6, reorder_level=6)),
+        ("movement.created", level(6, 4)),
+        ("member.restocked", level(6, 4, reorder_level=4)),
+        ("movement.created", level(4, None)),
+        ("movement.created", level(None, 9)),
+        ("member.low", level(None, 9, reorder_level=9)),
     ]
