@@ -10,13 +10,14 @@ whatever the member holds (the database refuses going below zero).
 Posted by htmx (``HX-Request``), the answer is the member's row alone, with
 the outcome beside it and in the page's live region: the clerk stays where
 they were. Without script, a success redirects back to the page
-(post/redirect/get) with a flashed message, and a failure shows the page again
-with the error beside the field.
+(post/redirect/get) with a flashed message, and so does a refusal: the page
+then shows the form again with the error beside the field (refusals.py), and
+reloading it posts nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -39,7 +40,7 @@ from ..core.rules import (
     form_version,
 )
 from ..history.reads import last_movement_by, movements_page
-from . import listings, units
+from . import listings, refusals, units
 from .listings import PAGE_SIZES
 
 bp = Blueprint("collection_pages", __name__, template_folder="templates")
@@ -63,6 +64,9 @@ class FailedForm(NamedTuple):
     # Refused because someone changed the member meanwhile (its history is
     # linked beside the message).
     changed: bool = False
+    # The member a refused add named, which exists already (linked beside the
+    # message).
+    existing: str | None = None
 
 
 _NOTHING_FAILED = FailedForm(None, "", {})
@@ -109,38 +113,31 @@ def collection(collection: str) -> Any:
     return _collection_page(collection)
 
 
-def _collection_page(
-    collection: str,
-    status: int = 200,
-    *,
-    failed: FailedForm = _NOTHING_FAILED,
-) -> Any:
-    """The page of members; ``failed`` shows a refused form again, with why."""
+def _collection_page(collection: str) -> Any:
+    """The page of members, and a form refused just before, with why."""
+    failed, form = _refusal_kept(["collection", collection])
     listing = listings.member_listing(request.args)
     text = listings.search_text(request.args)
     page = listings.members_page(collection, listing, text)
     if page is None:
         raise not_found(f'collection "{collection}"')
     shown = {member.name for member in page.members}
-    return (
-        render_template(
-            "stock/collection.html",
-            collection=collection,
-            page=page,
-            sort=listing.sort,
-            size=listing.size,
-            query=text,
-            sorts=listings.MEMBER_SORTS,
-            sizes=PAGE_SIZES,
-            listing=listing_args(),
-            failed=failed,
-            # A refused member that is not on this page is spoken of on top.
-            failed_elsewhere=failed.member is not None and failed.member not in shown,
-            form=request.form,
-            field_labels=FIELD_LABELS,
-            refused_page=failed.member is not None,
-        ),
-        status,
+    return render_template(
+        "stock/collection.html",
+        collection=collection,
+        page=page,
+        sort=listing.sort,
+        size=listing.size,
+        query=text,
+        sorts=listings.MEMBER_SORTS,
+        sizes=PAGE_SIZES,
+        listing=listing_args(),
+        failed=failed,
+        # A refused member that is not on this page is spoken of on top.
+        failed_elsewhere=failed.member is not None and failed.member not in shown,
+        form=form,
+        field_labels=FIELD_LABELS,
+        refused_page=failed.member is not None,
     )
 
 
@@ -152,28 +149,33 @@ def member(collection: str, member: str) -> Any:
     return _member_page(collection, member)
 
 
-def _member_page(
-    collection: str,
-    member: str,
-    status: int = 200,
-    *,
-    failed: FailedForm = _NOTHING_FAILED,
-) -> Any:
+def _member_page(collection: str, member: str) -> Any:
+    """The member's page, and a form refused just before, with why."""
+    failed, form = _refusal_kept(["member", collection, member])
     current = listings.member_details(collection, member)
     if current is None:
         raise not_found(f'member "{member}" in collection "{collection}"')
     recent, older = movements_page(collection, member, RECENT_MOVEMENTS, None)
-    page = render_template(
+    return render_template(
         "stock/member.html",
         collection=collection,
         member=current,
         movements=recent,
         more_history=older is not None,
         failed=failed,
-        form=request.form,
+        form=form,
         field_labels=FIELD_LABELS,
     )
-    return page, status
+
+
+def _refusal_kept(page: list[str]) -> tuple[FailedForm, Mapping[str, str]]:
+    """The form refused just before on ``page`` (kept across the redirect)
+    and what was typed in it; nothing failed if none."""
+    kept = refusals.take(page)
+    if kept is None:
+        return _NOTHING_FAILED, {}
+    why, typed = kept
+    return FailedForm(**why), typed
 
 
 def _on_member_page() -> bool:
@@ -214,12 +216,19 @@ def _in_place() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def _refused_form(collection: str, member: str, status: int, failed: FailedForm) -> Any:
-    if _in_place():
+def _refused_form(
+    collection: str, member: str | None, status: int, failed: FailedForm
+) -> Any:
+    """The answer to a refused form: its row with why, in place (``status``);
+    without script, back to the page that shows it with why (303)."""
+    if _in_place() and member is not None:
         return _member_row(collection, member, failed=failed, status=status)
-    if _on_member_page():
-        return _member_page(collection, member, status, failed=failed)
-    return _collection_page(collection, status, failed=failed)
+    if member is not None and _on_member_page():
+        refusals.keep(["member", collection, member], failed._asdict(), request.form)
+        page = url_for(".member", collection=collection, member=member)
+        return redirect(page, 303)
+    refusals.keep(["collection", collection], failed._asdict(), request.form)
+    return _back_to(collection, None if member is None else _row_number())
 
 
 def _member_row(
@@ -276,8 +285,8 @@ def _refusal(collection: str, member: str, problem: Problem) -> str:
     if current is None:
         return f"{member} was removed meanwhile; nothing was changed."
     if problem.status == 412:
-        # The log names who moved stock, not who changed a reorder level: say
-        # whose the last logged change is, and link the history beside this.
+        # Who made the member's last change (its reorder level's too), as
+        # the history says; the history is linked beside this.
         by = last_movement_by(collection, member)
         logged = "" if by is None else f" (the last change in its history is by {by})"
         return (
@@ -399,15 +408,15 @@ def add_member(collection: str) -> Any:
         units.put_member(collection, member, quantity, only_new, by=actor())
     except ValidationError as error:
         failed = FailedForm(None, "add", error.errors)
-        return _collection_page(collection, _INVALID, failed=failed)
+        return _refused_form(collection, None, _INVALID, failed)
     except Problem as problem:
         if problem.status != 412:
             raise
         current = listings.member_details(collection, member)
         holding = "" if current is None else f" (it holds {_holding(current)})"
         errors = {"member": f"already exists in {collection}{holding}"}
-        failed = FailedForm(None, "add", errors)
-        return _collection_page(collection, _CONFLICT, failed=failed)
+        failed = FailedForm(None, "add", errors, existing=member)
+        return _refused_form(collection, None, _CONFLICT, failed)
     flash(f"{member} added to {collection} with {quantity}.", "success")
     return _back_to(collection)
 

@@ -62,7 +62,11 @@ def test_the_page_shows_what_the_member_holds_and_its_latest_changes(client, see
     assert '<p class="crumbs"><a href="/collections/fruit">fruit</a></p>' in page
     assert facts(page) == {"Quantity": "2,997 low", "Reorder level": "4,000"}
     # Its own movements only, newest first, in words.
-    assert changes(page) == ["3000 → 2997 (taken) — sold", "new → 3000 (created)"]
+    assert changes(page) == [
+        "3000 → 2997 (taken) — sold",
+        "level none → 4000 (reorder level)",
+        "new → 3000 (created)",
+    ]
     assert '<a href="/collections/fruit/members/apple/history">Its history</a>' in page
 
 
@@ -89,11 +93,11 @@ def test_an_adjustment_from_the_page_comes_back_to_it(client, seed, stored, post
 
 
 def test_a_refusal_shows_the_page_again_with_why_and_what_was_typed(
-    client, seed, stored, post
+    refused, client, seed, stored, post
 ):
     seed(fruit={"apple": 30})
     response = post(f"{PAGE}/adjustments", amount="31", reason="sold", direction="take")
-    assert response.status_code == 409
+    response = refused(response)
     page = text_of(response)
     assert [html.unescape(alert) for alert in _ALERT.findall(page)] == [
         "Cannot take 31 from apple: it holds only 30. Nothing was changed."
@@ -103,7 +107,9 @@ def test_a_refusal_shows_the_page_again_with_why_and_what_was_typed(
     assert stored() == {"fruit": {"apple": 30}}
 
 
-def test_a_set_from_the_page_and_a_stale_one(client, seed, stored, post, version):
+def test_a_set_from_the_page_and_a_stale_one(
+    refused, client, seed, stored, post, version
+):
     seed(fruit={"apple": 30})
     shown = version()
     response = post(f"{PAGE}/quantity", qty="12", reason="counted", version=shown)
@@ -114,7 +120,7 @@ def test_a_set_from_the_page_and_a_stale_one(client, seed, stored, post, version
     assert changes(text_of(client.get(PAGE)))[0] == "30 → 12 (set) — counted"
     # The version the page showed is old now: refused, the page says why.
     response = post(f"{PAGE}/reorder-level", level="5", version=shown)
-    assert response.status_code == 409
+    response = refused(response)
     page = text_of(response)
     (alert,) = _ALERT.findall(page)
     assert html.unescape(alert).startswith(
@@ -124,10 +130,10 @@ def test_a_set_from_the_page_and_a_stale_one(client, seed, stored, post, version
     assert client.get("/stock/fruit/apple/reorder-level").get_json() is None
 
 
-def test_a_bad_amount_is_refused_beside_its_field(client, seed, stored, post):
+def test_a_bad_amount_is_refused_beside_its_field(refused, client, seed, stored, post):
     seed(fruit={"apple": 30})
     response = post(f"{PAGE}/adjustments", amount="-2", direction="add")
-    assert response.status_code == 400
+    response = refused(response)
     assert (
         '<p class="error" id="amount-error">Amount must be a whole number from 1'
         in text_of(response)
