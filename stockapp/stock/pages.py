@@ -228,7 +228,9 @@ def _refused_form(
         page = url_for(".member", collection=collection, member=member)
         return redirect(page, 303)
     refusals.keep(["collection", collection], failed._asdict(), request.form)
-    return _back_to(collection, None if member is None else _row_number())
+    # No anchor: a page opened at one does not honour autofocus, and the
+    # refused field's autofocus is what brings its row into view.
+    return _back_to(collection)
 
 
 def _member_row(

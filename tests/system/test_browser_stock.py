@@ -223,10 +223,12 @@ def test_a_clerks_day_from_a_new_collection_to_its_history(
     page.get_by_role("link", name="History of fruit").click()
     expect(page).to_have_url("/collections/fruit/history")
     entries = history_entries(page)
-    expect(entries).to_have_count(6)
+    expect(entries).to_have_count(8)
     steps = [
         ("pear: 12 → removed (deleted)", "by clerk"),
         ("apple: 25 → 22 (taken) — gift", "by admin"),
+        ("pear: level 15 → none (reorder level)", "by clerk"),
+        ("pear: level none → 15 (reorder level)", "by clerk"),
         ("apple: 35 → 25 (taken) — sold", "by clerk"),
         ("apple: 30 → 35 (added) — delivery", "by clerk"),
         ("pear: new → 12 (created)", "by clerk"),
