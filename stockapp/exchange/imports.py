@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,7 +51,9 @@ MODES = ("merge", "replace")
 # A refusal lists at most this many bad rows (and says how many more there are).
 MAX_PROBLEMS_SHOWN = MAX_PROBLEMS_LISTED
 _QUANTITY = re.compile(r"[0-9]{1,19}")
-_QUANTITY_RULE = f"quantity must be a whole number from 0 to {MAX_QUANTITY}"
+_QUANTITY_RULE = f"must be a whole number from 0 to {MAX_QUANTITY}"
+# A bad value is quoted up to this many characters (a cell may be megabytes).
+MAX_QUOTED = 40
 Imported = dict[str, dict[str, int]]
 
 
@@ -114,16 +117,18 @@ def _check_row(
         )
         return
     collection, member, quantity = row
-    why = [
-        f"{field} {reason}"
-        for field, value in (("collection", collection), ("member", member))
-        if (reason := name_problem(value))
-    ]
+    why = []
+    if reason := name_problem(collection):
+        why.append(f"collection {quoted(collection)} {reason}")
+    if reason := name_problem(member):
+        why.append(f"member {quoted(member)} in {collection} {reason}")
     if not _QUANTITY.fullmatch(quantity) or int(quantity) > MAX_QUANTITY:
-        why.append(_QUANTITY_RULE)
+        why.append(
+            f"quantity {quoted(quantity)} for {member} in {collection} {_QUANTITY_RULE}"
+        )
     key = (collection, member)
     if key in first_seen:
-        why.append(f"repeats line {first_seen[key]} ({collection}, {member})")
+        why.append(f"{member} in {collection} repeats line {first_seen[key]}")
     if why:
         problems.append({"line": line, "error": "; ".join(why)})
         return
@@ -147,7 +152,9 @@ def parse_json_import(raw: bytes) -> Imported:
     ]
     for collection, members in document.items():
         if why := name_problem(collection):
-            problems.append({"line": None, "error": f"collection {collection!r} {why}"})
+            problems.append(
+                {"line": None, "error": f"collection {quoted(collection)} {why}"}
+            )
         if not isinstance(members, dict):
             problems.append(
                 {"line": None, "error": f"{collection}: must be an object of members"}
@@ -158,14 +165,35 @@ def parse_json_import(raw: bytes) -> Imported:
                 {"line": None, "error": f"{collection}: {key!r} appears more than once"}
             )
         for member, quantity in members.items():
-            why = name_problem(member) or quantity_problem(quantity)
-            if why:
-                problems.append(
-                    {"line": None, "error": f"{collection}, {member}: {why}"}
-                )
+            if why := name_problem(member):
+                error = f"member {quoted(member)} in {collection} {why}"
+                problems.append({"line": None, "error": error})
+            elif why := quantity_problem(quantity):
+                shown = json.dumps(quantity, ensure_ascii=False)
+                if isinstance(quantity, str):
+                    shown = quoted(quantity)
+                elif len(shown) > MAX_QUOTED:
+                    shown = shown[:MAX_QUOTED] + "…"
+                error = f"quantity {shown} for {member} in {collection} {why}"
+                problems.append({"line": None, "error": error})
     if problems:
         raise ImportRefused(problems)
     return document
+
+
+def quoted(value: str) -> str:
+    """``value`` as a bad row's message shows it: in double quotes, cut after
+    MAX_QUOTED characters, each character that does not print (a line break, a
+    control character, a lone surrogate) and each quote and backslash escaped."""
+    shown = "".join(
+        char if char.isprintable() and char not in '"\\' else _escaped(char)
+        for char in value[:MAX_QUOTED]
+    )
+    return f'"{shown}…"' if len(value) > MAX_QUOTED else f'"{shown}"'
+
+
+def _escaped(char: str) -> str:
+    return "\\" + char if char in '"\\' else repr(char)[1:-1]
 
 
 def read_import(raw: bytes, file_format: str) -> Imported:
@@ -202,7 +230,12 @@ def options(values: Mapping[str, str]) -> tuple[bool, bool]:
 def report(
     outcome: list[units.ImportedCollection], *, replace: bool, dry_run: bool
 ) -> dict[str, Any]:
+    """What an import did or would do: its mode, totals and each collection's
+    counts (and, when the dry run listed them, its ``changes``)."""
     collections = [entry._asdict() for entry in outcome]
+    for entry in collections:
+        if not entry["changes"]:
+            del entry["changes"]
     totals = {
         key: sum(entry[key] for entry in collections)
         for key in ("added", "changed", "unchanged", "removed")
@@ -217,13 +250,16 @@ def report(
 
 
 def import_as_caller(
-    imported: Imported, *, replace: bool, dry_run: bool
+    imported: Imported, *, replace: bool, dry_run: bool, listed: bool = False
 ) -> dict[str, Any]:
     """Import for this request's caller (a token limited to some collections
-    may import only into those); the ``report``."""
+    may import only into those); the ``report`` (a dry run ``listed`` names
+    each change)."""
     for collection in imported:
         refuse_unseen_collection(collection, creates=True)
-    outcome = units.import_stock(imported, replace=replace, dry_run=dry_run, by=actor())
+    outcome = units.import_stock(
+        imported, replace=replace, dry_run=dry_run, by=actor(), listed=listed
+    )
     return report(outcome, replace=replace, dry_run=dry_run)
 
 

@@ -3,12 +3,15 @@ and the stock's download for a logged-in browser (the API takes tokens only).
 
 The same reading and unit of work as ``POST /imports`` (``imports.py``, and
 ``stock/units.py`` beneath it).
-A refused file is shown again with every bad row and its line; a dry run shows
-what would change; an import redirects back with what it did.
+A refused file is shown again with every bad row and its line; a dry run keeps
+the file as a draft (``drafts.py``) and goes to its preview, which lists each
+change a page at a time and offers "Import these changes"; an import redirects
+back with what it did.
 """
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 from flask import (
@@ -22,8 +25,11 @@ from flask import (
 )
 
 from ..access.permissions import requires
+from ..core.errors import Problem
 from ..core.guards import allows_body_up_to
 from ..core.rules import ValidationError
+from ..stock.units import MAX_REMOVALS_LISTED
+from .drafts import draft_of, import_draft, save_draft
 from .exports import export_response
 from .imports import (
     ImportRefused,
@@ -36,6 +42,9 @@ from .imports import (
 )
 
 bp = Blueprint("import_pages", __name__, template_folder="templates")
+
+# A preview lists this many changes a page.
+CHANGES_PER_PAGE = 100
 
 
 def _page(status: int = 200, **shown: Any) -> Any:
@@ -90,9 +99,68 @@ def submit_import() -> Any:
     except ImportRefused as refused:
         problems, more = shown_problems(refused.problems)
         return _page(400, problems=problems, more=more)
-    result = import_as_caller(imported, replace=replace, dry_run=dry_run)
-    said = summary(result)
     if dry_run:
-        return _page(result=result, said=said)
-    flash(said, "success")
+        mode = "replace" if replace else "merge"
+        token = save_draft(raw, file_format, mode)
+        return redirect(url_for(".preview_draft", token=token), 303)
+    result = import_as_caller(imported, replace=replace, dry_run=False)
+    flash(summary(result), "success")
+    return redirect(url_for(".import_form"), 303)
+
+
+@bp.get("/import/drafts/<token>")
+@requires("write", page=True)
+def preview_draft(token: str) -> Any:
+    """What the file a dry run kept would change now, a page of changes at a
+    time (``?page=``), with the button that imports it."""
+    draft = draft_of(token)
+    result = import_as_caller(
+        read_import(draft.content, draft.file_format),
+        replace=draft.mode == "replace",
+        dry_run=True,
+        listed=True,
+    )
+    changes = [
+        (entry["collection"], entry["created"], change)
+        for entry in result["collections"]
+        for change in entry.get("changes", ())
+    ]
+    pages = max(1, -(-len(changes) // CHANGES_PER_PAGE))
+    number = request.args.get("page", 1, type=int)
+    if not 1 <= number <= pages:
+        raise Problem(
+            404, "Not found", f"This preview has pages 1 to {pages}, not {number}."
+        )
+    start = (number - 1) * CHANGES_PER_PAGE
+    shown = changes[start : start + CHANGES_PER_PAGE]
+    return _page(
+        draft=draft,
+        result=result,
+        said=summary(result),
+        # This page's changes by collection: (name, is it new, its changes).
+        groups=[
+            (name, created, [change for *_, change in rows])
+            for (name, created), rows in groupby(shown, key=lambda row: row[:2])
+        ],
+        first=start + 1,
+        last=start + len(shown),
+        listed=len(changes),
+        unlisted=result["totals"]["removed"]
+        - sum(1 for _, _, change in changes if change.after is None),
+        number=number,
+        pages=pages,
+        max_removals=MAX_REMOVALS_LISTED,
+    )
+
+
+@bp.post("/import/drafts/<token>")
+@requires("write", page=True)
+def submit_draft(token: str) -> Any:
+    """Import the file a dry run kept, as it was tried, and forget it."""
+    try:
+        result = import_draft(token)
+    except ImportRefused as refused:
+        problems, more = shown_problems(refused.problems)
+        return _page(400, problems=problems, more=more)
+    flash(summary(result), "success")
     return redirect(url_for(".import_form"), 303)

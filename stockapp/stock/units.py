@@ -223,6 +223,20 @@ def adjust_member(
         return adjust_locked(collection, member, stored, delta, "adjust", reason, by)
 
 
+class MemberChange(NamedTuple):
+    """One member an import changes: its quantity before (None: it is new) and
+    after (None: it is removed)."""
+
+    member: str
+    before: int | None
+    after: int | None
+
+
+# A dry run that lists its changes names at most this many removed members of
+# a collection (the file bounds the others; a replace may remove millions).
+MAX_REMOVALS_LISTED = 1000
+
+
 class ImportedCollection(NamedTuple):
     """What an import does (or, in a dry run, would do) to one collection."""
 
@@ -232,19 +246,28 @@ class ImportedCollection(NamedTuple):
     changed: int
     unchanged: int
     removed: int
+    # Asked for (``listed``): each member added or changed, in the file's
+    # order, then at most MAX_REMOVALS_LISTED of those removed, oldest first.
+    changes: tuple[MemberChange, ...] = ()
 
 
 @retry_serialization_failures
 def import_stock(
-    stock: Mapping[str, Stock], *, replace: bool, dry_run: bool, by: str | None
+    stock: Mapping[str, Stock],
+    *,
+    replace: bool,
+    dry_run: bool,
+    by: str | None,
+    listed: bool = False,
 ) -> list[ImportedCollection]:
     """Set the quantities of ``stock`` (with ``replace``, each collection it
     names holds only its members afterwards), as one transaction, each change
-    logged as kind "import"; with ``dry_run`` only say what would change."""
+    logged as kind "import"; with ``dry_run`` only say what would change (and,
+    ``listed``, list each change)."""
     outcome = []
     with write_transaction():
         for name, members in stock.items():
-            outcome.append(_import_plan(name, members, replace))
+            outcome.append(_import_plan(name, members, replace, listed))
             if dry_run:
                 continue
             if replace:
@@ -254,23 +277,39 @@ def import_stock(
     return outcome
 
 
-def _import_plan(name: str, members: Stock, replace: bool) -> ImportedCollection:
+def _import_plan(
+    name: str, members: Stock, replace: bool, listed: bool
+) -> ImportedCollection:
     collection = lock_collection(name)
     if collection is None:
-        return ImportedCollection(name, True, len(members), 0, 0, 0)
+        added = tuple(MemberChange(member, None, n) for member, n in members.items())
+        return ImportedCollection(
+            name, True, len(members), 0, 0, 0, added if listed else ()
+        )
     current = current_members(collection.id, members)
-    changed = sum(
-        1
+    set_or_added = [
+        MemberChange(member, stored.quantity if stored else None, quantity)
         for member, quantity in members.items()
-        if member in current and current[member].quantity != quantity
-    )
-    removed = 0
+        if (stored := current.get(member)) is None or stored.quantity != quantity
+    ]
+    changed = len(set_or_added) - (len(members) - len(current))
+    removed, removals = 0, []
     if replace:
+        names = names_parameter(members)
+        statements = for_dialect()
         removed = execute(
-            for_dialect().count_members_not_named,
-            collection_id=collection.id,
-            names=names_parameter(members),
+            statements.count_members_not_named, collection_id=collection.id, names=names
         ).one()[0]
+        if listed and removed:
+            removals = [
+                MemberChange(member, quantity, None)
+                for member, quantity in execute(
+                    statements.members_not_named,
+                    collection_id=collection.id,
+                    names=names,
+                    limit=MAX_REMOVALS_LISTED,
+                )
+            ]
     return ImportedCollection(
         name,
         False,
@@ -278,6 +317,7 @@ def _import_plan(name: str, members: Stock, replace: bool) -> ImportedCollection
         changed,
         len(current) - changed,
         removed,
+        tuple(set_or_added + removals) if listed else (),
     )
 
 

@@ -25,6 +25,7 @@ from stockapp.access.passwords import hash_password
 from stockapp.access.validation import TokenRequest
 from stockapp.core.clock import utcnow
 from stockapp.core.extensions import db
+from stockapp.exchange.drafts import ImportDraft
 from stockapp.moves import stocktakes
 from stockapp.stock import reads, units
 from stockapp.webhooks import subscriptions
@@ -201,6 +202,24 @@ ROUTES: dict[tuple[str, str], Route] = {
         "write",
         303,
         form=lambda cell: {"file": (io.BytesIO(IMPORTED), "stock.csv")},
+        page=True,
+        collection=True,
+        creates=True,
+    ),
+    # The caller's own draft: a file its dry run kept.
+    ("GET", "import_pages.preview_draft"): Route(
+        "/import/drafts/{draft}",
+        "write",
+        200,
+        page=True,
+        collection=True,
+        creates=True,
+    ),
+    ("POST", "import_pages.submit_draft"): Route(
+        "/import/drafts/{draft}",
+        "write",
+        303,
+        form={},
         page=True,
         collection=True,
         creates=True,
@@ -540,6 +559,20 @@ class Caller:
             self.delivery = subscriptions.ping(self.hook, None)["id"]
             # An open count of fruit.
             self.stocktake = stocktakes.open_stocktake("fruit", None, by="alice")
+            # A file the caller tried (a dry run), kept to import.
+            self.draft = "d" * 43
+            owner = None if cell.role is None else "caller"
+            db.session.execute(
+                insert(ImportDraft).values(
+                    token=self.draft,
+                    owner=owner,
+                    content=IMPORTED,
+                    file_format="csv",
+                    mode="merge",
+                    created_at=utcnow(),
+                )
+            )
+            db.session.commit()
             self.versions = {
                 "fruit": reads.collection_page("fruit", 0, None)[1],
                 "apple": reads.member_quantity("fruit", "apple")[1],
@@ -589,6 +622,7 @@ class Caller:
             hook=self.hook,
             delivery=self.delivery,
             stocktake=self.stocktake,
+            draft=self.draft,
         )
 
     def call(self, method: str, route: Route, cell: Cell) -> Any:

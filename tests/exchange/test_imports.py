@@ -151,7 +151,7 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_stored(
     response = post_csv(client, text)
     assert response.status_code == 400
     assert response.content_type == "application/problem+json"
-    quantity = "quantity must be a whole number from 0 to 9223372036854775807"
+    rule = "must be a whole number from 0 to 9223372036854775807"
     assert response.get_json() == {
         "type": "about:blank",
         "title": "Bad Request",
@@ -159,13 +159,20 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_stored(
         "detail": "8 bad rows; nothing was imported.",
         "error": "Invalid import",
         "problems": [
-            {"line": 3, "error": quantity},
-            {"line": 4, "error": "member must not contain '/'"},
-            {"line": 5, "error": "collection must be 1 to 100 characters long"},
+            {"line": 3, "error": f'quantity "-1" for pear in fruit {rule}'},
+            {"line": 4, "error": "member \"a/b\" in fruit must not contain '/'"},
+            {"line": 5, "error": 'collection "" must be 1 to 100 characters long'},
             {"line": 6, "error": "has 2 fields, not 3 (collection,member,quantity)"},
-            {"line": 7, "error": "repeats line 2 (fruit, apple)"},
-            {"line": 8, "error": "collection must not contain control characters"},
-            {"line": 10, "error": quantity},
+            {"line": 7, "error": "apple in fruit repeats line 2"},
+            {
+                "line": 8,
+                "error": 'collection "multi\\r\\nline" must not contain control'
+                " characters",
+            },
+            {
+                "line": 10,
+                "error": f'quantity "99999999999999999999" for plum in fruit {rule}',
+            },
             {"line": 11, "error": "has 4 fields, not 3 (collection,member,quantity)"},
         ],
         "more_problems": 0,
@@ -233,10 +240,23 @@ def test_a_json_import_takes_the_stock_document(client, seed, stored):
     [
         (b"[1]", "must be a JSON object of collections"),
         (b'{"fruit": 3}', "fruit: must be an object of members"),
-        (b'{"fruit": {"apple": -1}}', "fruit, apple: must be a JSON integer from 0"),
-        (b'{"a/b": {}}', "collection 'a/b' must not contain '/'"),
+        (
+            b'{"fruit": {"apple": -1}}',
+            "quantity -1 for apple in fruit must be a JSON integer from 0 to"
+            " 9223372036854775807",
+        ),
+        (
+            b'{"fruit": {"apple": "3"}}',
+            'quantity "3" for apple in fruit must be a JSON integer from 0 to'
+            " 9223372036854775807",
+        ),
+        (b'{"fruit": {"a/b": 1}}', "member \"a/b\" in fruit must not contain '/'"),
+        (b'{"a/b": {}}', "collection \"a/b\" must not contain '/'"),
         # A bad name and a bad value at once (the fuzzer found a 500 here).
-        (b'{"a\\u009b": ""}', "collection 'a\\x9b' must not contain control"),
+        (
+            b'{"a\\u009b": ""}',
+            'collection "a\\x9b" must not contain control characters',
+        ),
         (b'{"fruit": {"x": 1, "x": 2}}', "fruit: 'x' appears more than once"),
         (b"{", "is not valid JSON"),
     ],
@@ -365,7 +385,10 @@ def test_the_cli_lists_every_bad_row_and_stores_nothing(runner, tmp_path, stored
     path.write_text(HEADER + "fruit,apple,x\r\nfruit,a/b,1\r\n", newline="")
     result = runner.invoke(args=["stock", "import", str(path)])
     assert result.exit_code == 1
-    assert "line 2: quantity must be a whole number" in result.output
-    assert "line 3: member must not contain '/'" in result.output
+    assert (
+        'line 2: quantity "x" for apple in fruit must be a whole number from 0 to'
+        " 9223372036854775807\n" in result.output
+    )
+    assert "line 3: member \"a/b\" in fruit must not contain '/'\n" in result.output
     assert "2 bad rows; nothing was imported." in result.output
     assert stored() == {}

@@ -58,6 +58,7 @@ def test_upgrade_builds_the_schema_on_an_empty_database(empty_app):
         "webhook_attempts",
         "stocktakes",
         "stocktake_counts",
+        "import_drafts",
     }
     assert (
         empty_app.test_client().post("/stock/fruit", json={"a": 1}).status_code == 201
