@@ -9,12 +9,16 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+_REPOSITORY = Path(__file__).resolve().parent.parent
 # Passwords must be 12 to 1024 characters long.
 PASSWORD = "correct horse battery staple"
 # A stored timestamp as the API writes it: UTC, microseconds, "Z".
@@ -129,3 +133,10 @@ def end_other_sessions(database_url: str) -> int:
             ).scalar_one()
     finally:
         server.dispose()
+
+
+def migrations_head() -> str:
+    """The newest revision in migrations/: the schema this code needs."""
+    config = Config()
+    config.set_main_option("script_location", str(_REPOSITORY / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()

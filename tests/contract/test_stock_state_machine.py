@@ -1236,9 +1236,12 @@ class StockMachine(RuleBasedStateMachine):
             return None, (204, None, None)
         if op == "reorder_level":
             assert body is not None
-            # A level is part of the member: its ETag changes with it.
+            # A level is part of the member: its ETag changes with it, and a
+            # change is logged (kind "level", the quantity untouched).
             if self.levels.get(key) != body.value:
                 self._changed(key)
+                quantity = self.stock[collection][member]
+                self.log.append((collection, member, "level", quantity, quantity, None))
             self.levels[key] = body.value
             message = (
                 "Reorder level cleared" if body.value is None else "Reorder level set"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import flask_migrate
 import pytest
+from helpers import migrations_head
 
 from stockapp import create_app
 from stockapp.core.extensions import db
 
-HEAD = "0011"
+HEAD = migrations_head()
 
 
 @pytest.fixture
