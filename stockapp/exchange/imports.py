@@ -207,10 +207,16 @@ def summary(result: Mapping[str, Any]) -> str:
     totals = result["totals"]
     verb = "Would import" if result["dry_run"] else "Imported"
     return (
-        f"{verb} {len(result['collections'])} collections ({totals['created']} new):"
-        f" {totals['added']} members added, {totals['changed']} changed,"
-        f" {totals['unchanged']} unchanged, {totals['removed']} removed."
+        f"{verb} {_counted(len(result['collections']), 'collection')}"
+        f" ({totals['created']} new): {_counted(totals['added'], 'member')} added,"
+        f" {totals['changed']} changed, {totals['unchanged']} unchanged,"
+        f" {totals['removed']} removed."
     )
+
+
+def _counted(number: int, noun: str) -> str:
+    """ "1 member", "2 members"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def options(values: Mapping[str, str]) -> tuple[bool, bool]:

@@ -114,7 +114,7 @@ def test_import_these_changes_imports_the_file_tried_once(
     assert response.headers["Location"] == "/import"
     assert stored() == {"fruit": {"apple": 3}}
     assert (
-        "Imported 1 collections (0 new): 0 members added, 1 changed, 0 unchanged,"
+        "Imported 1 collection (0 new): 0 members added, 1 changed, 0 unchanged,"
         " 1 removed." in text(client.get("/import"))
     )
     assert rows("SELECT token FROM import_drafts") == []
@@ -290,7 +290,7 @@ def test_an_import_redirects_back_saying_what_it_did(client, seed, stored, uploa
     assert response.headers["Location"] == "/import"
     assert stored() == {"fruit": {"apple": 3}, "veg": {"leek": 2}}
     assert (
-        "Imported 2 collections (1 new): 1 members added, 1 changed, 0 unchanged,"
+        "Imported 2 collections (1 new): 1 member added, 1 changed, 0 unchanged,"
         " 0 removed." in text(client.get("/import"))
     )
 

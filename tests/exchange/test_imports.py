@@ -374,7 +374,7 @@ def test_the_cli_imports_a_file_and_reports(runner, client, tmp_path, stored):
     result = runner.invoke(args=["stock", "import", "--dry-run", str(json_path)])
     assert result.exit_code == 0, result.output
     assert result.output == (
-        "Would import 1 collections (0 new): 0 members added, 1 changed,"
+        "Would import 1 collection (0 new): 0 members added, 1 changed,"
         " 0 unchanged, 0 removed.\n"
     )
     assert stored() == {"fruit": {"apple": 3}, "veg": {"leek": 1}}

@@ -45,7 +45,7 @@ def test_a_tried_file_is_imported_from_its_preview(
         assert press(tab, tab.get_by_role("button", name="Import", exact=True)) == 303
         preview = tab.get_by_role("region", name="What it would change")
         expect(preview.get_by_role("status")).to_have_text(
-            "Would import 1 collections (0 new): 2 members added, 1 changed,"
+            "Would import 1 collection (0 new): 2 members added, 1 changed,"
             " 1 unchanged, 1 removed."
         )
         expect(preview.get_by_role("heading", level=3)).to_have_text(["fruit"])
@@ -73,7 +73,7 @@ def test_a_tried_file_is_imported_from_its_preview(
         assert press(tab, button) == 303
         expect(tab.get_by_role("heading", name="Import stock", level=1)).to_be_visible()
         expect(tab.locator(".flash")).to_contain_text(
-            "Imported 1 collections (0 new): 2 members added, 1 changed,"
+            "Imported 1 collection (0 new): 2 members added, 1 changed,"
             " 1 unchanged, 1 removed."
         )
         assert stored() == {"fruit": {"apple": 28, "fig": 7, "kiwi": 5, long_name: 1}}

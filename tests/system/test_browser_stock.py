@@ -623,7 +623,7 @@ def test_a_file_is_tried_then_imported_on_the_import_page(
     # The dry run keeps the file and shows its preview (the redirect's page).
     assert press(page, page.get_by_role("button", name="Import")) == 303
     expect(page.get_by_role("status")).to_have_text(
-        "Would import 1 collections (0 new): 1 members added, 1 changed,"
+        "Would import 1 collection (0 new): 1 member added, 1 changed,"
         " 0 unchanged, 1 removed."
     )
     assert stored() == {"fruit": {"apple": 30, "pear": 2}}
@@ -634,7 +634,7 @@ def test_a_file_is_tried_then_imported_on_the_import_page(
     expect(page.get_by_label("Only show what would change")).not_to_be_checked()
     assert press(page, page.get_by_role("button", name="Import", exact=True)) == 303
     expect(flash(page)).to_have_text(
-        "Imported 1 collections (0 new): 1 members added, 1 changed, 0 unchanged,"
+        "Imported 1 collection (0 new): 1 member added, 1 changed, 0 unchanged,"
         " 1 removed."
     )
     assert stored() == {"fruit": {"apple": 28, "kiwi": 5}}
