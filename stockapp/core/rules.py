@@ -11,6 +11,8 @@ from typing import Any
 
 MAX_NAME_LENGTH = 100
 MAX_REASON_LENGTH = 200
+# A member's code (stock/codes.py): the text of a barcode.
+MAX_CODE_LENGTH = 48
 MAX_QUANTITY = 2**63 - 1
 
 # A JSON integer longer than this cannot be in range; parsing it is skipped so

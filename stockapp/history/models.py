@@ -1,4 +1,5 @@
-"""The movement log: one row per change of a member's quantity or reorder level."""
+"""The movement log: one row per change of a member's quantity, reorder level
+or code."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.clock import utcnow
 from ..core.extensions import ID_TYPE, db
-from ..core.rules import MAX_NAME_LENGTH, MAX_REASON_LENGTH
+from ..core.rules import MAX_CODE_LENGTH, MAX_NAME_LENGTH, MAX_REASON_LENGTH
 
 MOVEMENT_KINDS = (
     "create",
@@ -25,6 +26,8 @@ MOVEMENT_KINDS = (
     # A change of the member's reorder level: its quantity (before = after) is
     # untouched; level_before and level_after say what changed.
     "level",
+    # A change of the member's code, the same way (code_before, code_after).
+    "code",
 )
 # The longest of them: the kind column's width.
 MAX_KIND_LENGTH = 10
@@ -32,6 +35,11 @@ MAX_KIND_LENGTH = 10
 GROUP_ID_LENGTH = 36
 # The columns naming what a movement went with, when anything.
 GROUPS = ("batch", "transfer", "stocktake")
+# The columns saying what a change of a member's detail changed, by its kind.
+DETAILS = {
+    "level": ("level_before", "level_after"),
+    "code": ("code_before", "code_after"),
+}
 
 
 class Movement(db.Model):
@@ -71,3 +79,7 @@ class Movement(db.Model):
     # for every other kind.
     level_before: Mapped[int | None] = mapped_column(BigInteger)
     level_after: Mapped[int | None] = mapped_column(BigInteger)
+    # A "code" movement's code before and after (null: none); null for every
+    # other kind.
+    code_before: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))
+    code_after: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))

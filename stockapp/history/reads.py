@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..core.clock import utc_text
 from ..core.cursors import Pages
 from ..core.extensions import db
-from .models import GROUPS, Movement
+from .models import DETAILS, GROUPS, Movement
 
 # Newest first: a cursor names the id a page starts below.
 HISTORY_PAGES = Pages(prefix="before:", default_limit=50, max_limit=500)
@@ -53,9 +53,9 @@ def _as_json(movement: Movement) -> dict[str, Any]:
         value = getattr(movement, group)
         if value is not None:
             row[group] = value
-    if movement.kind == "level":
-        row["level_before"] = movement.level_before
-        row["level_after"] = movement.level_after
+    # What a change of a detail changed, only for its kind.
+    for name in DETAILS.get(movement.kind, ()):
+        row[name] = getattr(movement, name)
     return row
 
 

@@ -7,10 +7,11 @@ from ..core.rules import MAX_REASON_LENGTH
 from . import reads
 from .models import GROUP_ID_LENGTH, MOVEMENT_KINDS
 
-# A "level" movement's reorder levels, before and after (absent for every other
-# kind): in the history and in a webhook's movement data.
+# What a "level" or "code" movement changed, before and after (absent for
+# every other kind): in the history and in a webhook's movement data.
 _NULLABLE_LEVEL: Schema = {"oneOf": [ref("schemas", "Quantity"), {"type": "null"}]}
-LEVEL_CHANGE: dict[str, Schema] = {
+_NULLABLE_CODE: Schema = {"oneOf": [ref("schemas", "Code"), {"type": "null"}]}
+DETAIL_CHANGES: dict[str, Schema] = {
     "level_before": {
         **_NULLABLE_LEVEL,
         "description": "A `level` movement's reorder level before it (null:"
@@ -20,6 +21,16 @@ LEVEL_CHANGE: dict[str, Schema] = {
         **_NULLABLE_LEVEL,
         "description": "A `level` movement's reorder level after it (null:"
         " cleared); absent for every other kind.",
+    },
+    "code_before": {
+        **_NULLABLE_CODE,
+        "description": "A `code` movement's code before it (null: none);"
+        " absent for every other kind.",
+    },
+    "code_after": {
+        **_NULLABLE_CODE,
+        "description": "A `code` movement's code after it (null: cleared);"
+        " absent for every other kind.",
     },
 }
 
@@ -34,10 +45,10 @@ def history_schemas() -> dict[str, Schema]:
         "Movement": {
             "type": "object",
             "description": "One change of one member's quantity or, of kind"
-            " `level`, of its reorder level (`before` = `after`, the quantity"
-            " then). `before` is null when the member did not exist, `after`"
-            " when it no longer does; `batch`, `transfer` or `stocktake` names"
-            " what it went with.",
+            " `level` or `code`, of its reorder level or code (`before` ="
+            " `after`, the quantity then). `before` is null when the member"
+            " did not exist, `after` when it no longer does; `batch`,"
+            " `transfer` or `stocktake` names what it went with.",
             "required": [
                 "id",
                 "collection",
@@ -79,7 +90,7 @@ def history_schemas() -> dict[str, Schema]:
                     "description": "The stocktake whose commit applied it;"
                     " absent when none.",
                 },
-                **LEVEL_CHANGE,
+                **DETAIL_CHANGES,
             },
             "additionalProperties": False,
         },

@@ -16,6 +16,7 @@ _WORDS = {
     "import": "imported",
     "stocktake": "counted",
     "level": "reorder level",
+    "code": "code",
 }
 # Kinds whose words follow the direction: (up, down).
 _BY_DIRECTION = {

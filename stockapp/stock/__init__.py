@@ -1,23 +1,32 @@
 """Collections and their members: the writes, the reads, adjustments, reorder
-levels, the JSON API and the clerk's pages."""
+levels, codes, the JSON API and the clerk's pages."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from ..core.api_document import contribute
-from . import api, overview, pages, reorder, schemas
+from . import api, codes_api, overview, pages, reorder, scan, schemas
 from .stock_cache import init_stock_cache
 
 
 def init_app(app: Flask) -> None:
     """Serve the stock's API and pages."""
     init_stock_cache(app)
-    for blueprint in (api.bp, reorder.bp, overview.bp, pages.bp):
+    blueprints = (api.bp, reorder.bp, codes_api.bp, overview.bp, pages.bp, scan.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     contribute(
         app,
         tags=schemas.TAGS,
-        schemas={**schemas.stock_schemas(), **reorder.reorder_schemas()},
-        parameters={**schemas.stock_parameters(), **reorder.reorder_parameters()},
+        schemas={
+            **schemas.stock_schemas(),
+            **reorder.reorder_schemas(),
+            **codes_api.code_schemas(),
+        },
+        parameters={
+            **schemas.stock_parameters(),
+            **reorder.reorder_parameters(),
+            **codes_api.code_parameters(),
+        },
     )

@@ -28,6 +28,7 @@ from .statements import (
     BUMP_COLLECTION,
     DELETE_MEMBERS,
     GROUPS,
+    INSERT_CODE_MOVEMENT,
     INSERT_GROUPED_MOVEMENT,
     INSERT_LEVEL_MOVEMENT,
     INSERT_MEMBERS,
@@ -573,20 +574,55 @@ def record_level_change(
 ) -> None:
     """Log that ``member`` (as ``stored`` before the change) now has reorder
     level ``level`` (None: none) and version ``version``, and announce it."""
+    details = {"level_before": stored.reorder_level, "level_after": level}
+    _record_change_of(
+        "level", INSERT_LEVEL_MOVEMENT, collection, member, stored, version, by, details
+    )
+
+
+def record_code_change(
+    collection: str,
+    member: str,
+    stored: StoredMember,
+    code_before: str | None,
+    code: str | None,
+    version: int,
+    by: str | None = None,
+) -> None:
+    """Log that ``member`` (as ``stored`` before the change, its code then
+    ``code_before``) now has code ``code`` (None: none) and version
+    ``version``, and announce it."""
+    details = {"code_before": code_before, "code_after": code}
+    _record_change_of(
+        "code", INSERT_CODE_MOVEMENT, collection, member, stored, version, by, details
+    )
+
+
+def _record_change_of(
+    kind: str,
+    statement: Executable,
+    collection: str,
+    member: str,
+    stored: StoredMember,
+    version: int,
+    by: str | None,
+    details: dict[str, Any],
+) -> None:
+    """Log a change of one of a member's details (its quantity untouched:
+    before = after) as a movement of ``kind``, and announce it."""
     at = utcnow()
     movement_id = (
         execute(
-            INSERT_LEVEL_MOVEMENT,
+            statement,
             collection=collection,
             member=member,
-            kind="level",
+            kind=kind,
             before=stored.quantity,
             after=stored.quantity,
             reason=None,
             by=by,
             at=at,
-            level_before=stored.reorder_level,
-            level_after=level,
+            **details,
             **current_group(),
         )
         .one()
@@ -597,11 +633,11 @@ def record_level_change(
         member,
         stored.quantity,
         stored.quantity,
-        level,
+        details.get("level_after", stored.reorder_level),
         version,
-        level_before=stored.reorder_level,
+        details,
     )
-    announce(Recorded(collection, "level", None, by, at, [change]))
+    announce(Recorded(collection, kind, None, by, at, [change]))
 
 
 def _insert_movements(rows: list[dict[str, Any]]) -> Any:

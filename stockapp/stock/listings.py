@@ -60,6 +60,8 @@ class MemberRow(NamedTuple):
     quantity: int
     reorder_level: int | None
     version: int
+    # The barcode on the shelf (codes.py); None: none.
+    code: str | None = None
 
 
 class MemberListing(NamedTuple):
@@ -382,7 +384,12 @@ def _beyond(
 
 def _member_columns() -> Select[Any]:
     return select(
-        Member.id, Member.name, Member.quantity, Member.reorder_level, Member.version
+        Member.id,
+        Member.name,
+        Member.quantity,
+        Member.reorder_level,
+        Member.version,
+        Member.code,
     )
 
 
@@ -409,7 +416,8 @@ def search_text(args: Mapping[str, str]) -> str:
 def search(
     text: str, only: frozenset[str] | None, after_id: int, limit: int
 ) -> SearchResult:
-    """Collections and members whose name holds ``text``, ignoring case.
+    """Collections and members whose name holds ``text``, ignoring case, and
+    the members whose code is ``text``.
 
     Members come in creation order after member ``after_id``, at most
     ``limit``. A substring can use no index: the members are scanned in id
@@ -422,7 +430,10 @@ def search(
     members = (
         select(Member.id, Collection.name, Member.name, Member.quantity)
         .join(Collection, Member.collection_id == Collection.id)
-        .where(Member.id > after_id, or_(member_match, collection_match))
+        .where(
+            Member.id > after_id,
+            or_(member_match, collection_match, Member.code == text),
+        )
         .order_by(Member.id)
         .limit(limit + 1)
     )

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..core.clock import utcnow
 from ..core.extensions import ID_TYPE, db
-from ..core.rules import MAX_NAME_LENGTH
+from ..core.rules import MAX_CODE_LENGTH, MAX_NAME_LENGTH
 
 # When a member's stock is low; its partial index holds only those members (a
 # null level is never low).
@@ -77,6 +77,9 @@ class Member(db.Model):
             sqlite_where=text(LOW_STOCK),
             postgresql_where=text(LOW_STOCK),
         ),
+        # A code names one member of a collection; GET /codes/<code> finds
+        # its members in every collection through the same index.
+        Index("uq_members_code_collection_id", "code", "collection_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)
@@ -87,7 +90,10 @@ class Member(db.Model):
     quantity: Mapped[int] = mapped_column(BigInteger)
     # Stock at or below this is low; None: no level set.
     reorder_level: Mapped[int | None] = mapped_column(BigInteger)
-    # Bumped whenever the quantity or reorder level changes; the member's ETag.
+    # The barcode on the shelf (codes.py); None: none.
+    code: Mapped[str | None] = mapped_column(String(MAX_CODE_LENGTH))
+    # Bumped whenever the quantity, reorder level or code changes; the
+    # member's ETag.
     version: Mapped[int] = mapped_column(
         BigInteger, default=new_version, server_default="1"
     )

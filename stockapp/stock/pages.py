@@ -41,6 +41,7 @@ from ..core.rules import (
 )
 from ..history.reads import last_movement_by, movements_page
 from . import listings, refusals, units
+from .codes import form_code
 from .listings import PAGE_SIZES
 
 bp = Blueprint("collection_pages", __name__, template_folder="templates")
@@ -82,6 +83,7 @@ FIELD_LABELS = {
     "reason": "Reason",
     "qty": "New quantity",
     "level": "Reorder level",
+    "code": "Code",
     "version": "This form's version",
 }
 
@@ -392,6 +394,33 @@ def set_reorder_level(collection: str, member: str) -> Any:
         return f"Reorder level of {member} set to {level}."
 
     return _member_edit(collection, member, "level", edit)
+
+
+@bp.post(f"{_MEMBER}/code")
+@requires("write", page=True)
+def set_code(collection: str, member: str) -> Any:
+    """Set a member's code, clear it when the field is left empty, or have
+    stockapp make one (the "Make a code" button)."""
+
+    def edit() -> str:
+        if request.form.get("make"):
+            (version,) = form_fields(
+                (form_version, request.form.get("version", ""), "version")
+            )
+            made, _ = units.make_code(
+                collection, member, _if_match(version), by=actor()
+            )
+            return f"{member} now carries the code {made}."
+        code, version = form_fields(
+            (form_code, request.form.get("code", ""), "code"),
+            (form_version, request.form.get("version", ""), "version"),
+        )
+        units.set_code(collection, member, code, _if_match(version), by=actor())
+        if code is None:
+            return f"Code of {member} cleared."
+        return f"Code of {member} set to {code}."
+
+    return _member_edit(collection, member, "code", edit)
 
 
 @bp.post("/collections/<collection>/members")

@@ -23,8 +23,10 @@ from .models import Collection, Member
 from .statements import (
     COLLECTION_PAGE,
     COLLECTION_VERSION,
+    MEMBER_CODE,
     MEMBER_QUANTITY,
     MEMBER_REORDER_LEVEL,
+    MEMBERS_WITH_CODE,
     STOCK_ROWS,
     for_dialect,
     names_parameter,
@@ -161,6 +163,19 @@ def reorder_level(collection: str, member: str) -> tuple[int | None, int] | None
     the member does not exist."""
     rows = read(MEMBER_REORDER_LEVEL, collection=collection, member=member)
     return (rows[0].reorder_level, rows[0].version) if rows else None
+
+
+def member_code(collection: str, member: str) -> tuple[str | None, int] | None:
+    """The code (None: none) and version of ``member``, or None if the member
+    does not exist."""
+    rows = read(MEMBER_CODE, collection=collection, member=member)
+    return (rows[0].code, rows[0].version) if rows else None
+
+
+def members_with_code(code: str) -> list[Any]:
+    """(collection, member, quantity) of each member carrying ``code``, in
+    every collection, oldest first: one index lookup."""
+    return list(read(MEMBERS_WITH_CODE, code=code))
 
 
 def low_stock_count(only: frozenset[str] | None) -> int:

@@ -22,6 +22,7 @@ KEPT_FIELDS = (
     "amount",
     "reason",
     "level",
+    "code",
     "direction",
     "version",
     "row",

@@ -8,8 +8,9 @@ changes. The stock imports none of its receivers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from blinker import Namespace
 
@@ -32,9 +33,9 @@ class Change(NamedTuple):
     reorder_level: int | None
     # The member's version after the change (None: it is gone).
     version: int | None
-    # A "level" movement's reorder level before the change (reorder_level is
-    # the one after); None for every other kind.
-    level_before: int | None = None
+    # What a "level" or "code" movement changed: level_before and
+    # level_after, or code_before and code_after; empty for every other kind.
+    details: Mapping[str, Any] = {}
 
 
 class Recorded(NamedTuple):

@@ -90,6 +90,28 @@ COLLECTION_PAGE = (
 
 # A member's reorder level (null: none set) and version.
 MEMBER_REORDER_LEVEL = _of_member(members.c.reorder_level, members.c.version)
+# A member's code (null: none) and version.
+MEMBER_CODE = _of_member(members.c.code, members.c.version)
+# The member of a collection carrying a code.
+MEMBER_WITH_CODE = (
+    select(members.c.name)
+    .select_from(members.join(collections, members.c.collection_id == collections.c.id))
+    .where(
+        collections.c.name == bindparam("collection"),
+        members.c.code == bindparam("code"),
+    )
+)
+# Every member carrying a code, in every collection, oldest first.
+MEMBERS_WITH_CODE = (
+    select(
+        collections.c.name.label("collection"),
+        members.c.name.label("member"),
+        members.c.quantity,
+    )
+    .select_from(members.join(collections, members.c.collection_id == collections.c.id))
+    .where(members.c.code == bindparam("code"))
+    .order_by(members.c.id)
+)
 
 # The stock as rows of (collection, member, quantity), in creation order; an
 # empty collection has one row with a null member.
@@ -138,8 +160,8 @@ UPDATE_MEMBERS = (
 
 DELETE_MEMBERS = delete(members).where(members.c.id == bindparam("member_id"))
 
-# Set a member's reorder level, unless it already is that: its new version,
-# or no row.
+# Set a member's reorder level (or code), unless it already is that: its new
+# version, or no row.
 SET_REORDER_LEVEL = (
     update(members)
     .where(
@@ -147,6 +169,15 @@ SET_REORDER_LEVEL = (
         members.c.reorder_level.is_distinct_from(bindparam("level")),
     )
     .values(reorder_level=bindparam("level"), version=members.c.version + 1)
+    .returning(members.c.version)
+)
+SET_CODE = (
+    update(members)
+    .where(
+        members.c.id == bindparam("member_id"),
+        members.c.code.is_distinct_from(bindparam("code")),
+    )
+    .values(code=bindparam("code"), version=members.c.version + 1)
     .returning(members.c.version)
 )
 
@@ -175,19 +206,22 @@ INSERT_GROUPED_MOVEMENT = (
     )
     .returning(movements.c.id)
 )
-# A change of a member's reorder level (kind "level"): its quantity twice, the
-# levels before and after, and what it went with (a batch), if anything.
-INSERT_LEVEL_MOVEMENT = (
-    insert(movements)
-    .values(
-        {
-            name: bindparam(name)
-            for name in ("collection", "member", "kind", "before", "after", "reason")
-            + ("by", "at", *GROUPS, "level_before", "level_after")
-        }
+
+
+def _insert_change_of(before: str, after: str) -> Any:
+    """The INSERT of a change of one of a member's details (a "level" or
+    "code" movement): its quantity twice, the detail ``before`` and ``after``,
+    and what it went with (a batch), if anything; its id returned."""
+    names = ("collection", "member", "kind", "before", "after", "reason", "by", "at")
+    return (
+        insert(movements)
+        .values({name: bindparam(name) for name in (*names, *GROUPS, before, after)})
+        .returning(movements.c.id)
     )
-    .returning(movements.c.id)
-)
+
+
+INSERT_LEVEL_MOVEMENT = _insert_change_of("level_before", "level_after")
+INSERT_CODE_MOVEMENT = _insert_change_of("code_before", "code_after")
 INSERT_MOVEMENTS = insert(movements).returning(movements.c.id, movements.c.member)
 # PostgreSQL's: the rows as one array per column, unnested. Its text is the
 # same whatever the number of rows, so the driver parses it once rather than a

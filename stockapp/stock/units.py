@@ -18,10 +18,13 @@ from ..core.clock import utcnow
 from ..core.conditions import Precondition
 from ..core.database import (
     dialect_name,
+    read,
     retry_serialization_failures,
     write_connection,
     write_transaction,
 )
+from ..core.errors import Problem
+from .codes import made_code
 from .ledger import (
     COLLECTION_NOT_FOUND,
     INSUFFICIENT_STOCK,
@@ -41,6 +44,7 @@ from .ledger import (
     lock_existing_member,
     lock_or_create_collection_with_members,
     log_members_not_named,
+    record_code_change,
     record_level_change,
     remove_members_not_named,
 )
@@ -49,6 +53,9 @@ from .signals import collection_deleted
 from .statements import (
     DELETE_COLLECTION,
     INSERT_COLLECTION,
+    MEMBER_CODE,
+    MEMBER_WITH_CODE,
+    SET_CODE,
     SET_REORDER_LEVEL,
     for_dialect,
     names_parameter,
@@ -63,6 +70,7 @@ __all__ = [
     "Stock",
 ]
 NO_PRECONDITION = Precondition()
+CODE_TAKEN = "Code taken"
 
 
 class Written(NamedTuple):
@@ -92,6 +100,71 @@ def set_reorder_level(
             return Written(False, stored.version)
         record_level_change(collection_name, member, stored, level, changed.version, by)
     return Written(False, changed.version)
+
+
+@retry_serialization_failures
+def set_code(
+    collection_name: str,
+    member: str,
+    code: str | None,
+    precondition: Precondition = NO_PRECONDITION,
+    *,
+    by: str | None = None,
+) -> Written:
+    """Set (None: clear) the code of an existing member; its version changes,
+    and the change is logged, only if the code does. 409 if another member of
+    the collection carries ``code``."""
+    try:
+        with write_transaction():
+            _, stored = lock_existing_member(collection_name, member, precondition)
+            before = execute(MEMBER_CODE, collection=collection_name, member=member)
+            code_before = before.one().code
+            changed = execute(SET_CODE, member_id=stored.id, code=code).one_or_none()
+            if changed is None:
+                return Written(False, stored.version)
+            record_code_change(
+                collection_name, member, stored, code_before, code, changed.version, by
+            )
+    except IntegrityError:
+        # The (code, collection_id) index: another member carries it.
+        raise code_taken(collection_name, code) from None
+    return Written(False, changed.version)
+
+
+# A made code that another member of the collection happens to carry is made
+# again, this many times at most (10 billion codes: a clash is rare).
+_MADE_TRIES = 5
+
+
+def make_code(
+    collection_name: str,
+    member: str,
+    precondition: Precondition = NO_PRECONDITION,
+    *,
+    by: str | None = None,
+) -> tuple[str, Written]:
+    """Give an existing member a code of stockapp's own (codes.made_code),
+    unique in its collection; the code and what was written."""
+    for attempt in range(_MADE_TRIES):
+        code = made_code()
+        try:
+            return code, set_code(collection_name, member, code, precondition, by=by)
+        except Problem as problem:
+            if problem.error != CODE_TAKEN or attempt == _MADE_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def code_taken(collection: str, code: str | None) -> Problem:
+    """The 409 of a code another member of ``collection`` carries."""
+    holders = read(MEMBER_WITH_CODE, collection=collection, code=code)
+    held = f" by {holders[0].name}" if holders else ""
+    return Problem(
+        409,
+        CODE_TAKEN,
+        f'The code "{code}" is carried{held} in {collection}: a code names one'
+        " member of a collection. Nothing was changed.",
+    )
 
 
 @retry_serialization_failures

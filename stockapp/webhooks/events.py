@@ -116,7 +116,7 @@ def crossing(change: Change, kind: str) -> str | None:
     # No level now (none, or a level cleared): nothing to cross.
     if before is None or after is None or level_after is None:
         return None
-    level_before = change.level_before if kind == "level" else level_after
+    level_before = change.details["level_before"] if kind == "level" else level_after
     was_low = level_before is not None and before <= level_before
     is_low = after <= level_after
     if is_low and not was_low:
@@ -158,9 +158,7 @@ def movement_events(
             "movement_id": change.movement_id,
             **group,
         }
-        if recorded.kind == "level":
-            data["level_before"] = change.level_before
-            data["level_after"] = change.reorder_level
+        data.update(change.details)
         for kind in ("movement.created", crossing(change, recorded.kind)):
             if kind is None:
                 continue

@@ -12,7 +12,7 @@ from ..core.api_doc import TIMESTAMP, Schema, media, ref
 from ..core.cursors import MAX_ID
 from ..core.rules import MAX_REASON_LENGTH
 from ..history.models import GROUP_ID_LENGTH, MOVEMENT_KINDS
-from ..history.schemas import LEVEL_CHANGE
+from ..history.schemas import DETAIL_CHANGES
 from .models import (
     DELIVERY_STATES,
     EVENT_TYPES,
@@ -35,15 +35,15 @@ _NULLABLE_TIME = {"oneOf": [TIMESTAMP, {"type": "null"}]}
 
 def _grouped(properties: dict[str, Schema]) -> Schema:
     """A movement's data: ``properties``, what it went with when anything (a
-    batch, a transfer or a stocktake, as the history names them), and a level
-    movement's levels."""
+    batch, a transfer or a stocktake, as the history names them), and what a
+    level or code movement changed."""
     schema = _object(properties)
     schema["properties"] = {
         **properties,
         "batch": {"type": "string", "maxLength": GROUP_ID_LENGTH},
         "transfer": {"type": "string", "maxLength": GROUP_ID_LENGTH},
         "stocktake": {"type": "integer", "minimum": 1},
-        **LEVEL_CHANGE,
+        **DETAIL_CHANGES,
     }
     return schema
 

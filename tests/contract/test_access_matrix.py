@@ -32,6 +32,8 @@ from stockapp.webhooks import subscriptions
 from stockapp.webhooks.validation import SubscriptionFields
 
 PASSWORD = "matrix password, never stored"
+# The code apple of fruit carries.
+FRUIT_CODE = "4006381333931"
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 
 
@@ -156,6 +158,17 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "collection_pages.set_reorder_level"): member_form(
         f"{MEMBER_PAGE}/reorder-level", level="5", version="{apple}"
     ),
+    ("POST", "collection_pages.set_code"): member_form(
+        f"{MEMBER_PAGE}/code", code="SHELF-A7", version="{apple}"
+    ),
+    # A typed code opens the page of the one member carrying it.
+    ("GET", "scan_pages.scan"): Route(
+        f"/scan?code={FRUIT_CODE}",
+        "read",
+        303,
+        page=True,
+        outside=(404, f"No member carries the code {FRUIT_CODE}"),
+    ),
     ("GET", "collection_pages.confirm_member_deletion"): Route(
         f"{MEMBER_PAGE}/delete", "write", 200, page=True, collection=True
     ),
@@ -274,6 +287,22 @@ ROUTES: dict[tuple[str, str], Route] = {
         "/stock/fruit/apple/reorder-level", "write", 200, body=5, collection=True
     ),
     ("GET", "reorder.low_stock"): Route("/low-stock", "read", 200),
+    ("GET", "codes.get_code"): Route(
+        "/stock/fruit/apple/code", "read", 200, collection=True
+    ),
+    ("PUT", "codes.put_code"): Route(
+        "/stock/fruit/apple/code", "write", 200, body="SHELF-A7", collection=True
+    ),
+    ("POST", "codes.make_code"): Route(
+        "/stock/fruit/apple/code", "write", 409, collection=True
+    ),
+    # A token that may not see fruit finds none of its members.
+    ("GET", "codes.find_code"): Route(
+        f"/codes/{FRUIT_CODE}",
+        "read",
+        200,
+        outside=(404, f'There is no member with the code "{FRUIT_CODE}".'),
+    ),
     ("GET", "access_api.me"): Route("/me", "user", 200),
     ("GET", "access_api.list_tokens"): Route("/tokens", "user", 200),
     ("POST", "access_api.create_token"): Route("/tokens", "user", 201, body=token_body),
@@ -550,6 +579,9 @@ class Caller:
             if cell.role is not None:
                 self._give_token(cell)
             units.create_collection("fruit", {"apple": 30})
+            # apple carries a code (found by /codes/<code>; so no other is
+            # made for it: 409 to whoever may ask).
+            units.set_code("fruit", "apple", FRUIT_CODE)
             # A webhook subscription, with one delivery (a ping) to send again.
             hook = subscriptions.create_subscription(
                 SubscriptionFields("https://hooks.example/stock", ("member.low",))

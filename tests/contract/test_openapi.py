@@ -27,6 +27,7 @@ NOT_IN_DOCUMENT = {
     "access_pages.",
     "account_pages.",
     "collection_pages.",
+    "scan_pages.",
     "import_pages.",
     "low_stock_pages.",
     "history_pages.",
@@ -41,6 +42,7 @@ API_BLUEPRINTS = (
     "history_api.",
     "access_api.",
     "reorder.",
+    "codes.",
     "health.",
     "exports.",
     "imports.",
@@ -63,6 +65,7 @@ SAMPLE = {
     "subscription_id": "1",
     "delivery_id": "1",
     "stocktake_id": "1",
+    "code": "4006381333931",
 }
 # The converters a described path parameter may have: names, and token ids.
 CONVERTERS = {"UnicodeConverter", "IntegerConverter"}

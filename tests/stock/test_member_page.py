@@ -60,7 +60,11 @@ def test_the_page_shows_what_the_member_holds_and_its_latest_changes(client, see
     page = text_of(response)
     assert "<h1>apple</h1>" in page
     assert '<p class="crumbs"><a href="/collections/fruit">fruit</a></p>' in page
-    assert facts(page) == {"Quantity": "2,997 low", "Reorder level": "4,000"}
+    assert facts(page) == {
+        "Quantity": "2,997 low",
+        "Reorder level": "4,000",
+        "Code": "none",
+    }
     # Its own movements only, newest first, in words.
     assert changes(page) == [
         "3000 → 2997 (taken) — sold",
@@ -175,7 +179,7 @@ def test_a_viewer_sees_the_member_but_no_form_and_a_stranger_logs_in(
     browser = app.test_client()
     assert login(browser, "viewer").status_code == 303
     page = text_of(browser.get(PAGE))
-    assert facts(page) == {"Quantity": "30", "Reorder level": "none"}
+    assert facts(page) == {"Quantity": "30", "Reorder level": "none", "Code": "none"}
     main = page.split('<main id="content">')[1]
     assert "<form" not in main and "Delete apple" not in main
     token = csrf_token_of(page)
@@ -196,3 +200,61 @@ def test_every_name_links_to_the_members_page(client, seed):
     ):
         page = text_of(client.get(path, headers={"Accept": "text/html"}))
         assert link in page, path
+
+
+# The code ------------------------------------------------------------------------
+
+EAN = "4006381333931"
+
+
+def test_a_code_is_set_made_and_cleared_from_the_page(
+    client, seed, post, version, rows
+):
+    seed(fruit={"apple": 3, "pear": 1})
+    assert facts(text_of(client.get(PAGE)))["Code"] == "none"
+    response = post(f"{PAGE}/code", code=f" {EAN} ", version=version())
+    assert response.status_code == 303
+    assert response.headers["Location"] == PAGE
+    page = text_of(client.get(PAGE))
+    assert facts(page)["Code"] == EAN
+    assert _FLASH.findall(page) == [("success", f"Code of apple set to {EAN}.")]
+    assert "Make a code" not in page
+    assert post(f"{PAGE}/code", code="", version=version()).status_code == 303
+    assert facts(text_of(client.get(PAGE)))["Code"] == "none"
+    made = post(f"{PAGE}/code", make="1", version=version())
+    assert made.status_code == 303
+    (code,) = [
+        row["code"] for row in rows("SELECT code FROM members WHERE name='apple'")
+    ]
+    assert code.startswith("20") and len(code) == 13
+    assert _FLASH.findall(text_of(client.get(PAGE))) == [
+        ("success", f"apple now carries the code {code}.")
+    ]
+    assert changes(text_of(client.get(PAGE)))[:3] == [
+        f"code none → {code} (code)",
+        f"code {EAN} → none (code)",
+        f"code none → {EAN} (code)",
+    ]
+
+
+def test_a_code_another_member_carries_is_refused_on_the_page(
+    client, seed, post, version, rows, refused
+):
+    seed(fruit={"apple": 3, "pear": 1})
+    client.put("/stock/fruit/pear/code", json=EAN)
+    response = refused(post(f"{PAGE}/code", code=EAN, version=version()))
+    page = text_of(response)
+    assert [html.unescape(alert) for alert in _ALERT.findall(page)] == [
+        f'The code "{EAN}" is carried by pear in fruit: a code names one member of'
+        " a collection. Nothing was changed."
+    ]
+    assert f'id="code" name="code" type="text" value="{EAN}"' in page
+    bad = refused(post(f"{PAGE}/code", code="4006381333932", version=version()))
+    assert (
+        '<p class="error" id="code-error">Code is not a valid EAN-13: its check'
+        " digit is 2, it should be 1</p>" in text_of(bad)
+    )
+    assert rows("SELECT name, code FROM members ORDER BY id") == [
+        {"name": "apple", "code": None},
+        {"name": "pear", "code": EAN},
+    ]

@@ -34,6 +34,7 @@ def test_every_event_sent_matches_its_schema(client, subscribe, receiver, delive
     client.post("/stock/fruit/apple/adjustments", json={"delta": -25, "reason": "sold"})
     client.post("/stock/fruit/apple/adjustments", json={"delta": 20})
     client.put("/stock/fruit/apple/reorder-level", json=30)  # low by its level
+    client.put("/stock/fruit/apple/code", json="4006381333931")
     client.delete("/stock/fruit")
     deliver()
     document = client.get("/openapi.json").get_json()
@@ -47,6 +48,7 @@ def test_every_event_sent_matches_its_schema(client, subscribe, receiver, delive
         ("member.restocked", "adjust"),
         ("movement.created", "level"),
         ("member.low", "level"),
+        ("movement.created", "code"),
         ("movement.created", "delete"),
         ("collection.deleted", None),
     ]
