@@ -248,3 +248,21 @@ def test_a_deleted_member_takes_its_code_away(client, seed, rows):
     assert (
         put_code(client, f'"{EAN}"', path="/stock/fruit/apple/code").status_code == 200
     )
+
+
+@pytest.mark.sqlite_only
+def test_a_code_is_found_through_its_index_never_a_scan(app):
+    from stockapp.core.extensions import db
+    from stockapp.stock.statements import MEMBERS_WITH_CODE
+
+    with app.app_context():
+        sql = str(MEMBERS_WITH_CODE.compile(dialect=db.engine.dialect))
+        with db.engine.connect() as connection:
+            plan = " | ".join(
+                row[-1]
+                for row in connection.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {sql}", (1,) * sql.count("?")
+                )
+            )
+    assert "USING INDEX uq_members_code_collection_id (code=?)" in plan, plan
+    assert "SCAN members" not in plan, plan
