@@ -31,6 +31,7 @@ from ..core.api_doc import Schema, documented, media, operation_responses, ref
 from ..core.api_document import api_blueprint
 from ..core.errors import Problem
 from ..core.guards import allows_body_up_to, request_body
+from ..core.page_formats import counted
 from ..core.rules import (
     MAX_PROBLEMS_LISTED,
     MAX_QUANTITY,
@@ -207,16 +208,11 @@ def summary(result: Mapping[str, Any]) -> str:
     totals = result["totals"]
     verb = "Would import" if result["dry_run"] else "Imported"
     return (
-        f"{verb} {_counted(len(result['collections']), 'collection')}"
-        f" ({totals['created']} new): {_counted(totals['added'], 'member')} added,"
+        f"{verb} {counted(len(result['collections']), 'collection')}"
+        f" ({totals['created']} new): {counted(totals['added'], 'member')} added,"
         f" {totals['changed']} changed, {totals['unchanged']} unchanged,"
         f" {totals['removed']} removed."
     )
-
-
-def _counted(number: int, noun: str) -> str:
-    """ "1 member", "2 members"."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def options(values: Mapping[str, str]) -> tuple[bool, bool]:

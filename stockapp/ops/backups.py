@@ -26,6 +26,7 @@ from flask_migrate.cli import db as db_commands
 from sqlalchemy import inspect
 
 from ..core.extensions import db
+from ..core.page_formats import counted
 from ..stock.units import renew_versions
 from .health import migration_scripts, schema_head
 from .prune import checkpoint
@@ -79,7 +80,7 @@ def _checked(connection: sqlite3.Connection, what: str) -> str:
 def _counts(connection: sqlite3.Connection) -> str:
     collections = connection.execute("SELECT count(*) FROM collections").fetchone()
     members = connection.execute("SELECT count(*) FROM members").fetchone()
-    return f"{collections[0]} collections, {members[0]} members"
+    return f"{counted(collections[0], 'collection')}, {counted(members[0], 'member')}"
 
 
 @click.command("backup")

@@ -55,7 +55,7 @@ def test_a_backup_is_a_checked_copy_of_the_stock(cli, seed, database_url, tmp_pa
     assert result.output.startswith(
         f"Backed up {sqlite_file(database_url)} to {backup}:"
     )
-    assert f"schema {HEAD}, 1 collections, 2 members," in result.output
+    assert f"schema {HEAD}, 1 collection, 2 members," in result.output
     assert table(backup) == [("fruit", "apple", 30), ("fruit", "pear", 2)]
     # One self-contained file, nothing left half-written beside it.
     with sqlite3.connect(backup) as connection:
@@ -87,7 +87,7 @@ def test_a_restore_brings_the_stock_back(cli, client, seed, tmp_path, stored):
     client.post("/stock/veg", json={"leek": 2})
     result = cli("restore", str(backup))
     assert result.exit_code == 0, result.output
-    assert f"schema {HEAD}, 1 collections, 1 members." in result.output
+    assert f"schema {HEAD}, 1 collection, 1 member." in result.output
     assert stored() == {"fruit": {"apple": 30}}
     assert "Every collection and member has a new ETag." in result.output
     # The restored database serves and takes writes again.
