@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import CONFIGS
 
-from . import access, exchange, history, moves, ops, stock, webhooks
+from . import access, exchange, history, labels, moves, ops, stock, trends, webhooks
 from .core.database import configure_engine, engine_options
 from .core.errors import register_error_handlers
 from .core.extensions import db, migrate
@@ -25,7 +25,7 @@ from .core.request_toll import init_request_toll
 # Each capability registers its routes, pages and commands with one init_app, in
 # this order: access first, since it decides before anything else of a request;
 # operations last, as its metrics observe every answer.
-CAPABILITIES = (access, stock, history, exchange, moves, webhooks, ops)
+CAPABILITIES = (access, stock, history, exchange, moves, labels, trends, webhooks, ops)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

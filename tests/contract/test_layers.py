@@ -10,7 +10,18 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "stockapp"
 # Lowest first: a package may import only itself and those before it.
-LAYERS = ("core", "access", "history", "stock", "exchange", "moves", "webhooks", "ops")
+LAYERS = (
+    "core",
+    "access",
+    "history",
+    "stock",
+    "exchange",
+    "moves",
+    "labels",
+    "trends",
+    "webhooks",
+    "ops",
+)
 
 
 def module_name(path: Path) -> str:

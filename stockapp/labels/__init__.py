@@ -1,0 +1,9 @@
+"""Printable labels: one member's label as SVG, and sheets of them to print."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Serve labels and label sheets."""
