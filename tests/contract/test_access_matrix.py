@@ -178,6 +178,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "collection_pages.member"): Route(
         MEMBER_PAGE, "read", 200, page=True, collection=True
     ),
+    # Labels: a member's, and a sheet of them (its stylesheet names no stock).
+    ("GET", "labels.member_label"): Route(
+        "/stock/fruit/apple/label.svg", "read", 200, collection=True
+    ),
+    ("GET", "label_pages.sheet"): Route(
+        "/collections/fruit/labels", "read", 200, page=True, collection=True
+    ),
+    ("GET", "label_pages.page_size"): Route("/labels/sheets/a4-3x8.css", "public", 200),
     # Deleting a whole collection from the pages is an admin's.
     ("GET", "collection_pages.confirm_collection_deletion"): Route(
         "/collections/fruit/delete", "admin", 200, page=True, collection=True
