@@ -2,10 +2,11 @@
 ``flask stock export``, all streamed from one read so a million members never
 sit in memory.
 
-CSV is RFC 4180 (``collection,member,quantity``, CRLF line ends, fields quoted
-where they must be), UTF-8 without a byte-order mark; a collection with no
-members has no row. JSON is the ``GET /stock`` document, empty collections
-included.
+CSV is RFC 4180 (``collection,member,quantity,code``, CRLF line ends, fields
+quoted where they must be; a member without a code has an empty one), UTF-8
+without a byte-order mark; a collection with no members has no row. JSON is the
+``GET /stock`` document, empty collections included: quantities only (it is the
+document clients already read; the CSV is the file that carries codes).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from ..stock.models import Collection, Member
 bp = api_blueprint("exports", __name__)
 stock_cli = AppGroup("stock", help="Export and import the stock.")
 
-CSV_HEADER = ("collection", "member", "quantity")
+CSV_HEADER = ("collection", "member", "quantity", "code")
+# The header of files from before members had codes: they still import.
+CSV_HEADER_WITHOUT_CODES = CSV_HEADER[:3]
 FORMATS = {"csv": "text/csv", "json": "application/json"}
 # How many rows' text is gathered before it is sent or written.
 _ROWS_PER_CHUNK = 2000
@@ -46,9 +49,9 @@ _SAFE_VALUES = {"1": True, "0": False}
 
 
 def _rows(collection: str | None, only: frozenset[str] | None) -> RowStream:
-    """(collection, member, quantity) of every member, in creation order."""
+    """(collection, member, quantity, code) of every member, in creation order."""
     query = (
-        db.select(Collection.name, Member.name, Member.quantity)
+        db.select(Collection.name, Member.name, Member.quantity, Member.code)
         .join(Member, Member.collection_id == Collection.id)
         .order_by(Collection.id, Member.id)
     )
@@ -71,10 +74,15 @@ def csv_chunks(rows: RowStream, *, safe: bool = False) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    for count, (collection, member, quantity) in enumerate(rows, 1):
+    for count, (collection, member, quantity, code) in enumerate(rows, 1):
+        code = code or ""
         if safe:
-            collection, member = defused(collection), defused(member)
-        writer.writerow((collection, member, quantity))
+            collection, member, code = (
+                defused(collection),
+                defused(member),
+                defused(code),
+            )
+        writer.writerow((collection, member, quantity, code))
         if count % _ROWS_PER_CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -184,8 +192,8 @@ def _export_operation(name: str, content: Schema, *more_parameters: Schema) -> A
 
 _CSV = {
     "type": "string",
-    "description": "RFC 4180: a `collection,member,quantity` header, then one row"
-    " per member, CRLF line ends.",
+    "description": "RFC 4180: a `collection,member,quantity,code` header, then one"
+    " row per member (an empty `code` when it has none), CRLF line ends.",
 }
 
 

@@ -1,7 +1,10 @@
 """Importing stock: ``POST /imports`` and ``flask stock import``.
 
-A CSV file (``collection,member,quantity``, as ``/export.csv`` writes it) or a
-JSON document (the ``GET /stock`` shape) sets the quantities it lists:
+A CSV file (``collection,member,quantity,code``, as ``/export.csv`` writes it,
+or without the ``code`` column, as files from before codes are) or a JSON
+document (the ``GET /stock`` shape, where a member may also be an object
+``{"quantity": 5, "code": "..."}``) sets the quantities it lists, and the codes
+when it carries them (an empty cell or a null: no code):
 ``mode=merge`` keeps every other member, ``mode=replace`` makes each collection
 it names hold exactly its rows. All or nothing: one bad row (bad name or
 quantity, a row given twice, wrong columns, bad encoding) refuses the whole
@@ -20,7 +23,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 from flask import request
@@ -42,7 +45,8 @@ from ..core.rules import (
     quantity_problem,
 )
 from ..stock import units
-from .exports import CSV_HEADER, stock_cli
+from ..stock.codes import code_problem
+from .exports import CSV_HEADER, CSV_HEADER_WITHOUT_CODES, stock_cli
 
 bp = api_blueprint("imports", __name__)
 
@@ -56,6 +60,54 @@ _QUANTITY_RULE = f"must be a whole number from 0 to {MAX_QUANTITY}"
 # A bad value is quoted up to this many characters (a cell may be megabytes).
 MAX_QUOTED = 40
 Imported = dict[str, dict[str, int]]
+# Each member's code, by collection then member (None: none), in a file with codes.
+ImportedCodes = dict[str, dict[str, str | None]]
+
+
+class ImportFile(NamedTuple):
+    """What a file lists: quantities, and codes (empty for a file without)."""
+
+    stock: Imported
+    codes: ImportedCodes
+
+
+class _Seen:
+    """What the rows so far gave, to refuse a member or a code given twice."""
+
+    def __init__(self) -> None:
+        self.members: dict[tuple[str, str], int | None] = {}
+        self.codes: dict[tuple[str, str], tuple[int | None, str]] = {}
+
+    def repeats(
+        self,
+        line: int | None,
+        collection: str,
+        member: str,
+        code: str | None,
+        *,
+        record: bool,
+    ) -> list[str]:
+        """Why the row repeats an earlier one; none, and ``record``: it is
+        recorded."""
+        why = []
+        if (collection, member) in self.members:
+            earlier = self.members[(collection, member)]
+            why.append(f"{member} in {collection} repeats {_where(earlier)}")
+        if code is not None and (collection, code) in self.codes:
+            earlier, holder = self.codes[(collection, code)]
+            why.append(
+                f'code "{code}" for {member} in {collection} is {holder}\'s'
+                f" ({_where(earlier)}): a code names one member"
+            )
+        if record and not why:
+            self.members[(collection, member)] = line
+            if code is not None:
+                self.codes[(collection, code)] = (line, member)
+        return why
+
+
+def _where(line: int | None) -> str:
+    return "an earlier entry" if line is None else f"line {line}"
 
 
 class ImportRefused(Exception):
@@ -66,7 +118,7 @@ class ImportRefused(Exception):
         self.problems = problems
 
 
-def parse_csv(raw: bytes) -> Imported:
+def parse_csv(raw: bytes) -> ImportFile:
     """The stock a CSV file lists, or ImportRefused naming every bad row."""
     try:
         text = raw.decode("utf-8")
@@ -81,43 +133,50 @@ def parse_csv(raw: bytes) -> Imported:
         io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True
     )
     problems: list[dict[str, Any]] = []
-    imported: Imported = {}
-    first_seen: dict[tuple[str, str], int] = {}
+    found = ImportFile({}, {})
+    seen = _Seen()
+    columns = CSV_HEADER
     # The line a row starts on (a quoted field may hold line breaks).
     line = 1
     try:
         header = next(reader, None)
         if header is None:
             problems.append({"line": 1, "error": "is empty: the header is missing"})
-        elif header != list(CSV_HEADER):
-            header_rule = "must be the header " + ",".join(CSV_HEADER)
+        elif tuple(header) == CSV_HEADER_WITHOUT_CODES:
+            columns = CSV_HEADER_WITHOUT_CODES
+        elif tuple(header) != CSV_HEADER:
+            header_rule = (
+                f"must be the header {','.join(CSV_HEADER)} (or, without codes,"
+                f" {','.join(CSV_HEADER_WITHOUT_CODES)})"
+            )
             problems.append({"line": 1, "error": header_rule})
         line = reader.line_num + 1
         for row in reader:
             if row:  # (a blank line is no row)
-                _check_row(row, line, imported, first_seen, problems)
+                _check_row(row, columns, line, found, seen, problems)
             line = reader.line_num + 1
     except csv.Error as error:
         problems.append({"line": line, "error": f"is not valid CSV: {error}"})
     if problems:
         raise ImportRefused(problems)
-    return imported
+    return found
 
 
 def _check_row(
     row: list[str],
+    columns: tuple[str, ...],
     line: int,
-    imported: Imported,
-    first_seen: dict[tuple[str, str], int],
+    found: ImportFile,
+    seen: _Seen,
     problems: list[dict[str, Any]],
 ) -> None:
-    if len(row) != 3:
-        fields = ",".join(CSV_HEADER)
-        problems.append(
-            {"line": line, "error": f"has {len(row)} fields, not 3 ({fields})"}
-        )
+    if len(row) != len(columns):
+        fields = ",".join(columns)
+        error = f"has {len(row)} fields, not {len(columns)} ({fields})"
+        problems.append({"line": line, "error": error})
         return
-    collection, member, quantity = row
+    collection, member, quantity = row[:3]
+    code = (row[3] or None) if len(row) > 3 else None
     why = []
     if reason := name_problem(collection):
         why.append(f"collection {quoted(collection)} {reason}")
@@ -127,17 +186,18 @@ def _check_row(
         why.append(
             f"quantity {quoted(quantity)} for {member} in {collection} {_QUANTITY_RULE}"
         )
-    key = (collection, member)
-    if key in first_seen:
-        why.append(f"{member} in {collection} repeats line {first_seen[key]}")
+    if code is not None and (reason := code_problem(code)):
+        why.append(f"code {quoted(code)} for {member} in {collection} {reason}")
+    why += seen.repeats(line, collection, member, code, record=not why)
     if why:
         problems.append({"line": line, "error": "; ".join(why)})
         return
-    first_seen[key] = line
-    imported.setdefault(collection, {})[member] = int(quantity)
+    found.stock.setdefault(collection, {})[member] = int(quantity)
+    if len(columns) > 3:
+        found.codes.setdefault(collection, {})[member] = code
 
 
-def parse_json_import(raw: bytes) -> Imported:
+def parse_json_import(raw: bytes) -> ImportFile:
     """The stock a JSON document lists, or ImportRefused naming every bad entry."""
     try:
         document = parse_json(raw)
@@ -151,6 +211,8 @@ def parse_json_import(raw: bytes) -> Imported:
         {"line": None, "error": f"collection {key!r} appears more than once"}
         for key in getattr(document, "duplicates", ())
     ]
+    found = ImportFile({}, {})
+    seen = _Seen()
     for collection, members in document.items():
         if why := name_problem(collection):
             problems.append(
@@ -165,21 +227,52 @@ def parse_json_import(raw: bytes) -> Imported:
             problems.append(
                 {"line": None, "error": f"{collection}: {key!r} appears more than once"}
             )
-        for member, quantity in members.items():
-            if why := name_problem(member):
-                error = f"member {quoted(member)} in {collection} {why}"
-                problems.append({"line": None, "error": error})
-            elif why := quantity_problem(quantity):
-                shown = json.dumps(quantity, ensure_ascii=False)
-                if isinstance(quantity, str):
-                    shown = quoted(quantity)
-                elif len(shown) > MAX_QUOTED:
-                    shown = shown[:MAX_QUOTED] + "…"
-                error = f"quantity {shown} for {member} in {collection} {why}"
-                problems.append({"line": None, "error": error})
+        found.stock.setdefault(collection, {})
+        for member, entry in members.items():
+            if why := _json_member_problem(collection, member, entry, seen):
+                problems.append({"line": None, "error": why})
+                continue
+            quantity = entry["quantity"] if isinstance(entry, dict) else entry
+            found.stock[collection][member] = quantity
+            if isinstance(entry, dict) and "code" in entry:
+                found.codes.setdefault(collection, {})[member] = entry["code"]
     if problems:
         raise ImportRefused(problems)
-    return document
+    return found
+
+
+_MEMBER_KEYS = {"quantity", "code"}
+
+
+def _json_member_problem(
+    collection: str, member: str, entry: Any, seen: _Seen
+) -> str | None:
+    """Why a JSON document's member entry (a quantity, or an object of its
+    quantity and code) cannot be imported, or None."""
+    if why := name_problem(member):
+        return f"member {quoted(member)} in {collection} {why}"
+    code = None
+    if isinstance(entry, dict):
+        if "quantity" not in entry or not set(entry) <= _MEMBER_KEYS:
+            return (
+                f"{member} in {collection}: an object must have a quantity and may"
+                " have a code, nothing else"
+            )
+        code = entry.get("code")
+        if code is not None and not isinstance(code, str):
+            return f"code for {member} in {collection} must be a string or null"
+        if code is not None and (why := code_problem(code)):
+            return f"code {quoted(code)} for {member} in {collection} {why}"
+        entry = entry["quantity"]
+    if why := quantity_problem(entry):
+        shown = json.dumps(entry, ensure_ascii=False)
+        if isinstance(entry, str):
+            shown = quoted(entry)
+        elif len(shown) > MAX_QUOTED:
+            shown = shown[:MAX_QUOTED] + "…"
+        return f"quantity {shown} for {member} in {collection} {why}"
+    repeats = seen.repeats(None, collection, member, code, record=True)
+    return "; ".join(repeats) or None
 
 
 def quoted(value: str) -> str:
@@ -197,7 +290,7 @@ def _escaped(char: str) -> str:
     return "\\" + char if char in '"\\' else repr(char)[1:-1]
 
 
-def read_import(raw: bytes, file_format: str) -> Imported:
+def read_import(raw: bytes, file_format: str) -> ImportFile:
     """The stock a file of ``file_format`` (csv or json) lists, or ImportRefused."""
     return parse_csv(raw) if file_format == "csv" else parse_json_import(raw)
 
@@ -211,8 +304,13 @@ def summary(result: Mapping[str, Any]) -> str:
         f"{verb} {counted(len(result['collections']), 'collection')}"
         f" ({totals['created']} new): {counted(totals['added'], 'member')} added,"
         f" {totals['changed']} changed, {totals['unchanged']} unchanged,"
-        f" {totals['removed']} removed."
+        f" {totals['removed']} removed{_codes_said(totals['codes'])}."
     )
+
+
+def _codes_said(codes: int) -> str:
+    """The summary's words for the codes a file set or cleared (none: none)."""
+    return f"; {counted(codes, 'code')} set or cleared" if codes else ""
 
 
 def options(values: Mapping[str, str]) -> tuple[bool, bool]:
@@ -240,7 +338,7 @@ def report(
             del entry["changes"]
     totals = {
         key: sum(entry[key] for entry in collections)
-        for key in ("added", "changed", "unchanged", "removed")
+        for key in ("added", "changed", "unchanged", "removed", "codes")
     }
     totals["created"] = sum(1 for entry in collections if entry["created"])
     return {
@@ -252,15 +350,20 @@ def report(
 
 
 def import_as_caller(
-    imported: Imported, *, replace: bool, dry_run: bool, listed: bool = False
+    imported: ImportFile, *, replace: bool, dry_run: bool, listed: bool = False
 ) -> dict[str, Any]:
     """Import for this request's caller (a token limited to some collections
     may import only into those); the ``report`` (a dry run ``listed`` names
     each change)."""
-    for collection in imported:
+    for collection in imported.stock:
         refuse_unseen_collection(collection, creates=True)
     outcome = units.import_stock(
-        imported, replace=replace, dry_run=dry_run, by=actor(), listed=listed
+        imported.stock,
+        replace=replace,
+        dry_run=dry_run,
+        by=actor(),
+        listed=listed,
+        codes=imported.codes,
     )
     return report(outcome, replace=replace, dry_run=dry_run)
 
@@ -313,9 +416,36 @@ def _csv_schema() -> Schema:
     fields only; a name may also be quoted, and may not be only whitespace)."""
     name = '[^,"\\r\\n/\\x00-\\x1f\\x7f-\\x9f]{1,100}'
     row = f"\\r\\n{name},{name},[0-9]{{1,18}}"
+    # The code, where the header names it (a pattern cannot tie the two).
+    code = "(,[!#-+\\--.0-~]{0,48})?"
     return {
         "type": "string",
-        "pattern": f"^{','.join(CSV_HEADER)}({row})*(\\r\\n)?$",
+        "pattern": f"^{','.join(CSV_HEADER_WITHOUT_CODES)}(,code)?({row}{code})*"
+        "(\\r\\n)?$",
+    }
+
+
+def _json_schema() -> Schema:
+    """The JSON an import takes: the ``GET /stock`` document, where a member
+    may also be an object of its quantity and code."""
+    with_code = {
+        "type": "object",
+        "required": ["quantity"],
+        "properties": {
+            "quantity": ref("schemas", "Quantity"),
+            "code": {"oneOf": [ref("schemas", "Code"), {"type": "null"}]},
+        },
+        "additionalProperties": False,
+    }
+    member = {"oneOf": [ref("schemas", "Quantity"), with_code]}
+    return {
+        "type": "object",
+        "propertyNames": ref("schemas", "Name"),
+        "additionalProperties": {
+            "type": "object",
+            "propertyNames": ref("schemas", "Name"),
+            "additionalProperties": member,
+        },
     }
 
 
@@ -323,7 +453,7 @@ def _report_schema() -> Schema:
     """The report an import answers with."""
     counts = {
         key: {"type": "integer", "minimum": 0}
-        for key in ("added", "changed", "unchanged", "removed")
+        for key in ("added", "changed", "unchanged", "removed", "codes")
     }
     return {
         "type": "object",
@@ -368,7 +498,7 @@ _FLAG = {"type": "string", "enum": ["true", "false"], "default": "false"}
         " taken too.)",
         "content": {
             "text/csv": {"schema": _csv_schema()},
-            **media(ref("schemas", "Stock")),
+            **media(_json_schema()),
         },
     },
     responses=operation_responses(
@@ -423,5 +553,11 @@ def import_command(mode: str, dry_run: bool, file_format: str | None, source) ->
             f"{len(refused.problems)} bad rows; nothing was imported."
         ) from None
     replace = mode == "replace"
-    outcome = units.import_stock(imported, replace=replace, dry_run=dry_run, by=None)
+    outcome = units.import_stock(
+        imported.stock,
+        replace=replace,
+        dry_run=dry_run,
+        by=None,
+        codes=imported.codes,
+    )
     click.echo(summary(report(outcome, replace=replace, dry_run=dry_run)))

@@ -324,7 +324,7 @@ class DialectStatements:
     stock_version: Executable
 
 
-def _json_array(parameter: str, dialect: str) -> Any:
+def json_values(parameter: str, dialect: str) -> Any:
     """The values of a JSON array parameter, as a one-column table."""
     if dialect == "postgresql":
         values = func.json_array_elements_text(cast(bindparam(parameter), JSON))
@@ -385,7 +385,7 @@ def _stock_objects(dialect: str) -> Executable:
 @functools.cache
 def _statements_for(dialect: str) -> DialectStatements:
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    named = members.c.name.in_(_json_array("names", dialect))
+    named = members.c.name.in_(json_values("names", dialect))
     of_collection = members.c.collection_id == bindparam("collection_id")
     not_named = of_collection & ~named
     at = bindparam("at", type_=movements.c.at.type)
@@ -400,7 +400,7 @@ def _statements_for(dialect: str) -> DialectStatements:
             members.c.quantity <= members.c.reorder_level,
             or_(
                 cast(bindparam("only", type_=String), String).is_(None),
-                collections.c.name.in_(_json_array("only", dialect)),
+                collections.c.name.in_(json_values("only", dialect)),
             ),
         )
     )

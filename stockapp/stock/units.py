@@ -24,6 +24,7 @@ from ..core.database import (
     write_transaction,
 )
 from ..core.errors import Problem
+from .code_imports import CodeClash, Codes, changed_codes, kept_holder, write_codes
 from .codes import made_code
 from .ledger import (
     COLLECTION_NOT_FOUND,
@@ -322,6 +323,8 @@ class ImportedCollection(NamedTuple):
     # Asked for (``listed``): each member added or changed, in the file's
     # order, then at most MAX_REMOVALS_LISTED of those removed, oldest first.
     changes: tuple[MemberChange, ...] = ()
+    # How many members' codes the file sets or clears (a file with codes).
+    codes: int = 0
 
 
 @retry_serialization_failures
@@ -332,22 +335,46 @@ def import_stock(
     dry_run: bool,
     by: str | None,
     listed: bool = False,
+    codes: Mapping[str, Codes] | None = None,
 ) -> list[ImportedCollection]:
     """Set the quantities of ``stock`` (with ``replace``, each collection it
-    names holds only its members afterwards), as one transaction, each change
-    logged as kind "import"; with ``dry_run`` only say what would change (and,
-    ``listed``, list each change)."""
+    names holds only its members afterwards), and the members' ``codes`` when
+    the file carries them, as one transaction, each change logged (kind
+    "import", or "code"); with ``dry_run`` only say what would change (and,
+    ``listed``, list each change). 409 if a code stays with a member the file
+    does not name."""
+    codes = codes or {}
     outcome = []
-    with write_transaction():
-        for name, members in stock.items():
-            outcome.append(_import_plan(name, members, replace, listed))
-            if dry_run:
-                continue
-            if replace:
-                replace_collection(name, dict(members), by=by, kind="import")
-            else:
-                update_collection(name, dict(members), by=by, kind="import")
+    try:
+        with write_transaction():
+            for name, members in stock.items():
+                plan = _import_plan(name, members, replace, listed)
+                outcome.append(_with_codes(plan, name, codes.get(name), replace))
+                if dry_run:
+                    continue
+                if replace:
+                    replace_collection(name, dict(members), by=by, kind="import")
+                else:
+                    update_collection(name, dict(members), by=by, kind="import")
+                if name in codes:
+                    write_codes(lock_existing_collection(name), codes[name], by)
+    except CodeClash as clash:
+        raise code_taken(clash.collection, clash.code) from None
     return outcome
+
+
+def _with_codes(
+    plan: ImportedCollection, name: str, codes: Codes | None, replace: bool
+) -> ImportedCollection:
+    """``plan`` with the number of codes the file changes in collection
+    ``name``; CodeClash if one stays with a member the file does not name."""
+    if not codes:
+        return plan
+    collection = lock_collection(name)
+    changes = changed_codes(collection, codes)
+    if not replace and (kept := kept_holder(collection, codes, changes)):
+        raise CodeClash(name, kept[0])
+    return plan._replace(codes=len(changes))
 
 
 def _import_plan(

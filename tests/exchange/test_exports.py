@@ -31,11 +31,11 @@ def test_the_csv_export_is_rfc_4180_in_creation_order(client, seed):
     assert response.is_streamed
     body = response.get_data()
     assert body.decode("utf-8") == (
-        "collection,member,quantity\r\n"
-        "fruit,apple,30\r\n"
-        "fruit,pear,0\r\n"
-        '"odd, ""quoted""","new\u00e9 line, comma",5\r\n'
-        '"odd, ""quoted""","""q""",7\r\n'
+        "collection,member,quantity,code\r\n"
+        "fruit,apple,30,\r\n"
+        "fruit,pear,0,\r\n"
+        '"odd, ""quoted""","new\u00e9 line, comma",5,\r\n'
+        '"odd, ""quoted""","""q""",7,\r\n'
     )
     # No byte-order mark; an empty collection has no row.
     assert not body.startswith(b"\xef\xbb\xbf")
@@ -62,9 +62,9 @@ def test_one_collection_is_exported_alone(client, seed, export_format):
     text = response.get_data(as_text=True)
     if export_format == "csv":
         assert parse_csv(text) == [
-            ["collection", "member", "quantity"],
-            ["fruit", "apple", "30"],
-            ["fruit", "pear", "0"],
+            ["collection", "member", "quantity", "code"],
+            ["fruit", "apple", "30", ""],
+            ["fruit", "pear", "0", ""],
         ]
     else:
         assert json.loads(text) == {"fruit": STOCK["fruit"]}
@@ -90,9 +90,9 @@ def test_a_limited_token_exports_its_collections_only(
     client = make_app(ANONYMOUS_ACCESS="none").test_client()
     csv_text = client.get("/export.csv", headers=bearer(token)).get_data(as_text=True)
     assert parse_csv(csv_text) == [
-        ["collection", "member", "quantity"],
-        ["fruit", "apple", "30"],
-        ["fruit", "pear", "0"],
+        ["collection", "member", "quantity", "code"],
+        ["fruit", "apple", "30", ""],
+        ["fruit", "pear", "0", ""],
     ]
     document = client.get("/export.json", headers=bearer(token)).get_json()
     assert document == {"fruit": STOCK["fruit"]}
@@ -133,7 +133,7 @@ def test_the_cli_writes_to_standard_output_and_one_collection(runner, seed):
     result = runner.invoke(args=["stock", "export", "--collection", "fruit", "-"])
     assert result.exit_code == 0
     assert result.stdout_bytes == (
-        b"collection,member,quantity\r\nfruit,apple,30\r\nfruit,pear,0\r\n"
+        b"collection,member,quantity,code\r\nfruit,apple,30,\r\nfruit,pear,0,\r\n"
     )
 
 
@@ -161,12 +161,12 @@ def test_the_csv_export_is_exact_by_default(client, seed):
     seed(**FORMULAS)
     rows = parse_csv(client.get("/export.csv").get_data(as_text=True))
     assert rows[1:] == [
-        ["sheet", "=SUM(A1)", "1"],
-        ["sheet", "+1", "2"],
-        ["sheet", "-x", "3"],
-        ["sheet", "@a", "4"],
-        ["sheet", "ok=", "6"],
-        ["=cmd", "-@", "7"],
+        ["sheet", "=SUM(A1)", "1", ""],
+        ["sheet", "+1", "2", ""],
+        ["sheet", "-x", "3", ""],
+        ["sheet", "@a", "4", ""],
+        ["sheet", "ok=", "6", ""],
+        ["=cmd", "-@", "7", ""],
     ]
 
 
@@ -176,13 +176,13 @@ def test_a_spreadsheet_safe_export_defuses_formulas(client, runner, seed):
     assert response.status_code == 200
     rows = parse_csv(response.get_data(as_text=True))
     assert rows == [
-        ["collection", "member", "quantity"],
-        ["sheet", "'=SUM(A1)", "1"],
-        ["sheet", "'+1", "2"],
-        ["sheet", "'-x", "3"],
-        ["sheet", "'@a", "4"],
-        ["sheet", "ok=", "6"],
-        ["'=cmd", "'-@", "7"],
+        ["collection", "member", "quantity", "code"],
+        ["sheet", "'=SUM(A1)", "1", ""],
+        ["sheet", "'+1", "2", ""],
+        ["sheet", "'-x", "3", ""],
+        ["sheet", "'@a", "4", ""],
+        ["sheet", "ok=", "6", ""],
+        ["'=cmd", "'-@", "7", ""],
     ]
     assert client.get("/export.csv?spreadsheet_safe=0").get_data() == (
         client.get("/export.csv").get_data()

@@ -42,6 +42,7 @@ def test_a_merge_sets_the_listed_quantities_and_keeps_the_rest(
             "changed": 1,
             "unchanged": 1,
             "removed": 0,
+            "codes": 0,
             "created": 1,
         },
         "collections": [
@@ -52,6 +53,7 @@ def test_a_merge_sets_the_listed_quantities_and_keeps_the_rest(
                 "changed": 1,
                 "unchanged": 1,
                 "removed": 0,
+                "codes": 0,
             },
             {
                 "collection": "veg",
@@ -60,6 +62,7 @@ def test_a_merge_sets_the_listed_quantities_and_keeps_the_rest(
                 "changed": 0,
                 "unchanged": 0,
                 "removed": 0,
+                "codes": 0,
             },
         ],
     }
@@ -106,6 +109,7 @@ def test_a_replace_makes_each_named_collection_hold_only_its_rows(
         "changed": 0,
         "unchanged": 1,
         "removed": 1,
+        "codes": 0,
         "created": 0,
     }
     # veg is not in the file: untouched.
@@ -126,6 +130,7 @@ def test_a_dry_run_reports_and_stores_nothing(client, seed, stored, movements):
         "changed": 1,
         "unchanged": 0,
         "removed": 1,
+        "codes": 0,
         "created": 0,
     }
     assert stored() == {"fruit": {"apple": 30, "pear": 2}}
@@ -188,10 +193,14 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_stored(
         (
             b"name,count\r\nfruit,1\r\n",
             [
-                {"line": 1, "error": "must be the header collection,member,quantity"},
+                {
+                    "line": 1,
+                    "error": "must be the header collection,member,quantity,code"
+                    " (or, without codes, collection,member,quantity)",
+                },
                 {
                     "line": 2,
-                    "error": "has 2 fields, not 3 (collection,member,quantity)",
+                    "error": "has 2 fields, not 4 (collection,member,quantity,code)",
                 },
             ],
         ),
