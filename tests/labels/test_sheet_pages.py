@@ -219,3 +219,15 @@ def test_an_unknown_sheet_has_no_stylesheet(client):
     response = client.get("/labels/sheets/a5.css")
     assert response.status_code == 404
     assert response.get_json()["detail"] == 'There is no sheet "a5".'
+
+
+def test_the_collection_and_member_pages_link_to_their_labels(client, thirty):
+    collection = client.get("/collections/fruit").get_data(as_text=True)
+    assert (
+        '<a href="/collections/fruit/labels">Print labels of fruit…</a>' in collection
+    )
+    member = client.get("/collections/fruit/members/item-01").get_data(as_text=True)
+    assert (
+        '<a href="/collections/fruit/labels?member=item-01">Print its label…</a>'
+        in member
+    )
