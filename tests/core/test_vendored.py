@@ -30,3 +30,4 @@ def test_each_file_is_the_release_the_readme_pins(name, digest):
 
 def test_each_library_has_its_licence_beside_it():
     assert "Zero-Clause BSD" in (VENDOR / "htmx-LICENSE.txt").read_text()
+    assert "Apache License" in (VENDOR / "zxing-library-LICENSE.txt").read_text()
