@@ -43,6 +43,7 @@ from ..history.reads import last_movement_by, movements_page
 from . import listings, refusals, units
 from .codes import form_code
 from .listings import PAGE_SIZES
+from .scan import SCANNED_FLAG
 
 bp = Blueprint("collection_pages", __name__, template_folder="templates")
 
@@ -167,6 +168,8 @@ def _member_page(collection: str, member: str) -> Any:
         failed=failed,
         form=form,
         field_labels=FIELD_LABELS,
+        # Opened by a scan: its Amount field takes the focus.
+        scanned=SCANNED_FLAG in request.args,
     )
 
 

@@ -51,7 +51,9 @@ def test_a_code_set_on_the_member_page_is_found_by_a_scanner(
         looks_right(tab, "scan", width)
         tab.keyboard.type(EAN)
         tab.keyboard.press("Enter")
-        expect(tab).to_have_url(re.compile(r"/collections/shelf/members/washers$"))
+        expect(tab).to_have_url(
+            re.compile(r"/collections/shelf/members/washers\?scanned=1$")
+        )
         expect(tab.get_by_role("heading", level=1)).to_have_text("washers")
 
         # A code nobody carries is said, with the field to try again.
