@@ -1011,6 +1011,7 @@ def test_an_admin_finds_the_deletion_under_more(client, seed, as_admin):
     assert re.search(
         r'<details class="more">\s*<summary>More for fruit</summary>\s*'
         r'<p><a href="/collections/fruit/history">History of fruit</a></p>\s*'
+        r'<p><a href="/collections/fruit/labels">Print labels of fruit…</a></p>\s*'
         r'<p><a class="danger" href="/collections/fruit/delete">Delete fruit…</a></p>',
         page,
     )
