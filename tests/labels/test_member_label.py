@@ -13,6 +13,9 @@ import zxingcpp
 from helpers import problem_body
 from PIL import Image
 
+from stockapp.labels.drawing import label, label_document
+from stockapp.labels.sheets import SHEETS
+
 LABEL = "/stock/fruit/apple/label.svg"
 PAGE_URL = "http://localhost/collections/fruit/members/apple"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -20,10 +23,10 @@ SVG = "{http://www.w3.org/2000/svg}"
 DPI = 600.0
 
 
-def decoded(svg: str, **options) -> list[tuple[str, str]]:
+def decoded(svg: str, dpi: float = DPI, **options) -> list[tuple[str, str]]:
     """What a scanner reads on ``svg``: (format, text) of each code, rendered
     to pixels as a printer would."""
-    png = resvg_py.svg_to_bytes(svg_string=svg, dpi=DPI, background="white")
+    png = resvg_py.svg_to_bytes(svg_string=svg, dpi=dpi, background="white")
     image = Image.open(io.BytesIO(bytes(png)))
     return sorted(
         (str(found.format), found.text)
@@ -126,3 +129,19 @@ def test_a_missing_member_or_collection_is_404_as_on_its_other_routes(
     assert response.get_json() == problem_body(404, "Not found", detail)
     same_route = client.get(path.replace("label.svg", "code"))
     assert same_route.get_json() == response.get_json()
+
+
+@pytest.mark.parametrize("sheet", sorted(SHEETS))
+@pytest.mark.parametrize(
+    ("code", "read_as"),
+    [
+        ("4006381333931", "4006381333931"),
+        ("036000291452", "0036000291452"),
+        ("96385074", "96385074"),
+        ("SHELF-A7", "SHELF-A7"),
+    ],
+)
+def test_each_sheets_label_reads_back_from_a_300_dpi_print(sheet, code, read_as):
+    size = SHEETS[sheet].label
+    svg = label_document(label("apple", "fruit", code, PAGE_URL, size))
+    assert {text for _, text in decoded(svg, dpi=300.0)} == {read_as, PAGE_URL}
