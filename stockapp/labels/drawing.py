@@ -59,8 +59,8 @@ class LabelSize:
 
 def symbology(code: str) -> str:
     """python-barcode's name of the barcode ``code`` is drawn as."""
-    kind = GTINS.get(len(code)) if code.isdigit() else None
-    return _SYMBOLOGIES.get(kind, _CODE_128) if kind else _CODE_128
+    kind = GTINS.get(len(code), "") if code.isdigit() else ""
+    return _SYMBOLOGIES.get(kind, _CODE_128)
 
 
 def _svg(tag: str, **attributes: object) -> ET.Element:
