@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.clock import utcnow
@@ -55,6 +55,20 @@ class Movement(db.Model):
         # History pages walk these newest first, seeking by id (no OFFSET).
         Index("ix_movements_collection_member_id", "collection", "member", "id"),
         Index("ix_movements_collection_id", "collection", "id"),
+        # A series (trends/) seeks each member's last movement, and its last
+        # change of reorder level, at or before each of its boundaries.
+        Index(
+            "ix_movements_collection_member_at_id", "collection", "member", "at", "id"
+        ),
+        Index(
+            "ix_movements_level_collection_member_at_id",
+            "collection",
+            "member",
+            "at",
+            "id",
+            sqlite_where=text("kind = 'level'"),
+            postgresql_where=text("kind = 'level'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(ID_TYPE, primary_key=True)

@@ -86,8 +86,9 @@ def _write_answers(
 
 
 def _member_named_history(operation_id: str, summary: str) -> Any:
-    """The member route's operation as it appears at /stock/{collection}/history,
-    whose GET is the collection's history (its other methods reach the member)."""
+    """The member route's operation as it appears at /stock/{collection}/history
+    or /series, whose GET is the collection's history or series (its other
+    methods reach the member)."""
 
     def amend(operation: Schema) -> None:
         operation.update(operationId=operation_id, summary=summary)
@@ -426,7 +427,10 @@ def delete_collection(collection: str) -> Any:
     also={
         "/stock/{collection}/history": _member_named_history(
             "putHistoryMember", "Set the quantity of the member named history"
-        )
+        ),
+        "/stock/{collection}/series": _member_named_history(
+            "putSeriesMember", "Set the quantity of the member named series"
+        ),
     },
 )
 @requires("write")
@@ -463,7 +467,10 @@ def put_member(collection: str, member: str) -> Any:
     also={
         "/stock/{collection}/history": _member_named_history(
             "deleteHistoryMember", "Delete the member named history"
-        )
+        ),
+        "/stock/{collection}/series": _member_named_history(
+            "deleteSeriesMember", "Delete the member named series"
+        ),
     },
 )
 @requires("write")

@@ -311,6 +311,12 @@ ROUTES: dict[tuple[str, str], Route] = {
         200,
         outside=(404, f'There is no member with the code "{FRUIT_CODE}".'),
     ),
+    ("GET", "trends_api.get_member_series"): Route(
+        "/stock/fruit/apple/series", "read", 200, collection=True
+    ),
+    ("GET", "trends_api.get_collection_series"): Route(
+        "/stock/fruit/series", "read", 200, collection=True
+    ),
     ("GET", "access_api.me"): Route("/me", "user", 200),
     ("GET", "access_api.list_tokens"): Route("/tokens", "user", 200),
     ("POST", "access_api.create_token"): Route("/tokens", "user", 201, body=token_body),

@@ -53,6 +53,7 @@ API_BLUEPRINTS = (
     "batch_api.",
     "transfer_api.",
     "stocktake_api.",
+    "trends_api.",
 )
 # Flask answers these for every route by itself.
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
