@@ -349,14 +349,15 @@ def import_stock(
         with write_transaction():
             for name, members in stock.items():
                 plan = _import_plan(name, members, replace, listed)
-                outcome.append(_with_codes(plan, name, codes.get(name), replace))
+                plan = _with_codes(plan, name, codes.get(name), replace)
+                outcome.append(plan)
                 if dry_run:
                     continue
                 if replace:
                     replace_collection(name, dict(members), by=by, kind="import")
                 else:
                     update_collection(name, dict(members), by=by, kind="import")
-                if name in codes:
+                if plan.codes:
                     write_codes(lock_existing_collection(name), codes[name], by)
     except CodeClash as clash:
         raise code_taken(clash.collection, clash.code) from None

@@ -40,9 +40,9 @@ def test_a_million_members_export_and_import_into_an_empty_database(
     target = databases.create(tmp_path, migrated=True)
     seed = tmp_path / "seed.csv"
     with seed.open("w", encoding="utf-8", newline="") as file:
-        file.write("collection,member,quantity\r\n")
+        file.write("collection,member,quantity,code\r\n")
         for c in range(COLLECTIONS):
-            file.writelines(f"c{c:04},m{m:04},{m}\r\n" for m in range(EACH))
+            file.writelines(f"c{c:04},m{m:04},{m},\r\n" for m in range(EACH))
     try:
         flask(source, "stock", "import", str(seed))
         exported = tmp_path / f"stock.{export_format}"
