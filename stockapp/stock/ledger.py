@@ -37,11 +37,11 @@ from .statements import (
     LOCK_COLLECTION,
     MOVEMENT_ARRAY_COLUMNS,
     TAKE_FROM_MEMBER,
-    UPDATE_MEMBER_ARRAYS,
     UPDATE_MEMBERS,
     for_dialect,
     insert_movement_arrays,
     names_parameter,
+    update_and_log_arrays,
 )
 
 Stock = dict[str, int]
@@ -125,6 +125,19 @@ def adjust_locked(
     """Add ``delta`` to a member of the locked collection, as stored, and log it
     as ``kind``; 409 (raised: the transaction rolls back) if it would leave
     0..2^63-1."""
+    if _fuses_writes():
+        # The locked collection's member cannot change before commit (every
+        # writer locks the collection first), so the range is checked here
+        # and the write joins the movement's statement, as apply_changes's.
+        after = stored.quantity + delta
+        if not 0 <= after <= MAX_QUANTITY:
+            raise refused_adjustment(collection.name, member, delta, stored.quantity)
+        version = stored.version + 1
+        update = {"member_id": stored.id, "new_quantity": after, "new_version": version}
+        along = Along([update], collection.id, collection.version + 1)
+        entry = LogEntry(member, stored.quantity, after, stored.reorder_level, version)
+        record_movements(collection.name, [entry], kind, reason, by, along=along)
+        return Adjusted(after, version)
     # One guarded statement: the database refuses to leave the range.
     if delta < 0:
         adjusted = execute(
@@ -218,19 +231,20 @@ def adjust_in_turn(
             LogEntry(step.member, quantity, after, member.reorder_level, version + 1)
         )
         results.append(Adjusted(after, version + 1))
-    _update_members(
-        [
-            {
-                "member_id": stored[name].id,
-                "new_quantity": quantity,
-                "new_version": version,
-            }
-            for name, (quantity, version) in now.items()
-        ]
-    )
-    bump_collection(collection)
+    updates = [
+        {"member_id": stored[name].id, "new_quantity": quantity, "new_version": version}
+        for name, (quantity, version) in now.items()
+    ]
+    along = None
+    if _fuses_writes():
+        # The updates and the new version ride with the first movements.
+        along = Along(updates, collection.id, collection.version + 1)
+    else:
+        execute_many(UPDATE_MEMBERS, updates)
+        bump_collection(collection)
     for reason, segment in _segments(entries, [step.reason for step in steps]):
-        record_movements(collection_name, segment, kind, reason, by)
+        record_movements(collection_name, segment, kind, reason, by, along=along)
+        along = None
     return results
 
 
@@ -487,6 +501,12 @@ def apply_changes(
                     versions[name],
                 )
             )
+    if updates and not inserts and not deletes and _fuses_writes():
+        # Only quantities change: on PostgreSQL the updates and the new
+        # version ride in the movements' statement (statements.py).
+        along = Along(updates, collection.id, collection.version + 1)
+        record_movements(collection.name, movements, kind, reason, by, along=along)
+        return along.collection_version, versions
     # Each executes as one executemany, whatever the number of rows.
     if inserts:
         execute_many(INSERT_MEMBERS, inserts)
@@ -498,6 +518,30 @@ def apply_changes(
         return collection.version, versions
     record_movements(collection.name, movements, kind, reason, by)
     return bump_collection(collection), versions
+
+
+class Along(NamedTuple):
+    """What a write's movements carry with them in one statement: the
+    members' updates (UPDATE_MEMBERS rows) and the collection's new version."""
+
+    updates: list[dict[str, Any]]
+    collection_id: int
+    collection_version: int
+
+    def parameters(self) -> dict[str, Any]:
+        """The updates as arrays, and the collection's id and version."""
+        columns = ("member_id", "new_quantity", "new_version")
+        return {
+            **{column: [row[column] for row in self.updates] for column in columns},
+            "collection_id": self.collection_id,
+            "collection_version": self.collection_version,
+        }
+
+
+def _fuses_writes() -> bool:
+    """Whether the write connection takes a write's statements as one
+    (PostgreSQL's data-modifying CTEs; SQLite runs each without a round trip)."""
+    return write_connection().dialect.name == "postgresql"
 
 
 def bump_collection(collection: LockedCollection) -> int:
@@ -513,9 +557,12 @@ def record_movements(
     kind: str,
     reason: str | None = None,
     by: str | None = None,
+    *,
+    along: Along | None = None,
 ) -> None:
-    """Log each movement, made by user ``by``, in one statement, and announce
-    them (signals.movements_recorded) to the capabilities above."""
+    """Log each movement, made by user ``by``, in one statement (with what
+    ``along`` carries, on PostgreSQL), and announce them
+    (signals.movements_recorded) to the capabilities above."""
     if not movements:
         return
     at = utcnow()
@@ -536,14 +583,15 @@ def record_movements(
     if group is not None:
         for row in rows:
             row.update(group)
-    if len(rows) == 1:
+    if len(rows) == 1 and along is None:
         single = INSERT_MOVEMENT if group is None else INSERT_GROUPED_MOVEMENT
         ids = [execute(single, **rows[0]).one().id]
     else:
         # One multi-row INSERT per thousand rows; each member once, so the
         # returned (id, member) pairs map back whatever their order.
         returned = dict(
-            (member, movement_id) for movement_id, member in _insert_movements(rows)
+            (member, movement_id)
+            for movement_id, member in _insert_movements(rows, along)
         )
         ids = [returned[movement.member] for movement in movements]
     changes = [
@@ -551,17 +599,6 @@ def record_movements(
         for movement_id, movement in zip(ids, movements, strict=True)
     ]
     announce(Recorded(collection, kind, reason, by, at, changes))
-
-
-def _update_members(rows: list[dict[str, Any]]) -> None:
-    """Give each member its ``new_quantity`` and ``new_version``: one
-    executemany, or on PostgreSQL one statement of arrays."""
-    if write_connection().dialect.name != "postgresql":
-        execute_many(UPDATE_MEMBERS, rows)
-        return
-    columns = ("member_id", "new_quantity", "new_version")
-    arrays = {column: [row[column] for row in rows] for column in columns}
-    write_connection().execute(UPDATE_MEMBER_ARRAYS, arrays)
 
 
 def record_level_change(
@@ -640,8 +677,9 @@ def _record_change_of(
     announce(Recorded(collection, kind, None, by, at, [change]))
 
 
-def _insert_movements(rows: list[dict[str, Any]]) -> Any:
-    """Log ``rows`` in one statement; (id, member) of each, in no set order."""
+def _insert_movements(rows: list[dict[str, Any]], along: Along | None) -> Any:
+    """Log ``rows`` in one statement (with ``along``, on PostgreSQL); (id,
+    member) of each, in no set order."""
     connection = write_connection()
     if connection.dialect.name != "postgresql":
         return connection.execute(INSERT_MOVEMENTS, rows)
@@ -655,8 +693,12 @@ def _insert_movements(rows: list[dict[str, Any]]) -> Any:
             if any(column in row for row in chunk)
         )
         arrays = {column: [row.get(column) for row in chunk] for column in columns}
-        statement = insert_movement_arrays(columns)
-        returned += connection.execute(statement, arrays).all()
+        if along is not None and start == 0:
+            statement = update_and_log_arrays(columns)
+            arrays.update(along.parameters())
+        else:
+            statement = insert_movement_arrays(columns)
+        returned += execute(statement, **arrays).all()
     return returned
 
 

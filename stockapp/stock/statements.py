@@ -261,12 +261,28 @@ def insert_movement_arrays(columns: tuple[str, ...]) -> Any:
 MOVEMENT_ARRAY_COLUMNS = tuple(column for column, _ in _MOVEMENT_ARRAYS)
 # UPDATE_MEMBERS for many members in one statement on PostgreSQL, the same way
 # (an executemany sends one statement per member through the pipeline).
-UPDATE_MEMBER_ARRAYS = text(
+_UPDATE_MEMBER_ARRAYS = (
     "UPDATE members SET quantity = given.quantity, version = given.version"
     " FROM unnest(CAST(:member_id AS bigint[]), CAST(:new_quantity AS bigint[]),"
     " CAST(:new_version AS bigint[])) AS given(id, quantity, version)"
     " WHERE members.id = given.id"
 )
+
+
+@functools.cache
+def update_and_log_arrays(columns: tuple[str, ...]) -> Any:
+    """PostgreSQL's one statement for a write that only changes quantities:
+    the members' UPDATE_MEMBERS (as arrays) and BUMP_COLLECTION (``collection_id``
+    to ``collection_version``) as data-modifying CTEs of the movements'
+    insert_movement_arrays, so three round trips become one. (The CTEs run
+    whether or not the INSERT reads them, in the same snapshot; they change
+    rows of other tables, so no statement sees another's effect.)"""
+    return text(
+        f"WITH updated AS ({_UPDATE_MEMBER_ARRAYS}),"
+        " bumped AS (UPDATE collections SET version = :collection_version"
+        " WHERE collections.id = :collection_id) "
+        + insert_movement_arrays(columns).text
+    )
 
 
 def _adjust(in_range: Any) -> Executable:

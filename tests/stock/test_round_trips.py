@@ -79,3 +79,29 @@ def test_a_write_is_its_statements_and_the_commit(make_app, tmp_path):
         '"BEGIN ISOLATION LEVEL READ COMMITTED"',
         '"COMMIT"',
     ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PATCH", "/stock/fruit", {"apple": 31}),
+        ("PUT", "/stock/fruit/apple", 31),
+        ("POST", "/stock/fruit/apple/adjustments", {"delta": 1}),
+    ],
+)
+def test_a_one_member_write_is_six_round_trips(make_app, tmp_path, method, path, body):
+    app = make_app(ANONYMOUS_ACCESS="write")
+    client = app.test_client()
+    assert client.post("/stock/fruit", json={"apple": 30, "pear": 1}).status_code == 201
+    with traced(app, tmp_path / "trace") as sent:
+        response = client.open(path, method=method, json=body)
+    assert response.status_code == 200
+    # BEGIN; lock the collection; read the member; update it, bump the
+    # collection's version and log the movement in one statement; the webhook
+    # outbox's INSERT ... SELECT; COMMIT.
+    assert len(round_trips(sent)) == 6, sent
+    fused = [line for line in sent if "\tParse\t" in line and "WITH updated AS" in line]
+    assert len(fused) == 1, sent
+    assert client.get("/stock/fruit/apple").get_json() == 31
+    movements = client.get("/stock/fruit/apple/history").get_json()["movements"]
+    assert [(m["before"], m["after"]) for m in movements][:1] == [(30, 31)]
