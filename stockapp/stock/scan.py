@@ -89,5 +89,11 @@ def scan() -> Any:
     if len(found) == 1:
         (one,) = found
         return redirect(scanned_member_page(one.collection, one.member), 303)
-    page = render_template("stock/scan.html", code=code, errors={}, found=found)
+    page = render_template(
+        "stock/scan.html",
+        code=code,
+        errors={},
+        found=found,
+        member_page=scanned_member_page,
+    )
     return page, (200 if found else 404)
