@@ -227,3 +227,43 @@ def test_the_page_loads_htmx_from_the_app_and_marks_the_rows(client, seed):
         'hx-post="/collections/fruit/members/apple/adjustments"' in page
         and 'action="/collections/fruit/members/apple/adjustments"' in page
     )
+
+
+def test_a_code_is_set_in_its_row_and_a_bad_or_taken_one_refused(
+    client, seed, post_in_place
+):
+    seed(fruit={"apple": 30, "pear": 1})
+    response = post_in_place(
+        "/collections/fruit/members/apple/code",
+        code="4006381333931",
+        version=version_of(client, "apple"),
+        row="1",
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert notice(page) == ("success", "Code of apple set to 4006381333931.")
+    assert rows(page) == ["1"]
+    assert 'id="code-1" name="code" type="text" value="4006381333931"' in page
+    assert client.get("/stock/fruit/apple/code").get_json() == "4006381333931"
+
+    bad = post_in_place(
+        "/collections/fruit/members/pear/code",
+        code="4006381333932",
+        version=version_of(client, "pear"),
+        row="2",
+    )
+    assert bad.status_code == 400
+    page = bad.get_data(as_text=True)
+    assert '<p class="error" id="code-2-error">Code is not a valid EAN-13' in page
+    assert '<details class="more" open>' in page
+    taken = post_in_place(
+        "/collections/fruit/members/pear/code",
+        code="4006381333931",
+        version=version_of(client, "pear"),
+        row="2",
+    )
+    assert taken.status_code == 409
+    assert 'The code "4006381333931" is carried by apple in fruit' in html.unescape(
+        taken.get_data(as_text=True)
+    )
+    assert client.get("/stock/fruit/pear/code").get_json() is None
