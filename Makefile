@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: run test test-postgres bench bench-postgres bench-pages bench-webhooks \
-  bench-webhooks-postgres bench-batch bench-batch-postgres format clean api-diff \
+  bench-webhooks-postgres bench-batch bench-batch-postgres bench-series \
+  bench-series-postgres format clean api-diff \
   system-packages bench-packages bench-postgres-packages
 
 $(BIN)/python:
@@ -107,6 +108,14 @@ bench-batch: $(VENV)/.dev
 ## bench-batch-postgres: the same on a durable throwaway PostgreSQL cluster of its own
 bench-batch-postgres: $(VENV)/.dev bench-postgres-packages
 	$(BIN)/python tests/benchmarks/batch_bench.py --backend postgresql
+
+## bench-series: GET .../series over a member with 1,000,000 movements, in ms (SQLite)
+bench-series: $(VENV)/.dev
+	$(BIN)/python tests/benchmarks/series_bench.py --backend sqlite
+
+## bench-series-postgres: the same on a durable throwaway PostgreSQL cluster of its own
+bench-series-postgres: $(VENV)/.dev bench-postgres-packages
+	$(BIN)/python tests/benchmarks/series_bench.py --backend postgresql
 
 ## format: rewrite the code in the house style
 format: $(VENV)/.dev

@@ -133,6 +133,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         form={"collection": "veg", "member": "leek", "qty": "3"},
         page=True,
     ),
+    ("GET", "trend_pages.collection_trend"): Route(
+        "/collections/fruit/trend", "read", 200, page=True, collection=True
+    ),
     ("GET", "history_pages.collection_history"): Route(
         "/collections/fruit/history", "read", 200, page=True, collection=True
     ),

@@ -32,6 +32,7 @@ NOT_IN_DOCUMENT = {
     "import_pages.",
     "low_stock_pages.",
     "history_pages.",
+    "trend_pages.",
     "webhook_pages.",
     "stocktake_pages.",
     "transfer_pages.",

@@ -1012,6 +1012,7 @@ def test_an_admin_finds_the_deletion_under_more(client, seed, as_admin):
         r'<details class="more">\s*<summary>More for fruit</summary>\s*'
         r'<p><a href="/collections/fruit/history">History of fruit</a></p>\s*'
         r'<p><a href="/collections/fruit/labels">Print labels of fruit…</a></p>\s*'
+        r'<p><a href="/collections/fruit/trend">Stock over time of fruit</a></p>\s*'
         r'<p><a class="danger" href="/collections/fruit/delete">Delete fruit…</a></p>',
         page,
     )

@@ -2,26 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
-
-# Where the test clock starts: every movement a test makes is logged after it.
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-class Clock:
-    """The time the next movement is logged at; ``advance`` moves it on."""
-
-    def __init__(self) -> None:
-        self.now = EPOCH
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
+from series_clock import Clock
 
 
 @pytest.fixture
@@ -30,10 +12,3 @@ def clock(monkeypatch) -> Clock:
     moved = Clock()
     monkeypatch.setattr("stockapp.stock.ledger.utcnow", moved)
     return moved
-
-
-def stamp(at: datetime) -> str:
-    """``at`` as the series writes it."""
-    return (
-        at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-    )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 
-from conftest import stamp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from series_clock import stamp
 
 from stockapp.core.clock import as_utc
 

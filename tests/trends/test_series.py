@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import EPOCH, stamp
 from helpers import bearer
+from series_clock import EPOCH, stamp
 
 from stockapp.trends.boundaries import MAX_POINTS, STEP_RULE, TIME_RULE
 
