@@ -104,7 +104,7 @@ def series_parameters() -> dict[str, Schema]:
             "name": "to",
             "in": "query",
             "description": "The last point's time at the latest, like `from`;"
-            " not before it. Default: now.",
+            " not before it. Default: now (or `from`, when that is later).",
             "schema": {"type": "string", "maxLength": 40},
             "example": "2026-12-03T12:00:00Z",
         },

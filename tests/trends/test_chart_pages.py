@@ -108,3 +108,28 @@ def test_movements_inside_the_range_show_in_the_chart(client, clock):
     client.post("/stock/fruit/apple/adjustments", json={"delta": 4})
     rows = table_rows(page(client, "/collections/fruit/members/apple?range=7d"))
     assert [row[1] for row in rows] == ["5"] * 5 + ["9"] * 3
+
+
+def test_a_level_cleared_midway_breaks_its_line_and_one_point_is_centred():
+    from stockapp.trends.boundaries import Window
+    from stockapp.trends.chart import LEFT, RIGHT, WIDTH, chart
+    from stockapp.trends.series import Point, Series
+
+    times = tuple(EPOCH + timedelta(days=n) for n in range(5))
+    levels = (3, 3, None, 4, 4)
+    points = tuple(
+        Point(at, 10, level) for at, level in zip(times, levels, strict=True)
+    )
+    drawn = chart(
+        Series("fruit", "apple", Window(times[0], times[-1], "day", times), points)
+    )
+    assert len(drawn.level_lines) == 2
+    assert [len(line.split()) for line in drawn.level_lines] == [2, 2]
+    assert drawn.quantity_line.split()[0] == f"{LEFT:.1f},{drawn.y_ticks[-1].at}"
+    assert drawn.quantity_line.split()[-1].startswith(f"{WIDTH - RIGHT:.1f},")
+    one = (EPOCH,)
+    alone = chart(
+        Series("fruit", None, Window(EPOCH, EPOCH, "day", one), (Point(EPOCH, 0),))
+    )
+    assert alone.quantity_line == f"{(LEFT + WIDTH - RIGHT) / 2},{alone.box[3]:.1f}"
+    assert [tick.label for tick in alone.y_ticks] == ["0", "1"]
