@@ -18,7 +18,14 @@ from ..core.api_doc import (
 )
 from ..core.api_document import api_blueprint
 from ..core.rules import check_names
-from .boundaries import DEFAULT_SPAN, DEFAULT_STEP, MAX_POINTS, NAMED_STEPS
+from .boundaries import (
+    DEFAULT_SPAN,
+    DEFAULT_STEP,
+    MAX_POINTS,
+    NAMED_STEPS,
+    SECONDS_PATTERN,
+    TIME_PATTERN,
+)
 from .series import collection_series, member_series
 
 bp = api_blueprint("trends_api", __name__)
@@ -88,6 +95,9 @@ def get_collection_series(collection: str) -> Any:
 # The OpenAPI document's part ---------------------------------------------------
 
 
+_TIME: Schema = {"type": "string", "pattern": f"^{TIME_PATTERN}$"}
+
+
 def series_parameters() -> dict[str, Schema]:
     days = DEFAULT_SPAN.days
     return {
@@ -97,7 +107,7 @@ def series_parameters() -> dict[str, Schema]:
             "description": "The first point's time: an ISO 8601 date (its midnight"
             " UTC) or time (UTC unless it names an offset). Default: `to` less"
             f" {days} days.",
-            "schema": {"type": "string", "maxLength": 40},
+            "schema": _TIME,
             "example": "2026-11-03",
         },
         "SeriesTo": {
@@ -105,7 +115,7 @@ def series_parameters() -> dict[str, Schema]:
             "in": "query",
             "description": "The last point's time at the latest, like `from`;"
             " not before it. Default: now (or `from`, when that is later).",
-            "schema": {"type": "string", "maxLength": 40},
+            "schema": _TIME,
             "example": "2026-12-03T12:00:00Z",
         },
         "SeriesStep": {
@@ -117,7 +127,7 @@ def series_parameters() -> dict[str, Schema]:
             "schema": {
                 "oneOf": [
                     {"enum": list(NAMED_STEPS)},
-                    {"type": "string", "pattern": "^[1-9][0-9]{0,9}$"},
+                    {"type": "string", "pattern": f"^{SECONDS_PATTERN}$"},
                 ],
                 "default": DEFAULT_STEP,
             },

@@ -30,9 +30,16 @@ NAMED_STEPS = {
     "month": None,
 }
 # A step in seconds: up to ten digits (three centuries), never zero or signed.
-_SECONDS = re.compile(r"[1-9][0-9]{0,9}")
-# Longer than any ISO 8601 time to the microsecond with an offset.
-_MAX_TIME_LENGTH = 40
+SECONDS_PATTERN = "[1-9][0-9]{0,9}"
+_SECONDS = re.compile(SECONDS_PATTERN)
+# The ISO 8601 forms from and to take: a date, or a date and time to the
+# minute, second or microsecond, with Z or an offset or neither (UTC). The
+# pattern says the shape; whether the day is in its month, datetime says.
+TIME_PATTERN = (
+    "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    "(T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+_TIME = re.compile(TIME_PATTERN)
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 TIME_RULE = (
@@ -116,7 +123,7 @@ def _time(text: str | None, key: str, errors: dict[str, str]) -> datetime | None
     if text is None:
         return None
     try:
-        if len(text) > _MAX_TIME_LENGTH or not text.isascii():
+        if not _TIME.fullmatch(text):
             raise ValueError(text)
         parsed = datetime.fromisoformat(text)
     except ValueError:

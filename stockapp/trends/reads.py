@@ -5,7 +5,10 @@ quantity is the ``after`` of the member's last movement at or before it, found
 by one seek in the index on (collection, member, at, id), never by reading the
 member's whole log: a member with a million movements answers as fast as one
 with ten. Before a member's first movement its quantity is that movement's
-``before`` (0 when it was created then); after a delete, 0.
+``before`` (0 when it was created then); after a delete, 0. Its reorder level
+is the ``level_after`` of its last level movement, one seek in a partial index
+holding only those; before the first, that one's ``level_before``; with none
+logged, the level it has now (set before 0012 logged levels, or never set).
 
 A collection's quantity is the sum over every member its log names, those
 since deleted included (each counts until it was deleted): the collection's
