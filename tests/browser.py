@@ -21,6 +21,8 @@ ARTIFACTS = Path(
 # A phone held upright, a tablet, a laptop.
 WIDTHS = (360, 768, 1280)
 HEIGHT = 800
+# Below 48rem (768 px) the header folds its links into a Menu (style.css).
+FOLDED_HEADER_BELOW = 768
 # axe's impacts a page may not have.
 FORBIDDEN_IMPACTS = ("serious", "critical")
 

@@ -603,6 +603,8 @@ def test_a_member_is_adjusted_with_the_keyboard_alone(page, site, make_token, st
 
 
 IMPORT_HEADER = b"collection,member,quantity\r\n"
+# An export names each member's code too (empty when it has none).
+EXPORT_HEADER = b"collection,member,quantity,code\r\n"
 
 
 def test_a_file_is_tried_then_imported_on_the_import_page(
@@ -650,7 +652,7 @@ def test_the_import_page_downloads_a_csv_safe_for_spreadsheets(page, site, make_
     assert download.value.suggested_filename == "stock.csv"
     assert download.value.url.endswith("/download/stock.csv")
     assert Path(download.value.path()).read_bytes() == (
-        IMPORT_HEADER + b"sheet,'=HYPERLINK(1),1\r\nsheet,ok,2\r\n"
+        EXPORT_HEADER + b"sheet,'=HYPERLINK(1),1,\r\nsheet,ok,2,\r\n"
     )
 
 
