@@ -30,9 +30,11 @@ from .statements import (
     GROUPS,
     INSERT_CODE_MOVEMENT,
     INSERT_GROUPED_MOVEMENT,
+    INSERT_GROUPED_MOVEMENT_AFTER_UPDATE,
     INSERT_LEVEL_MOVEMENT,
     INSERT_MEMBERS,
     INSERT_MOVEMENT,
+    INSERT_MOVEMENT_AFTER_UPDATE,
     INSERT_MOVEMENTS,
     LOCK_COLLECTION,
     MOVEMENT_ARRAY_COLUMNS,
@@ -528,14 +530,18 @@ class Along(NamedTuple):
     collection_id: int
     collection_version: int
 
-    def parameters(self) -> dict[str, Any]:
-        """The updates as arrays, and the collection's id and version."""
-        columns = ("member_id", "new_quantity", "new_version")
+    def collection(self) -> dict[str, int]:
+        """The collection's id and new version, as the statements name them."""
         return {
-            **{column: [row[column] for row in self.updates] for column in columns},
             "collection_id": self.collection_id,
             "collection_version": self.collection_version,
         }
+
+    def arrays(self) -> dict[str, Any]:
+        """The updates as arrays, and the collection's id and version."""
+        columns = ("member_id", "new_quantity", "new_version")
+        arrays = {column: [row[column] for row in self.updates] for column in columns}
+        return {**arrays, **self.collection()}
 
 
 def _fuses_writes() -> bool:
@@ -586,6 +592,14 @@ def record_movements(
     if len(rows) == 1 and along is None:
         single = INSERT_MOVEMENT if group is None else INSERT_GROUPED_MOVEMENT
         ids = [execute(single, **rows[0]).one().id]
+    elif len(rows) == 1 and len(along.updates) == 1:
+        single = (
+            INSERT_MOVEMENT_AFTER_UPDATE
+            if group is None
+            else INSERT_GROUPED_MOVEMENT_AFTER_UPDATE
+        )
+        parameters = {**rows[0], **along.updates[0], **along.collection()}
+        ids = [execute(single, **parameters).one().id]
     else:
         # One multi-row INSERT per thousand rows; each member once, so the
         # returned (id, member) pairs map back whatever their order.
@@ -695,7 +709,7 @@ def _insert_movements(rows: list[dict[str, Any]], along: Along | None) -> Any:
         arrays = {column: [row.get(column) for row in chunk] for column in columns}
         if along is not None and start == 0:
             statement = update_and_log_arrays(columns)
-            arrays.update(along.parameters())
+            arrays.update(along.arrays())
         else:
             statement = insert_movement_arrays(columns)
         returned += execute(statement, **arrays).all()

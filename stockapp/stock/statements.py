@@ -208,6 +208,23 @@ INSERT_GROUPED_MOVEMENT = (
 )
 
 
+def _after_one_update(statement: Insert) -> Insert:
+    """``statement`` (one movement's INSERT) with UPDATE_MEMBERS of one member
+    and BUMP_COLLECTION (to ``collection_version``) as data-modifying CTEs:
+    PostgreSQL's one statement for a write of one member's quantity (see
+    update_and_log_arrays for many)."""
+    bumped = (
+        update(collections)
+        .where(collections.c.id == bindparam("collection_id"))
+        .values(version=bindparam("collection_version"))
+    )
+    return statement.add_cte(UPDATE_MEMBERS.cte("updated"), bumped.cte("bumped"))
+
+
+INSERT_MOVEMENT_AFTER_UPDATE = _after_one_update(INSERT_MOVEMENT)
+INSERT_GROUPED_MOVEMENT_AFTER_UPDATE = _after_one_update(INSERT_GROUPED_MOVEMENT)
+
+
 def _insert_change_of(before: str, after: str) -> Any:
     """The INSERT of a change of one of a member's details (a "level" or
     "code" movement): its quantity twice, the detail ``before`` and ``after``,
