@@ -45,7 +45,9 @@ deliveries = Delivery.__table__
 
 _BUFFER = "stockapp_webhook_events"
 _LISTENING = "stockapp_webhook_listening"
-ANY_ENABLED = select(exists().where(subscriptions.c.enabled))
+# Any enabled subscription's id: a plain integer column, so the driver runs it
+# without Core's result processing (an EXISTS would come back as a Boolean).
+ANY_ENABLED = select(subscriptions.c.id).where(subscriptions.c.enabled).limit(1)
 _LIMITED = select(limits.c.subscription_id).where(
     limits.c.subscription_id == subscriptions.c.id
 )
@@ -195,7 +197,7 @@ def _many_events(announced: list[Any]) -> bool:
 
 
 def _any_enabled() -> bool:
-    return bool(driver.execute(write_connection(), ANY_ENABLED, {}).one()[0])
+    return driver.execute(write_connection(), ANY_ENABLED, {}).one_or_none() is not None
 
 
 def enqueue(rows: list[dict[str, Any]]) -> None:

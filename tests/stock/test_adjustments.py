@@ -175,7 +175,7 @@ def test_adjustment_is_a_constant_number_of_statements(
         assert len(updates) == 1 and not fused
         assert "quantity + " in updates[0]
         assert len(statements) == 6
-        assert statements[-1].startswith("SELECT EXISTS")
+        assert statements[-1].startswith("SELECT webhook_subscriptions.id")
     else:
         assert not updates and len(fused) == 1
         assert "INSERT INTO movements" in fused[0]

@@ -270,6 +270,10 @@ def test_a_write_rolled_back_after_its_movements_announces_nothing(app, hook, ro
     assert rows("SELECT count(*) AS n FROM webhook_deliveries") == [{"n": 2}]
 
 
+# The question whether anyone listens: any enabled subscription's id.
+ANY_SUBSCRIPTION = "SELECT webhook_subscriptions.id \nFROM webhook_subscriptions"
+
+
 def test_a_write_asks_about_subscriptions_once_and_inserts_once(
     hook, client, seed, count_statements, rows, backend
 ):
@@ -287,9 +291,9 @@ def test_a_write_asks_about_subscriptions_once_and_inserts_once(
     if backend == "sqlite":
         # Without subscriptions the outbox is only asked about (one lookup in
         # process); with them, one more statement inserts.
-        assert before[-1].startswith("SELECT EXISTS")
+        assert before[-1].startswith(ANY_SUBSCRIPTION)
         assert adjusted[:-1] == before
-        asked = [s for s in after if s.startswith("SELECT EXISTS")]
+        asked = [s for s in after if s.startswith(ANY_SUBSCRIPTION)]
         assert len(asked) == 1
     else:
         # The INSERT ... SELECT is the question: it runs either way.
