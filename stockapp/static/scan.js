@@ -192,8 +192,12 @@
       start();
     }
   });
-  // Leaving the page (or going back to it from the cache) turns the camera off.
+  // Leaving the page, or coming back to it from the back-forward cache, turns
+  // the camera off. (pageshow also ends every first load: a tap on "Use the
+  // camera" before that, on a slow phone, must keep the camera on.)
   window.addEventListener("pagehide", stop);
-  window.addEventListener("pageshow", stop);
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) stop();
+  });
   camera.hidden = false;
 })();
