@@ -10,7 +10,6 @@ no thresholds: the numbers go to docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent)]
 
 import flask_migrate  # noqa: E402
 from databases import BACKENDS, running_backend  # noqa: E402
+from in_process import measure  # noqa: E402
 
 from stockapp import create_app  # noqa: E402
 from stockapp.core.cursors import encode_position  # noqa: E402
@@ -28,7 +28,6 @@ from stockapp.stock import listings, units  # noqa: E402
 
 COLLECTIONS, MEMBERS_EACH = 100, 1000
 RARE = "needle"
-ROUNDS = 40
 
 
 def load(app) -> None:
@@ -66,20 +65,6 @@ def requests() -> dict[str, str]:
             f"/collections/{last}?sort={sort}&cursor={deep_cursor(sort)}"
         )
     return urls
-
-
-def measure(client, url: str) -> tuple[float, float]:
-    """Median and 95th percentile of ``ROUNDS`` GETs of ``url``, in ms."""
-    assert client.get(url).status_code == 200, url
-    times = []
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        response = client.get(url)
-        response.get_data()
-        times.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, url
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ requests would take an hour and measure nothing here). Prints the median and
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent.parent)]
 
 import flask_migrate  # noqa: E402
 from databases import BACKENDS, running_backend  # noqa: E402
+from in_process import measure  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from stockapp import create_app  # noqa: E402
@@ -35,7 +35,6 @@ MOVEMENTS = 1_000_000
 LEVEL_EVERY = 100_000
 MEMBERS, MOVEMENTS_EACH = 1000, 10
 SPAN_SECONDS = 365 * 24 * 3600
-ROUNDS = 40
 
 # The i-th generated time: i * seconds after a year ago, in each engine's
 # spelling (SQLite stores times as text, SQLAlchemy's way).
@@ -116,21 +115,6 @@ def _days_ago(days: int) -> str:
 def _hours_ago(hours: int) -> str:
     at = datetime.now(UTC) - timedelta(hours=hours)
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def measure(client, url: str) -> tuple[float, float]:
-    """Median and 95th percentile of ``ROUNDS`` GETs of ``url``, in ms."""
-    first = client.get(url)
-    assert first.status_code == 200, (url, first.get_json())
-    times = []
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        response = client.get(url)
-        response.get_data()
-        times.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, url
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.95) - 1]
 
 
 def main() -> None:
