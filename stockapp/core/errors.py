@@ -68,6 +68,11 @@ def not_found(what: str) -> Problem:
     return Problem(404, "Not found", f"There is no {what}.")
 
 
+def no_member(collection: str, member: str) -> Problem:
+    """not_found for a member a read looked for in ``collection``."""
+    return not_found(f'member "{member}" in collection "{collection}"')
+
+
 def problem_response(problem: Problem) -> Response:
     """Render ``problem`` as the problem+json response, or as a page for a
     request that asked for a page."""

@@ -15,7 +15,7 @@ from flask import Response, url_for
 from ..access.permissions import requires
 from ..core.api_doc import documented, operation_responses
 from ..core.api_document import api_blueprint
-from ..core.errors import not_found
+from ..core.errors import no_member
 from ..core.rules import check_names
 from ..stock import reads
 from .drawing import label, label_document
@@ -58,7 +58,7 @@ def member_label(collection: str, member: str) -> Any:
     check_names(collection=collection, member=member)
     found = reads.member_code(collection, member)
     if found is None:
-        raise not_found(f'member "{member}" in collection "{collection}"')
+        raise no_member(collection, member)
     drawn = label(
         member,
         collection,

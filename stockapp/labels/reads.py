@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Select, select
 
-from ..core.errors import not_found
+from ..core.errors import no_member, not_found
 from ..core.extensions import db
 from ..stock.models import Collection, Member
 from ..stock.reads import collection_exists
@@ -56,5 +56,5 @@ def named_members(collection: str, names: Sequence[str]) -> list[LabelledMember]
         if name not in codes:
             if not codes and not collection_exists(collection):
                 raise not_found(f'collection "{collection}"')
-            raise not_found(f'member "{name}" in collection "{collection}"')
+            raise no_member(collection, name)
     return [LabelledMember(name, codes[name]) for name in names]

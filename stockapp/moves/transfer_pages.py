@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ..access.identity import actor, current_identity
 from ..access.permissions import refuse_unseen_collection, requires
 from ..core.conditions import Precondition
-from ..core.errors import Problem, not_found
+from ..core.errors import Problem, no_member
 from ..core.extensions import db
 from ..core.rules import (
     MAX_QUANTITY,
@@ -56,7 +56,7 @@ def _source(collection: str, member: str) -> listings.MemberRow:
     """The member stock is moved from, as stored now, or a 404 page."""
     found = listings.member_details(collection, member)
     if found is None:
-        raise not_found(f'member "{member}" in collection "{collection}"')
+        raise no_member(collection, member)
     return found
 
 

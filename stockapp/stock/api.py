@@ -26,7 +26,7 @@ from ..core.api_doc import (
 )
 from ..core.api_document import api_blueprint
 from ..core.conditions import Precondition, etag, is_not_modified, tagged
-from ..core.errors import PROBLEM_MEDIA_TYPE, Problem, not_found
+from ..core.errors import PROBLEM_MEDIA_TYPE, Problem, no_member, not_found
 from ..core.guards import json_body
 from ..core.rules import (
     adjustment_body,
@@ -286,7 +286,7 @@ def get_member(collection: str, member: str) -> Any:
     check_names(collection=collection, member=member)
     found = reads.member_quantity(collection, member)
     if found is None:
-        raise not_found(f'member "{member}" in collection "{collection}"')
+        raise no_member(collection, member)
     quantity, version = found
     return tagged(quantity, version)
 

@@ -27,7 +27,7 @@ from ..core.api_doc import (
 )
 from ..core.api_document import api_blueprint
 from ..core.conditions import Precondition, etag, tagged
-from ..core.errors import Problem, not_found
+from ..core.errors import Problem, no_member, not_found
 from ..core.guards import json_body
 from ..core.rules import MAX_CODE_LENGTH, ValidationError, check_names
 from . import reads, units
@@ -65,7 +65,7 @@ def get_code(collection: str, member: str) -> Any:
     check_names(collection=collection, member=member)
     found = reads.member_code(collection, member)
     if found is None:
-        raise not_found(f'member "{member}" in collection "{collection}"')
+        raise no_member(collection, member)
     return tagged(*found)
 
 
@@ -140,7 +140,7 @@ def make_code(collection: str, member: str) -> Any:
     check_names(collection=collection, member=member)
     found = reads.member_code(collection, member)
     if found is None:
-        raise not_found(f'member "{member}" in collection "{collection}"')
+        raise no_member(collection, member)
     if found[0] is not None:
         raise Problem(
             409,

@@ -26,7 +26,7 @@ from werkzeug.datastructures import ETags
 from ..access.identity import actor
 from ..access.permissions import requires
 from ..core.conditions import Precondition
-from ..core.errors import Problem, not_found
+from ..core.errors import Problem, no_member, not_found
 from ..core.rules import (
     MAX_QUANTITY,
     ValidationError,
@@ -157,7 +157,7 @@ def _member_page(collection: str, member: str) -> Any:
     failed, form = _refusal_kept(["member", collection, member])
     current = listings.member_details(collection, member)
     if current is None:
-        raise not_found(f'member "{member}" in collection "{collection}"')
+        raise no_member(collection, member)
     recent, older = movements_page(collection, member, RECENT_MOVEMENTS, None)
     return render_template(
         "stock/member.html",
@@ -479,7 +479,7 @@ def _member_deletion_page(
 ) -> Any:
     current = listings.member_details(collection, member)
     if current is None:
-        raise not_found(f'member "{member}" in collection "{collection}"')
+        raise no_member(collection, member)
     page = render_template(
         "stock/delete_member.html",
         collection=collection,

@@ -25,7 +25,7 @@ from ..core.api_doc import (
 )
 from ..core.api_document import api_blueprint
 from ..core.conditions import Precondition, etag, tagged
-from ..core.errors import not_found
+from ..core.errors import no_member, not_found
 from ..core.guards import json_body
 from ..core.rules import check_names, reorder_level_body
 from . import reads, units
@@ -63,7 +63,7 @@ def get_reorder_level(collection: str, member: str) -> Any:
     check_names(collection=collection, member=member)
     found = reads.reorder_level(collection, member)
     if found is None:
-        raise not_found(f'member "{member}" in collection "{collection}"')
+        raise no_member(collection, member)
     return tagged(*found)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..core.clock import utc_text, utcnow
-from ..core.errors import not_found
+from ..core.errors import no_member, not_found
 from ..stock import reads as stock_reads
 from . import reads
 from .boundaries import Window, window
@@ -61,7 +61,7 @@ def member_series(collection: str, member: str, args: Mapping[str, str]) -> Seri
     asked = window(args, utcnow())
     found = stock_reads.reorder_level(collection, member)
     if found is None:
-        raise not_found(f'member "{member}" in collection "{collection}"')
+        raise no_member(collection, member)
     rows = reads.member_series(collection, member, asked.points, level_now=found[0])
     points = tuple(
         Point(at, quantity, level)
