@@ -24,6 +24,7 @@ from sqlalchemy import (
     Insert,
     Select,
     String,
+    Update,
     bindparam,
     cast,
     delete,
@@ -138,11 +139,17 @@ INSERT_COLLECTION = (
     .returning(collections.c.id, collections.c.version)
 )
 
-BUMP_COLLECTION = (
-    update(collections)
-    .where(collections.c.id == bindparam("collection_id"))
-    .values(version=bindparam("new_version"))
-)
+
+def _bump_collection(version: str) -> Update:
+    """The collection ``collection_id``'s version set to the bound ``version``."""
+    return (
+        update(collections)
+        .where(collections.c.id == bindparam("collection_id"))
+        .values(version=bindparam(version))
+    )
+
+
+BUMP_COLLECTION = _bump_collection("new_version")
 
 DELETE_COLLECTION = delete(collections).where(
     collections.c.id == bindparam("collection_id")
@@ -213,11 +220,9 @@ def _after_one_update(statement: Insert) -> Insert:
     and BUMP_COLLECTION (to ``collection_version``) as data-modifying CTEs:
     PostgreSQL's one statement for a write of one member's quantity (see
     update_and_log_arrays for many)."""
-    bumped = (
-        update(collections)
-        .where(collections.c.id == bindparam("collection_id"))
-        .values(version=bindparam("collection_version"))
-    )
+    # Its own name for the collection's version: UPDATE_MEMBERS's new_version
+    # is the member's.
+    bumped = _bump_collection("collection_version")
     return statement.add_cte(UPDATE_MEMBERS.cte("updated"), bumped.cte("bumped"))
 
 
