@@ -58,6 +58,8 @@ def test_a_code_set_on_the_member_page_is_found_by_a_scanner(
 
         # A code nobody carries is said, with the field to try again.
         tab.goto("/scan")
+        # (Chromium applies autofocus after the load, at its next rendering.)
+        expect(field).to_be_focused()
         tab.keyboard.type("96385074")
         tab.keyboard.press("Enter")
         expect(tab.get_by_role("alert")).to_have_text(
