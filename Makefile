@@ -44,15 +44,20 @@ system-packages:
 	    echo "missing:$$missing (apt-get install$$missing): their tests will be skipped"; \
 	  fi; fi
 
+# The suite runs in one pytest worker per core (pytest-xdist), at most four:
+# each test has its own database, port and browser, so none waits on another.
+# worksteal: an idle worker takes tests queued for a busy one (a few take minutes).
+PARALLEL := --numprocesses=auto --maxprocesses=4 --dist=worksteal
+
 ## test: run the whole test suite and the linter
 test: $(VENV)/.dev system-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 ## test-postgres: run the test suite against a throwaway PostgreSQL cluster of its own
 test-postgres: $(VENV)/.dev system-packages
-	$(BIN)/python tests/postgres_cluster.py
+	$(BIN)/python tests/postgres_cluster.py $(PARALLEL)
 
 # What the benchmark runs beside Python: wrk and redis-server (the token
 # workload's rate-limit counters), and for bench-postgres PostgreSQL's server
