@@ -45,7 +45,8 @@ system-packages:
 	  fi; fi
 
 # The suite runs in one pytest worker per core (pytest-xdist), at most four:
-# each test has its own database, port and browser, so none waits on another.
+# each test has its own database, ports and redis-server, and each worker its
+# own Chromium, so no worker shares state with another.
 # worksteal: an idle worker takes tests queued for a busy one (a few take minutes).
 PARALLEL := --numprocesses=auto --maxprocesses=4 --dist=worksteal
 
