@@ -83,7 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # Ids, security headers, metrics and the log of every answer, in one pass
     # around the app (inside ProxyFix: the same for every answer).
-    init_request_toll(app)
+    toll = init_request_toll(app)
     proxies = int(app.config["TRUSTED_PROXIES"])
     if proxies:
         # The client address (rate limits) and scheme as the proxies saw them.
@@ -98,4 +98,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_guards(app)
     register_error_handlers(app)
     _refuse_async(app)
+    # Last: a shortcut must know every route, to leave alone what is not its own.
+    toll.build_shortcuts(app)
     return app

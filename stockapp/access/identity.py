@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -29,7 +30,7 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 # types SQLite's dialect would convert (JSON, DateTime, Boolean) come as stored,
 # so the statement runs on the driver's cursor (core/driver.py) rather than
 # through Core, about twice as fast; _token_row converts them.
-_TOKEN_BY_DIGEST = (
+TOKEN_BY_DIGEST = (
     select(
         ApiToken.id,
         ApiToken.scope,
@@ -121,8 +122,12 @@ def actor() -> str | None:
 
 def anonymous() -> Identity:
     """A caller without credentials, with what ANONYMOUS_ACCESS lets it do."""
-    level = current_app.config["ANONYMOUS_ACCESS"]
-    return _ANONYMOUS[level]
+    return anonymous_under(current_app.config)
+
+
+def anonymous_under(config: Mapping[str, Any]) -> Identity:
+    """The anonymous caller under the app's settings ``config``."""
+    return _ANONYMOUS[config["ANONYMOUS_ACCESS"]]
 
 
 _ANONYMOUS = {
@@ -152,12 +157,20 @@ def load_identity(*, accepts_session: bool) -> Identity:
     return anonymous()
 
 
-def _from_token(header: str) -> Identity:
+def bearer_digest(header: str) -> str | None:
+    """The digest of the token an ``Authorization`` header presents, or None
+    when it presents none of the form this app gives out."""
     scheme, _, secret = header.partition(" ")
-    row = None
-    if scheme.lower() == "bearer" and looks_like_a_token(secret.strip()):
-        row = _token_row(digest(secret.strip()))
-    if row is None or not _usable(row):
+    secret = secret.strip()
+    if scheme.lower() == "bearer" and looks_like_a_token(secret):
+        return digest(secret)
+    return None
+
+
+def _from_token(header: str) -> Identity:
+    token_digest = bearer_digest(header)
+    row = None if token_digest is None else _token_row(token_digest)
+    if row is None or not usable(row):
         # Only failures count, once known: a valid token is never refused for
         # the bad ones others sent from its address (one NAT, one proxy), and a
         # valid request costs no counter round trip. The price: past the limit
@@ -165,7 +178,15 @@ def _from_token(header: str) -> Identity:
         limits.take_one("RATELIMIT_BAD_TOKENS", "bad-token", limits.client_address())
         raise invalid_token()
     _touch(row)
-    identity = Identity(
+    identity = token_identity(row)
+    if current_app.config["RATELIMIT_API"]:
+        limits.take_one("RATELIMIT_API", "api", str(row.id))
+    return identity
+
+
+def token_identity(row: TokenRow) -> Identity:
+    """The caller a usable token makes."""
+    return Identity(
         row.user_id,
         row.name,
         row.role,
@@ -175,16 +196,15 @@ def _from_token(header: str) -> Identity:
         None if row.collections is None else frozenset(row.collections),
         row.expires_at,
     )
-    if current_app.config["RATELIMIT_API"]:
-        limits.take_one("RATELIMIT_API", "api", str(row.id))
-    return identity
 
 
 def _token_row(token_digest: str) -> TokenRow | None:
-    rows = read(_TOKEN_BY_DIGEST, digest=token_digest)
-    if not rows:
-        return None
-    row = rows[0]
+    rows = read(TOKEN_BY_DIGEST, digest=token_digest)
+    return token_row(rows[0]) if rows else None
+
+
+def token_row(row: Any) -> TokenRow:
+    """A row of TOKEN_BY_DIGEST's columns (as stored) as the checks need it."""
     return TokenRow(
         row.id,
         row.scope,
@@ -219,7 +239,8 @@ def as_utc(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC)
 
 
-def _usable(row: TokenRow) -> bool:
+def usable(row: TokenRow) -> bool:
+    """Whether the token may be used now: its user enabled, not revoked or expired."""
     return (
         not row.disabled
         and row.revoked_at is None
@@ -230,8 +251,7 @@ def _usable(row: TokenRow) -> bool:
 def _touch(row: TokenRow) -> None:
     """Record the token's use, at most once a minute (one guarded UPDATE)."""
     now = utcnow()
-    last_used_at = row.last_used_at
-    if last_used_at is not None and now - last_used_at < LAST_USED_PRECISION:
+    if not is_stale(row, now):
         return
     with write_transaction():
         write_connection().execute(
@@ -245,6 +265,12 @@ def _touch(row: TokenRow) -> None:
             )
             .values(last_used_at=now)
         )
+
+
+def is_stale(row: TokenRow, now: datetime) -> bool:
+    """Whether the token's last use recorded is older than LAST_USED_PRECISION."""
+    last_used_at = row.last_used_at
+    return last_used_at is None or now - last_used_at >= LAST_USED_PRECISION
 
 
 def _from_session(user: SessionUser) -> Identity:

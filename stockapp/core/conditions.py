@@ -11,7 +11,7 @@ from werkzeug.datastructures import ETags
 from .errors import Problem
 from .rules import ValidationError
 
-_JSON = "application/json"
+JSON_MEDIA_TYPE = "application/json"
 # An empty If-Match would match nothing and refuse every write with a 412 that
 # hides the cause: usually a shell variable that was never set.
 EMPTY_IF_MATCH = (
@@ -23,6 +23,11 @@ EMPTY_IF_MATCH = (
 def etag(version: int | str) -> str:
     """The strong entity tag, quoted, of a resource at ``version``."""
     return f'"{version}"'
+
+
+def bare_integer(value: int) -> str:
+    """An integer as a whole JSON document: it is its own JSON."""
+    return f"{value}\n"
 
 
 def is_not_modified(version: int | str) -> bool:
@@ -42,7 +47,7 @@ def tagged(body: Any, version: int) -> Any:
         return "", 304, headers
     if type(body) is int:
         # A bare integer is its own JSON: the hottest read skips the encoder.
-        return Response(f"{body}\n", 200, headers, mimetype=_JSON)
+        return Response(bare_integer(body), 200, headers, mimetype=JSON_MEDIA_TYPE)
     return jsonify(body), 200, headers
 
 

@@ -38,6 +38,8 @@ def _log_request(answer: Answer) -> None:
                 "status": answer.status,
                 "duration_ms": round(answer.seconds * 1000, 2),
                 "user": None if identity is None else identity.name,
+                # (A shortcut's answer has no request context to read it from.)
+                "request_id": answer.request_id,
             }
         },
     )
@@ -59,7 +61,8 @@ class JSONFormatter(logging.Formatter):
             line.update(fields)
         else:
             line["message"] = record.getMessage()
-        line["request_id"] = request_id()
+        if "request_id" not in line:
+            line["request_id"] = request_id()
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers import bearer
 from sqlalchemy import event
 
 from stockapp.core.extensions import db
@@ -63,6 +64,23 @@ def test_a_read_is_one_round_trip(make_app, tmp_path, path):
         assert client.get(path).status_code == 200
     assert len(round_trips(sent)) == 1, sent
     assert not [line for line in sent if "BEGIN" in line or "ROLLBACK" in line]
+
+
+def test_a_read_with_a_token_is_one_round_trip(
+    make_app, make_user, make_token, tmp_path
+):
+    # The token's row and the member in one statement (member_shortcut.py).
+    make_user("alice", "viewer")
+    headers = bearer(make_token("alice", "read"))
+    writer = make_app(ANONYMOUS_ACCESS="write").test_client()
+    assert writer.post("/stock/fruit", json={"apple": 30}).status_code == 201
+    client = make_app(ANONYMOUS_ACCESS="none").test_client()
+    # A first read connects, and records the token's use (a write).
+    assert client.get("/stock/fruit/apple", headers=headers).status_code == 200
+    with traced(client.application, tmp_path / "trace") as sent:
+        response = client.get("/stock/fruit/apple", headers=headers)
+    assert (response.status_code, response.get_data()) == (200, b"30\n")
+    assert len(round_trips(sent)) == 1, sent
 
 
 def test_a_write_is_its_statements_and_the_commit(make_app, tmp_path):
