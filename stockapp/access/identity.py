@@ -29,7 +29,7 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 # Built once: every request with a token runs it (a hot path). The columns whose
 # types SQLite's dialect would convert (JSON, DateTime, Boolean) come as stored,
 # so the statement runs on the driver's cursor (core/driver.py) rather than
-# through Core, about twice as fast; _token_row converts them.
+# through Core, about twice as fast; token_row converts them.
 TOKEN_BY_DIGEST = (
     select(
         ApiToken.id,

@@ -129,6 +129,10 @@ class MemberReadShortcut:
     ) -> tuple[Identity, int, int] | None:
         """Who asks, and the member's quantity and version; None to decline."""
         if authorization is None:
+            identity = anonymous_under(self.config)
+            if not identity.allows(self.scope):
+                # Refused before anything is read (production's default).
+                return None
             rows = driver.read(
                 self.engine,
                 MEMBER_QUANTITY,
@@ -136,7 +140,7 @@ class MemberReadShortcut:
             )
             if not rows:
                 return None
-            return anonymous_under(self.config), rows[0].quantity, rows[0].version
+            return identity, rows[0].quantity, rows[0].version
         token_digest = bearer_digest(authorization)
         if token_digest is None or self.config["RATELIMIT_API"]:
             return None

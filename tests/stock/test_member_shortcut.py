@@ -312,3 +312,11 @@ def test_a_token_read_is_one_statement(
     assert (response.status_code, response.get_data()) == (200, b"30\n")
     (statement,) = statements
     assert "FROM api_tokens" in statement and "members" in statement
+
+
+def test_a_refused_anonymous_read_reads_nothing(app, client, stocked, count_statements):
+    app.config["ANONYMOUS_ACCESS"] = "none"
+    with count_statements() as statements:
+        response = client.get("/stock/fruit/apple")
+    assert response.status_code == 401
+    assert statements == []
