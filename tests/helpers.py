@@ -140,3 +140,27 @@ def migrations_head() -> str:
     config = Config()
     config.set_main_option("script_location", str(_REPOSITORY / "migrations"))
     return ScriptDirectory.from_config(config).get_current_head()
+
+
+# Headers that differ between any two answers, whoever makes them.
+_PER_REQUEST = {"X-Request-ID"}
+
+
+def answer(response) -> tuple[int, list[tuple[str, str]], bytes]:
+    """A response's status, headers in order (but the request's id) and body."""
+    headers = [(k, v) for k, v in response.headers if k not in _PER_REQUEST]
+    return response.status_code, headers, response.get_data()
+
+
+class Spy:
+    """Wraps a request toll's shortcut and records whether it answered each
+    request."""
+
+    def __init__(self, shortcut: Any) -> None:
+        self.shortcut = shortcut
+        self.answered: list[bool] = []
+
+    def __call__(self, environ: dict[str, Any]) -> Any:
+        direct = self.shortcut(environ)
+        self.answered.append(direct is not None)
+        return direct

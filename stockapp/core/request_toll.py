@@ -14,7 +14,10 @@ request matched and who made it are still at hand.
 A capability may also give the toll a **shortcut** for one route's plain case
 (stock's member read, the hottest request): it answers before Flask's dispatch,
 or declines (None), and Flask answers as always. Its answers pass through the
-same headers and observers as every other.
+same headers and observers as every other. A shortcut whose work failed once
+begun (a write) hands the error over (:class:`HandOver`): Flask then runs its
+checks and answers that error as it answers every error, without running the
+view, so the work is never run twice.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # Where the id and the start are kept for the request (errors.py, the log).
 ENVIRON_ID = "stockapp.request_id"
 ENVIRON_STARTED = "stockapp.request_started"
+# Where a shortcut's failure waits for Flask to answer it.
+ENVIRON_HANDED_OVER = "stockapp.handed_over"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,15 @@ class Direct:
     body: bytes
     route: str
     identity: Any
+
+
+class HandOver(Exception):
+    """Raised by a shortcut whose work failed after it began: Flask answers
+    ``error`` (once its own checks pass) instead of running the view."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 Observer = Callable[[Answer], None]
@@ -105,6 +119,9 @@ class RequestToll:
     def build_shortcuts(self, app: Flask) -> None:
         """Build the shortcuts: called once every route is registered."""
         self.shortcuts = tuple(factory(app) for factory in self.shortcut_factories)
+        if self.shortcuts:
+            # The last of the app's checks: who asks is known, as is the route.
+            app.before_request(_answer_handed_over)
 
     def __call__(
         self, environ: dict[str, Any], start_response: StartResponse
@@ -113,7 +130,11 @@ class RequestToll:
         environ[ENVIRON_STARTED] = started
         environ[ENVIRON_ID] = given_id = _id_for(environ.get("HTTP_X_REQUEST_ID"))
         for shortcut in self.shortcuts:
-            direct = shortcut(environ)
+            try:
+                direct = shortcut(environ)
+            except HandOver as handed:
+                environ[ENVIRON_HANDED_OVER] = handed.error
+                break
             if direct is not None:
                 self._finish(
                     environ, started, given_id, direct.status, direct.headers,
@@ -169,6 +190,13 @@ class RequestToll:
         )
         for observer in self.observers:
             observer(answer)
+
+
+def _answer_handed_over() -> None:
+    """Raise the error a shortcut handed over, for the error handlers."""
+    error = request.environ.get(ENVIRON_HANDED_OVER)
+    if error is not None:
+        raise error
 
 
 def init_request_toll(app: Flask) -> RequestToll:

@@ -117,14 +117,14 @@ def _written(
 
 
 @functools.cache
-def _message_json(message: str) -> str:
+def message_json(message: str) -> str:
     return json.dumps({"message": message}, separators=(",", ":")) + "\n"
 
 
 def _message(message: str) -> Response:
     """``{"message": message}``: the messages are few and fixed, so each is
     encoded once (the JSON encoder is a good part of a write's answer)."""
-    return Response(_message_json(message), mimetype="application/json")
+    return Response(message_json(message), mimetype="application/json")
 
 
 @bp.get("/stock")

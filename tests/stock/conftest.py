@@ -1,8 +1,13 @@
-"""Fixtures of the stock's pages."""
+"""Fixtures of the stock's pages and shortcuts."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from helpers import Spy
+
+from stockapp.core.request_toll import request_toll
 
 
 @pytest.fixture
@@ -21,3 +26,22 @@ def refused(client):
         return page
 
     return shown_again
+
+
+@pytest.fixture
+def shortcut_pair(make_app):
+    """Two apps over one database with the same settings: one whose only
+    shortcut is ``kind``'s, watched, and one without any.
+    ``shortcut_pair(kind, **config)`` -> (spy, with, without)."""
+
+    def make(kind: type, **config: Any):
+        with_shortcut = make_app(**config)
+        toll = request_toll(with_shortcut)
+        (shortcut,) = [each for each in toll.shortcuts if isinstance(each, kind)]
+        spy = Spy(shortcut)
+        toll.shortcuts = (spy,)
+        without = make_app(**config)
+        request_toll(without).shortcuts = ()
+        return spy, with_shortcut.test_client(), without.test_client()
+
+    return make

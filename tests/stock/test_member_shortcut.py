@@ -8,51 +8,16 @@ import json
 from typing import Any
 
 import pytest
-from helpers import bearer
+from helpers import answer, bearer
 from sqlalchemy import create_engine
-from werkzeug.routing import Map, Rule
 
-from stockapp.core.request_toll import Direct, request_toll
-from stockapp.stock.member_shortcut import MemberReadShortcut, _free_paths
-
-# Headers that differ between any two answers, whoever makes them.
-_PER_REQUEST = {"X-Request-ID"}
-
-
-class Spy:
-    """Wraps a shortcut and records whether it answered each request."""
-
-    def __init__(self, shortcut: Any) -> None:
-        self.shortcut = shortcut
-        self.answered: list[bool] = []
-
-    def __call__(self, environ: dict[str, Any]) -> Direct | None:
-        direct = self.shortcut(environ)
-        self.answered.append(direct is not None)
-        return direct
+from stockapp.stock.member_shortcut import MemberReadShortcut
 
 
 @pytest.fixture
-def pair(make_app):
-    """Two apps over one database with the same settings: one with its shortcut
-    watched, one without any. ``pair(**config)`` -> (spy, with, without)."""
-
-    def make(**config: Any):
-        with_shortcut = make_app(**config)
-        toll = request_toll(with_shortcut)
-        (shortcut,) = toll.shortcuts
-        spy = Spy(shortcut)
-        toll.shortcuts = (spy,)
-        without = make_app(**config)
-        request_toll(without).shortcuts = ()
-        return spy, with_shortcut.test_client(), without.test_client()
-
-    return make
-
-
-def answer(response) -> tuple[int, list[tuple[str, str]], bytes]:
-    headers = [(k, v) for k, v in response.headers if k not in _PER_REQUEST]
-    return response.status_code, headers, response.get_data()
+def pair(shortcut_pair):
+    """``pair(**config)`` -> (spy, with, without): the member read's shortcut."""
+    return lambda **config: shortcut_pair(MemberReadShortcut, **config)
 
 
 def same_answer(spy, shortcut_client, flask_client, path: str, **kwargs: Any):
@@ -261,44 +226,8 @@ def test_its_answers_are_counted_and_logged(make_app, stocked, capsys):
     ) in metrics
 
 
-def _map(*paths: str) -> tuple[Map, Rule]:
-    rules = [Rule(path, endpoint=str(number)) for number, path in enumerate(paths)]
-    return Map(rules), rules[0]
-
-
-def test_it_leaves_the_names_other_routes_take():
-    url_map, rule = _map(
-        "/stock/<collection>/<member>",
-        "/stock/<collection>/history",
-        "/<anything>/codes/<code>",
-        "/stock/<collection>",
-        "/docs/<path:rest>",
-        "/collections/<collection>/labels",
-    )
-    assert _free_paths(url_map, rule) == (
-        "/stock/",
-        frozenset({"codes"}),
-        frozenset({"history"}),
-    )
-
-
-@pytest.mark.parametrize(
-    "paths",
-    [
-        ("/stock/<collection>/<member>", "/<a>/<b>/<c>"),
-        ("/stock/<collection>/<member>", "/stock/<path:rest>"),
-        ("/stock/<collection>/<member>/x",),
-        ("/stock/fruit/<member>",),
-    ],
-)
-def test_it_refuses_to_start_when_it_cannot_tell(paths):
-    url_map, rule = _map(*paths)
-    with pytest.raises(RuntimeError):
-        _free_paths(url_map, rule)
-
-
 def test_it_reads_with_the_declared_scope(app):
-    assert MemberReadShortcut(app).scope == "read"
+    assert MemberReadShortcut(app).callers.scope == "read"
 
 
 def test_a_token_read_is_one_statement(
