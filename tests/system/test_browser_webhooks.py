@@ -197,6 +197,8 @@ def test_an_admin_subscribes_pings_disables_redelivers_and_deletes(
         expect(shown).to_have_attribute("readonly", "")
         secret = shown.input_value()
         assert secret.startswith("whsec_")
+        # The button's script is deferred: a click before it runs does nothing.
+        page.wait_for_load_state("load")
         page.get_by_role("button", name="Copy", exact=True).click()
         expect(page.locator("#copy-status")).to_have_text("Copied.")
         assert page.evaluate("navigator.clipboard.readText()") == secret
