@@ -7,6 +7,7 @@ says where it comes from (``from helpers import bearer``).
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,3 +165,25 @@ class Spy:
         direct = self.shortcut(environ)
         self.answered.append(direct is not None)
         return direct
+
+
+def assert_logged_and_counted(
+    client: FlaskClient, log: str, method: str, route: str, request_id: str
+) -> None:
+    """The request log ``log`` (a JSON line) and the metrics hold one anonymous
+    200 answer to ``method`` on ``route`` with ``request_id``."""
+    (line,) = [json.loads(text) for text in log.splitlines()]
+    assert {k: v for k, v in line.items() if k not in {"time", "duration_ms"}} == {
+        "level": "info",
+        "logger": "stockapp.requests",
+        "method": method,
+        "route": route,
+        "status": 200,
+        "user": None,
+        "request_id": request_id,
+    }
+    metrics = client.get("/metrics").get_data(as_text=True)
+    counter = (
+        f'stockapp_requests_total{{method="{method}",route="{route}",status="200"}}'
+    )
+    assert counter in metrics

@@ -68,11 +68,13 @@ class MergePatchShortcut:
         self.app = app
         self.paths = RoutePaths(app.url_map, ENDPOINT)
         self.callers = Callers(app, declared_scope(app, ENDPOINT))
+        self.database_errors = database_errors(self.callers.engine)
+        # What the unit of work may raise that Flask's error handlers answer.
         self.failures = (
             Problem,
             ValidationError,
             HTTPException,
-            *database_errors(self.callers.engine),
+            *self.database_errors,
         )
         limit = app.config["MAX_CONTENT_LENGTH"]
         self.max_body = MAX_BODY if limit is None else min(limit, MAX_BODY)
@@ -89,7 +91,8 @@ class MergePatchShortcut:
                 if authorization is None
                 else self.callers.by_token(authorization)
             )
-        except self.failures:
+        except self.database_errors:
+            # Nothing is written yet: Flask looks the caller up again.
             return None
         if identity is None or not identity.sees(collection):
             return None
