@@ -40,6 +40,12 @@ from .instruments import RETRIES
 _CONNECTION_KEY = "stockapp_write_connection"
 # And the buffers its statements fill, written just before it commits.
 _BUFFERS_KEY = "stockapp_write_buffers"
+# Set while a PostgreSQL write transaction's BEGIN waits to go with its first
+# statements (write_statements).
+_BEGIN_PENDING_KEY = "stockapp_write_begin_pending"
+# How a write transaction begins on PostgreSQL: the units of work need READ
+# COMMITTED (engine_options says why).
+_BEGIN_POSTGRESQL = "BEGIN ISOLATION LEVEL READ COMMITTED"
 _SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 # PostgreSQL's serialization_failure and deadlock_detected: the server rolled the
@@ -284,8 +290,62 @@ def dialect_name() -> str:
 
 
 def write_connection() -> Connection:
-    """The connection of the current write transaction, for its statements."""
+    """The connection of the current write transaction, for its statements
+    (begun, if its BEGIN was still waiting for them)."""
+    if g.get(_BEGIN_PENDING_KEY):
+        write_statements()
     return g.get(_CONNECTION_KEY)
+
+
+# Questions every write transaction asks as it begins: key -> (statement, what
+# its rows answer). See ask_when_writes_begin.
+_OPENING_QUESTIONS: dict[str, tuple[Executable, Callable[[driver.Rows], Any]]] = {}
+
+
+def ask_when_writes_begin(
+    key: str, statement: Executable, answer: Callable[[driver.Rows], Any]
+) -> None:
+    """Have each PostgreSQL write transaction run ``statement`` as it begins,
+    right after its first statements and in their round trip, and keep
+    ``answer(rows)`` as ``transaction_memo(key, ...)``'s value. On SQLite, and
+    where the first statements could not be sent together, nothing is asked:
+    the memo computes its value when it is first wanted."""
+    _OPENING_QUESTIONS[key] = (statement, answer)
+
+
+def write_statements(
+    *statements: tuple[Executable, Mapping[str, Any]],
+) -> list[driver.Rows]:
+    """Run ``statements`` in order in the current write transaction; their rows.
+
+    On PostgreSQL a write transaction's BEGIN waits for its first statements:
+    the BEGIN, they and the questions asked when writes begin
+    (ask_when_writes_begin) go to the server together and are answered in one
+    round trip, where sending each alone would take one each. Each statement
+    still starts after the one before has ended, so a read that follows a lock
+    sees what the lock's previous holder committed.
+    """
+    connection = g.get(_CONNECTION_KEY)
+    if g.pop(_BEGIN_PENDING_KEY, False):
+        questions = list(_OPENING_QUESTIONS.items())
+        asked = [(statement, {}) for _, (statement, _) in questions]
+        answered = driver.pipelined(
+            connection, [*statements, *asked], first=_BEGIN_POSTGRESQL
+        )
+        if answered is None:
+            # Not sent together: the BEGIN alone, then each statement.
+            connection.exec_driver_sql(_BEGIN_POSTGRESQL)
+        else:
+            buffers = g.get(_BUFFERS_KEY)
+            for (key, (_, answer)), rows in zip(
+                questions, answered[len(statements) :], strict=True
+            ):
+                buffers[key] = (None, [answer(rows)])
+            return answered[: len(statements)]
+    return [
+        driver.execute(connection, statement, params)
+        for statement, params in statements
+    ]
 
 
 def _in_write_transaction() -> bool:
@@ -329,11 +389,17 @@ def write_transaction() -> Iterator[None]:
         return
     with db.engine.connect() as connection:
         transaction = connection.begin()
+        # On PostgreSQL the driver's autocommit is on, so that it sends no BEGIN
+        # of its own: write_statements sends it, with the first statements.
+        deferred = connection.dialect.name == "postgresql"
         try:
-            if connection.dialect.name == "sqlite":
+            if deferred:
+                driver.set_autocommit(connection, True)
+            else:
                 begin_sqlite_transaction(connection, write=True)
             setattr(g, _CONNECTION_KEY, connection)
             setattr(g, _BUFFERS_KEY, {})
+            setattr(g, _BEGIN_PENDING_KEY, deferred)
             yield
             for flush, rows in g.get(_BUFFERS_KEY).values():
                 if flush is not None:
@@ -350,6 +416,10 @@ def write_transaction() -> Iterator[None]:
         finally:
             g.pop(_CONNECTION_KEY, None)
             g.pop(_BUFFERS_KEY, None)
+            g.pop(_BEGIN_PENDING_KEY, None)
+            if deferred:
+                # Committed or rolled back: off again before the pool has it.
+                driver.set_autocommit(connection, False)
 
 
 def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]:

@@ -73,9 +73,14 @@ class _Compiled:
         return [values[name] for name in self.positions]
 
     def rows(self, cursor: Any) -> Rows:
-        if cursor.description is None:
-            return Rows([], cursor.rowcount)
-        row = self.row or _row_type(tuple(column[0] for column in cursor.description))
+        row = self.row
+        if row is None:
+            # (A description costs psycopg an object per column: asked only
+            # of a statement whose columns are not known before it runs.)
+            description = cursor.description
+            if description is None:
+                return Rows([], cursor.rowcount)
+            row = _row_type(tuple(column[0] for column in description))
         make = row._make  # type: ignore[attr-defined]
         return Rows([make(values) for values in cursor.fetchall()], cursor.rowcount)
 
@@ -153,7 +158,7 @@ def _announce(
 
 def _wrapped(
     error: Exception,
-    compiled: _Compiled,
+    sql: str,
     parameters: Any,
     dialect: Dialect,
     dbapi_connection: Any,
@@ -166,7 +171,7 @@ def _wrapped(
     if lost:
         invalidate(error)
     return DBAPIError.instance(
-        compiled.sql,
+        sql,
         parameters,
         error,
         dialect.loaded_dbapi.Error,
@@ -255,9 +260,10 @@ def _run(
     try:
         _announce(engine, connection, cursor, compiled.sql, parameters, many)
         if many:
+            # (Its rows, if the statement returns any, are not asked for.)
             cursor.executemany(compiled.sql, parameters)
-        else:
-            cursor.execute(compiled.sql, parameters)
+            return Rows([], cursor.rowcount)
+        cursor.execute(compiled.sql, parameters)
         return compiled.rows(cursor)
     except dialect.loaded_dbapi.Error as error:
         # A lost connection is invalidated where Core would: on the Core
@@ -265,7 +271,7 @@ def _run(
         invalidate = pooled.invalidate if connection is None else connection.invalidate
         raise _wrapped(
             error,
-            compiled,
+            compiled.sql,
             parameters,
             dialect,
             pooled.dbapi_connection,
@@ -274,3 +280,82 @@ def _run(
         ) from error
     finally:
         cursor.close()
+
+
+def pipelined(
+    connection: Connection,
+    statements: Sequence[tuple[Executable, Mapping[str, Any]]],
+    *,
+    first: str,
+) -> list[Rows] | None:
+    """Send ``first`` (a command such as a BEGIN, with no parameters and no
+    rows), then each of ``statements`` in order, all at once, and wait for
+    their answers once: one round trip, where running them one by one takes
+    one each (psycopg's pipeline mode). Each statement runs after the one
+    before it has ended, as it would alone. Their rows; None, having sent
+    nothing, where one of them needs Core or the driver has no pipeline.
+
+    The first error ends the round trip, skips the statements after it, and is
+    raised as Core would raise it.
+    """
+    dialect = connection.dialect
+    compiled = [_compiled(statement, dialect) for statement, _ in statements]
+    if None in compiled or not _has_pipeline(dialect):
+        return None
+    parameters = [
+        each.parameters(params)
+        for each, (_, params) in zip(compiled, statements, strict=True)
+    ]
+    pooled = connection.connection
+    dbapi_connection = pooled.dbapi_connection
+    opening = dbapi_connection.cursor()
+    cursors: list[Any] = []
+    try:
+        with dbapi_connection.pipeline():
+            opening.execute(first, prepare=False)
+            for each, values in zip(compiled, parameters, strict=True):
+                cursor = dbapi_connection.cursor()
+                cursors.append(cursor)
+                _announce(
+                    connection.engine, connection, cursor, each.sql, values, False
+                )
+                cursor.execute(each.sql, values)
+        return [
+            each.rows(cursor) for each, cursor in zip(compiled, cursors, strict=True)
+        ]
+    except dialect.loaded_dbapi.Error as error:
+        raise _wrapped(
+            error,
+            ";\n".join([first, *(each.sql for each in compiled)]),
+            parameters,
+            dialect,
+            dbapi_connection,
+            opening,
+            connection.invalidate,
+        ) from error
+    finally:
+        for cursor in (opening, *cursors):
+            cursor.close()
+
+
+@functools.cache
+def _has_pipeline(dialect: Dialect) -> bool:
+    """Whether the driver can pipeline (psycopg over libpq 14 or later)."""
+    pipeline = getattr(dialect.loaded_dbapi, "Pipeline", None)
+    return pipeline is not None and bool(pipeline.is_supported())
+
+
+def set_autocommit(connection: Connection, on: bool) -> None:
+    """Turn the driver's autocommit on or off for ``connection`` (on the
+    client only: no round trip). A connection it cannot be turned off on, say
+    one left in a transaction, is invalidated: the pool must never hand out a
+    connection whose statements would each commit alone."""
+    if connection.invalidated:
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    try:
+        dbapi_connection.autocommit = on
+    except connection.dialect.loaded_dbapi.Error:
+        if on:
+            raise
+        connection.invalidate()

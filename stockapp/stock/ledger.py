@@ -18,7 +18,7 @@ from sqlalchemy import Executable
 from ..core import driver
 from ..core.clock import utcnow
 from ..core.conditions import Precondition
-from ..core.database import write_connection
+from ..core.database import dialect_name, write_connection, write_statements
 from ..core.errors import Problem
 from ..core.rules import MAX_QUANTITY
 from .models import new_version
@@ -287,7 +287,7 @@ def refused_adjustment(
 
 def execute(statement: Executable, **params: Any) -> driver.Rows:
     """Run one statement with ``params`` in the current write transaction."""
-    return driver.execute(write_connection(), statement, params)
+    return write_statements((statement, params))[0]
 
 
 def execute_many(statement: Executable, rows: list[dict[str, Any]]) -> None:
@@ -345,13 +345,24 @@ def lock_collection_with_members(
     PostgreSQL: a statement that waited for the row lock rechecks the locked
     row but reads the joined members as of its start, so it would miss members
     the writer it waited for added (tests/system/test_races.py); the read must
-    come after the lock.
+    come after the lock. They go to the server together, with the
+    transaction's BEGIN when they are its first (write_statements): one round
+    trip.
     """
-    if write_connection().dialect.name == "postgresql":
-        collection = lock_collection(name)
-        if collection is None:
+    if dialect_name() == "postgresql":
+        # Two statements, sent together: the read is by the collection's name,
+        # as its id is not known until the lock's answer comes back.
+        locked, rows = write_statements(
+            (LOCK_COLLECTION, {"name": name}),
+            (
+                for_dialect().members_named_in_collection,
+                {"name": name, "names": names_parameter(names)},
+            ),
+        )
+        row = locked.one_or_none()
+        if row is None:
             return None, {}
-        return collection, current_members(collection.id, names)
+        return LockedCollection(row.id, name, row.version), _stored_members(rows)
     rows = execute(
         for_dialect().lock_collection_with_members,
         name=name,

@@ -346,6 +346,9 @@ class DialectStatements:
     insert_collection_if_absent: Insert
     # Members of ``collection_id`` named in ``names``, in no particular order.
     members_named: Select[Any]
+    # The same, of the collection named ``name``: on PostgreSQL the read sent
+    # with the lock, before the collection's id is known (ledger.py).
+    members_named_in_collection: Select[Any]
     # Collection ``name`` locked, with its members named in ``names`` (in no
     # particular order; one row of nulls when it has none of them): a write's
     # first two statements in one, on SQLite only (ledger.py says why).
@@ -433,6 +436,16 @@ def _stock_objects(dialect: str) -> Executable:
     )
 
 
+# A member as a write reads it (ledger.StoredMember), with its name.
+_STORED_MEMBER = (
+    members.c.name,
+    members.c.id,
+    members.c.quantity,
+    members.c.version,
+    members.c.reorder_level,
+)
+
+
 @functools.cache
 def _statements_for(dialect: str) -> DialectStatements:
     insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -463,21 +476,16 @@ def _statements_for(dialect: str) -> DialectStatements:
         # Unordered: an ORDER BY id would tempt the planner to walk the whole
         # collection by the (collection_id, id) index instead of looking each
         # name up; the few rows are put in order in Python.
-        members_named=select(
-            members.c.name,
-            members.c.id,
-            members.c.quantity,
-            members.c.version,
-            members.c.reorder_level,
-        ).where(of_collection, named),
+        members_named=select(*_STORED_MEMBER).where(of_collection, named),
+        members_named_in_collection=select(*_STORED_MEMBER)
+        .select_from(
+            members.join(collections, members.c.collection_id == collections.c.id)
+        )
+        .where(collections.c.name == bindparam("name"), named),
         lock_collection_with_members=select(
             collections.c.id.label("collection_id"),
             collections.c.version.label("collection_version"),
-            members.c.name,
-            members.c.id,
-            members.c.quantity,
-            members.c.version,
-            members.c.reorder_level,
+            *_STORED_MEMBER,
         )
         .select_from(
             collections.outerjoin(

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from ..core import driver
 from ..core.clock import utc_text
 from ..core.database import (
+    ask_when_writes_begin,
     dialect_name,
     transaction_buffer,
     transaction_memo,
@@ -176,9 +177,9 @@ def _write(announced: list[Any]) -> None:
     """Write the transaction's events, just before it commits."""
     if not announced:
         return
-    if dialect_name() != "sqlite" and _many_events(announced):
-        # Many events are worth one question first: with no subscription,
-        # they need neither building nor sending.
+    if _listening() is None and _many_events(announced):
+        # Not asked yet, and many events are worth one question first: with
+        # no subscription, they need neither building nor sending.
         if not _any_enabled():
             return
     rows = []
@@ -207,19 +208,30 @@ def enqueue(rows: list[dict[str, Any]]) -> None:
 
 
 def _anyone_listens() -> bool:
-    """Whether an enabled subscription may want this transaction's events.
+    """Whether an enabled subscription may want this transaction's events."""
+    return _listening() is not False
 
-    On SQLite, asked once per transaction (a lookup in its own process costs
-    less than building the events and the outbox's INSERT): the write lock is
-    held, so no subscription can appear before the commit. On PostgreSQL the
-    INSERT ... SELECT is the question itself, and a second statement would be
-    a second round trip: always yes here; a transaction of many events asks
-    once, just before its INSERT (``_write``), which sees the subscriptions
-    committed by then as the INSERT ... SELECT alone would.
+
+def _listening() -> bool | None:
+    """Whether an enabled subscription may want this transaction's events,
+    asked once per transaction; None where it was not asked.
+
+    On SQLite, when first wanted (a lookup in its own process costs less than
+    building the events and the outbox's INSERT): the write lock is held, so
+    no subscription can appear before the commit. On PostgreSQL, as the
+    transaction begins, in the round trip of its first statements
+    (core.database.ask_when_writes_begin): a subscription enabled once a
+    write has begun gets the events of the writes that begin after it.
+    Where the first statements could not carry it, it is not asked: the
+    outbox's INSERT ... SELECT is the question itself (``_write``).
     """
-    if dialect_name() != "sqlite":
-        return True
-    return transaction_memo(_LISTENING, _any_enabled)
+    if dialect_name() == "sqlite":
+        return transaction_memo(_LISTENING, _any_enabled)
+    return transaction_memo(_LISTENING, _not_asked)
+
+
+def _not_asked() -> None:
+    return None
 
 
 def _on_movements(_sender: Any, *, recorded: Recorded) -> None:
@@ -246,3 +258,8 @@ def listen() -> None:
     """Write the outbox rows of every change the stock announces."""
     movements_recorded.connect(_on_movements)
     collection_deleted.connect(_on_collection_deleted)
+    ask_when_writes_begin(_LISTENING, ANY_ENABLED, _has_a_row)
+
+
+def _has_a_row(rows: driver.Rows) -> bool:
+    return rows.one_or_none() is not None

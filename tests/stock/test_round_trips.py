@@ -3,6 +3,7 @@ no pre-ping, counted in libpq's own trace of what the client sent."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,36 +91,83 @@ def test_a_write_is_its_statements_and_the_commit(make_app, tmp_path):
     with traced(app, tmp_path / "trace") as sent:
         response = client.post("/stock/fruit/apple/adjustments", json={"delta": 1})
     assert response.status_code == 200
-    queries = [line for line in sent if "\tQuery\t" in line]
-    # One BEGIN and one COMMIT around the statements, nothing else (no
-    # pre-ping, no ROLLBACK on the way back to the pool).
-    assert [line.split("\t")[-1].strip() for line in queries] == [
-        '"BEGIN ISOLATION LEVEL READ COMMITTED"',
-        '"COMMIT"',
+    commands = [
+        line.split("\t")[-1].strip()
+        for line in sent
+        if re.search(r"BEGIN|COMMIT|ROLLBACK|\tQuery\t", line)
     ]
+    # One BEGIN (sent with the first statements) and one COMMIT around the
+    # statements, nothing else (no pre-ping, no ROLLBACK on the way back to
+    # the pool).
+    assert commands == ['"" "BEGIN ISOLATION LEVEL READ COMMITTED" 0', '"COMMIT"']
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [
-        ("PATCH", "/stock/fruit", {"apple": 31}),
-        ("PUT", "/stock/fruit/apple", 31),
-        ("POST", "/stock/fruit/apple/adjustments", {"delta": 1}),
-    ],
-)
-def test_a_one_member_write_is_six_round_trips(make_app, tmp_path, method, path, body):
-    app = make_app(ANONYMOUS_ACCESS="write")
+WRITES = [
+    ("PATCH", "/stock/fruit", {"apple": 31}),
+    ("PUT", "/stock/fruit/apple", 31),
+    ("POST", "/stock/fruit/apple/adjustments", {"delta": 1}),
+]
+
+
+def one_member_write(make_app, tmp_path, method, path, body, **config):
+    """The messages of a one-member write of fruit's apple from 30 to 31,
+    checked stored and logged."""
+    app = make_app(ANONYMOUS_ACCESS="write", **config)
     client = app.test_client()
     assert client.post("/stock/fruit", json={"apple": 30, "pear": 1}).status_code == 201
     with traced(app, tmp_path / "trace") as sent:
         response = client.open(path, method=method, json=body)
     assert response.status_code == 200
-    # BEGIN; lock the collection; read the member; update it, bump the
-    # collection's version and log the movement in one statement; the webhook
-    # outbox's INSERT ... SELECT; COMMIT.
-    assert len(round_trips(sent)) == 6, sent
-    fused = [line for line in sent if "\tParse\t" in line and "WITH updated AS" in line]
-    assert len(fused) == 1, sent
     assert client.get("/stock/fruit/apple").get_json() == 31
     movements = client.get("/stock/fruit/apple/history").get_json()["movements"]
     assert [(m["before"], m["after"]) for m in movements][:1] == [(30, 31)]
+    return sent
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
+def test_a_one_member_write_is_three_round_trips(
+    make_app, tmp_path, method, path, body
+):
+    sent = one_member_write(make_app, tmp_path, method, path, body)
+    # BEGIN, lock the collection, read the member and ask whether any webhook
+    # subscription is enabled, sent together; update the member, bump the
+    # collection's version and log the movement in one statement; COMMIT. No
+    # subscription: no outbox INSERT.
+    assert len(round_trips(sent)) == 3, sent
+    first_trip = sent[: sent.index(round_trips(sent)[0]) + 1]
+    # (The trace gives each statement's first line.)
+    parsed = [line for line in first_trip if "\tParse\t" in line]
+    assert [
+        "BEGIN" in parsed[0],
+        "SELECT collections.id, collections.version" in parsed[1],
+        "SELECT members.name" in parsed[2],
+        "SELECT webhook_subscriptions.id" in parsed[3],
+    ] == [True] * 4, parsed
+    fused = [line for line in sent if "\tParse\t" in line and "WITH updated AS" in line]
+    assert len(fused) == 1, sent
+    assert not [line for line in sent if "webhook_deliveries" in line]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
+def test_with_a_subscription_the_outbox_insert_is_one_round_trip_more(
+    make_app, make_user, make_token, rows, tmp_path, method, path, body
+):
+    make_user("root", "admin")
+    admin = make_app(WEBHOOKS_ALLOW_PRIVATE=True).test_client()
+    subscribed = admin.post(
+        "/webhooks",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["movement.created"]},
+        headers=bearer(make_token("root", "admin")),
+    )
+    assert subscribed.status_code == 201, subscribed.get_json()
+    sent = one_member_write(make_app, tmp_path, method, path, body)
+    # The three, and the outbox's INSERT before the COMMIT.
+    assert len(round_trips(sent)) == 4, sent
+    found = rows("SELECT payload FROM webhook_deliveries ORDER BY id")
+    events = [json.loads(row["payload"])["data"] for row in found]
+    # apple and pear created, then apple's write.
+    assert [(e["member"], e["before"], e["after"]) for e in events] == [
+        ("apple", None, 30),
+        ("pear", None, 1),
+        ("apple", 30, 31),
+    ]

@@ -1,0 +1,177 @@
+"""A write transaction's first statements (database.write_statements): on
+PostgreSQL its BEGIN waits for them and goes with them in one round trip. It
+stays one transaction whatever its first statement is, its statements run in
+order, and the pool never gets back a connection that would commit each
+statement alone."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from stockapp.core import driver
+from stockapp.core.database import (
+    read,
+    transaction_memo,
+    write_connection,
+    write_statements,
+    write_transaction,
+)
+from stockapp.core.extensions import db
+from stockapp.stock.models import Collection
+from stockapp.stock.statements import INSERT_COLLECTION, LOCK_COLLECTION
+from stockapp.webhooks.events import _LISTENING as LISTENING
+
+
+@pytest.fixture(params=["pipeline", "no pipeline"])
+def pipeline(request, monkeypatch) -> bool:
+    """Whether the driver pipelines: each test runs with and without (a
+    libpq older than 14 has no pipeline mode; then the BEGIN goes alone)."""
+    if request.param == "no pipeline":
+        monkeypatch.setattr(driver, "_has_pipeline", lambda dialect: False)
+    return request.param == "pipeline"
+
+
+def collection_names() -> list[str]:
+    return [row.name for row in read(select(Collection.name).order_by(Collection.id))]
+
+
+def insert_first_through_write_statements() -> None:
+    write_statements((INSERT_COLLECTION, {"name": "fruit", "version": 1}))
+
+
+def insert_first_through_core() -> None:
+    write_connection().execute(insert(Collection).values(name="fruit", version=1))
+
+
+def insert_first_through_executemany() -> None:
+    driver.execute_many(
+        write_connection(), INSERT_COLLECTION, [{"name": "fruit", "version": 1}]
+    )
+
+
+FIRST_STATEMENTS = [
+    insert_first_through_write_statements,
+    insert_first_through_core,
+    insert_first_through_executemany,
+]
+
+
+@pytest.mark.parametrize("first", FIRST_STATEMENTS)
+def test_a_write_is_one_transaction_whatever_its_first_statement(app, pipeline, first):
+    with app.app_context():
+        with pytest.raises(RuntimeError), write_transaction():
+            first()
+            write_statements((INSERT_COLLECTION, {"name": "veg", "version": 1}))
+            raise RuntimeError("the request failed after its writes")
+        assert collection_names() == []
+        with write_transaction():
+            first()
+            write_statements((INSERT_COLLECTION, {"name": "veg", "version": 1}))
+        assert collection_names() == ["fruit", "veg"]
+
+
+def test_statements_sent_together_run_in_order(app, pipeline):
+    """Each starts once the one before has ended: a read after an insert sees it."""
+    with app.app_context():
+        with write_transaction():
+            inserted, locked = write_statements(
+                (INSERT_COLLECTION, {"name": "fruit", "version": 7}),
+                (LOCK_COLLECTION, {"name": "fruit"}),
+            )
+        assert inserted.one().version == 7
+        assert locked.one().id == inserted.one().id
+        assert collection_names() == ["fruit"]
+
+
+def test_a_failed_first_statement_raises_cores_error_and_stores_nothing(
+    app, seed, pipeline
+):
+    seed(fruit={"apple": 1})
+    with app.app_context():
+        with pytest.raises(IntegrityError) as raised, write_transaction():
+            write_statements(
+                (INSERT_COLLECTION, {"name": "veg", "version": 1}),
+                (INSERT_COLLECTION, {"name": "fruit", "version": 1}),
+                (INSERT_COLLECTION, {"name": "nuts", "version": 1}),
+            )
+        assert "INSERT INTO collections" in raised.value.statement
+        assert collection_names() == ["fruit"]
+        # The next write, on the same pooled connection, is whole.
+        with write_transaction():
+            write_statements((INSERT_COLLECTION, {"name": "veg", "version": 1}))
+        assert collection_names() == ["fruit", "veg"]
+
+
+def pooled_autocommit() -> bool:
+    """Whether the connection the pool hands out next commits each statement."""
+    pooled = db.engine.raw_connection()
+    try:
+        return bool(getattr(pooled.dbapi_connection, "autocommit", False))
+    finally:
+        pooled.close()
+
+
+def fail_in_the_first_statements() -> None:
+    write_statements((text("SELECT 1 / 0"), {}))
+
+
+def fail_after_the_first_statements() -> None:
+    insert_first_through_write_statements()
+    raise RuntimeError("failed after its first statements")
+
+
+def fail_before_any_statement() -> None:
+    raise RuntimeError("failed before any statement")
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize(
+    "write",
+    [
+        insert_first_through_write_statements,
+        insert_first_through_core,
+        fail_in_the_first_statements,
+        fail_after_the_first_statements,
+        fail_before_any_statement,
+    ],
+)
+def test_the_pool_gets_back_no_connection_in_autocommit(app, pipeline, write):
+    with app.app_context():
+        db.engine.dispose()
+        try:
+            with write_transaction():
+                write()
+        except Exception:  # noqa: BLE001 - each way a write ends is the point
+            pass
+        assert db.engine.pool.checkedin() == 1
+        assert pooled_autocommit() is False
+        # And the session's transactions are still transactions.
+        db.session.execute(insert(Collection).values(name="tea", version=1))
+        db.session.rollback()
+        assert "tea" not in collection_names()
+
+
+def test_a_question_asked_when_writes_begin_is_not_asked_again(
+    app, count_statements, backend, pipeline
+):
+    """The webhooks' question (any enabled subscription?): on PostgreSQL it
+    rides in the write's first round trip and the memo has its answer; on
+    SQLite, or without a pipeline, nothing is asked as a write begins, and the
+    memo computes it when first wanted."""
+    computed = []
+
+    def compute() -> str:
+        computed.append(True)
+        return "computed when wanted"
+
+    with app.app_context(), count_statements() as statements:
+        with write_transaction():
+            insert_first_through_write_statements()
+            answer = transaction_memo(LISTENING, compute)
+    asked = [s for s in statements if "FROM webhook_subscriptions" in s]
+    if backend == "sqlite" or not pipeline:
+        assert (answer, computed, asked) == ("computed when wanted", [True], [])
+    else:
+        assert (answer, computed, len(asked)) == (False, [], 1)
