@@ -297,29 +297,34 @@ def write_connection() -> Connection:
     return g.get(_CONNECTION_KEY)
 
 
-# Questions every write transaction asks as it begins: key -> (statement, what
-# its rows answer). See ask_when_writes_begin.
-_OPENING_QUESTIONS: dict[str, tuple[Executable, Callable[[driver.Rows], Any]]] = {}
+# Questions a write transaction may ask as it begins: key -> (statement, what
+# its rows answer, whether it is wanted now). See ask_when_writes_begin.
+_OPENING_QUESTIONS: dict[
+    str, tuple[Executable, Callable[[driver.Rows], Any], Callable[[], bool]]
+] = {}
 
 
 def ask_when_writes_begin(
-    key: str, statement: Executable, answer: Callable[[driver.Rows], Any]
+    key: str,
+    statement: Executable,
+    answer: Callable[[driver.Rows], Any],
+    wanted: Callable[[], bool],
 ) -> None:
-    """Have each PostgreSQL write transaction run ``statement`` as it begins,
-    right after its first statements and in their round trip, and keep
-    ``answer(rows)`` as ``transaction_memo(key, ...)``'s value. On SQLite, and
-    where the first statements could not be sent together, nothing is asked:
-    the memo computes its value when it is first wanted."""
-    _OPENING_QUESTIONS[key] = (statement, answer)
+    """Have a PostgreSQL write transaction whose first statements ask for it
+    (``write_statements(..., ask=True)``) run ``statement`` right after them,
+    in their round trip, if ``wanted()``, and keep ``answer(rows)`` as
+    ``transaction_memo(key, ...)``'s value. Elsewhere nothing is asked: the
+    memo computes its value when it is first wanted."""
+    _OPENING_QUESTIONS[key] = (statement, answer, wanted)
 
 
 def write_statements(
-    *statements: tuple[Executable, Mapping[str, Any]],
+    *statements: tuple[Executable, Mapping[str, Any]], ask: bool = False
 ) -> list[driver.Rows]:
     """Run ``statements`` in order in the current write transaction; their rows.
 
     On PostgreSQL a write transaction's BEGIN waits for its first statements:
-    the BEGIN, they and the questions asked when writes begin
+    the BEGIN, they and, with ``ask``, the questions asked when writes begin
     (ask_when_writes_begin) go to the server together and are answered in one
     round trip, where sending each alone would take one each. Each statement
     still starts after the one before has ended, so a read that follows a lock
@@ -327,8 +332,12 @@ def write_statements(
     """
     connection = g.get(_CONNECTION_KEY)
     if g.pop(_BEGIN_PENDING_KEY, False):
-        questions = list(_OPENING_QUESTIONS.items())
-        asked = [(statement, {}) for _, (statement, _) in questions]
+        questions = [
+            (key, statement, answer)
+            for key, (statement, answer, wanted) in _OPENING_QUESTIONS.items()
+            if ask and wanted()
+        ]
+        asked = [(statement, {}) for _, statement, _ in questions]
         answered = driver.pipelined(
             connection, [*statements, *asked], first=_BEGIN_POSTGRESQL
         )
@@ -337,7 +346,7 @@ def write_statements(
             connection.exec_driver_sql(_BEGIN_POSTGRESQL)
         else:
             buffers = g.get(_BUFFERS_KEY)
-            for (key, (_, answer)), rows in zip(
+            for (key, _, answer), rows in zip(
                 questions, answered[len(statements) :], strict=True
             ):
                 buffers[key] = (None, [answer(rows)])

@@ -358,6 +358,8 @@ def lock_collection_with_members(
                 for_dialect().members_named_in_collection,
                 {"name": name, "names": names_parameter(names)},
             ),
+            # A write of members: it announces its movements (signals.py).
+            ask=True,
         )
         row = locked.one_or_none()
         if row is None:

@@ -20,6 +20,7 @@ from stockapp.core.database import (
 )
 from stockapp.core.extensions import db
 from stockapp.stock.models import Collection
+from stockapp.stock.signals import movements_recorded
 from stockapp.stock.statements import INSERT_COLLECTION, LOCK_COLLECTION
 from stockapp.webhooks.events import _LISTENING as LISTENING
 
@@ -37,8 +38,11 @@ def collection_names() -> list[str]:
     return [row.name for row in read(select(Collection.name).order_by(Collection.id))]
 
 
+INSERT_FRUIT = (INSERT_COLLECTION, {"name": "fruit", "version": 1})
+
+
 def insert_first_through_write_statements() -> None:
-    write_statements((INSERT_COLLECTION, {"name": "fruit", "version": 1}))
+    write_statements(INSERT_FRUIT)
 
 
 def insert_first_through_core() -> None:
@@ -153,13 +157,18 @@ def test_the_pool_gets_back_no_connection_in_autocommit(app, pipeline, write):
         assert "tea" not in collection_names()
 
 
+@pytest.mark.parametrize(
+    ("ask", "muted"), [(True, False), (False, False), (True, True)]
+)
 def test_a_question_asked_when_writes_begin_is_not_asked_again(
-    app, count_statements, backend, pipeline
+    app, count_statements, backend, pipeline, ask, muted
 ):
     """The webhooks' question (any enabled subscription?): on PostgreSQL it
-    rides in the write's first round trip and the memo has its answer; on
-    SQLite, or without a pipeline, nothing is asked as a write begins, and the
-    memo computes it when first wanted."""
+    rides in the first round trip of a write whose first statements ask for
+    it (a write of members), unless the stock's movements are muted, and the
+    memo has its answer; on SQLite, without a pipeline, or not asked for,
+    nothing is asked as a write begins, and the memo computes it when first
+    wanted."""
     computed = []
 
     def compute() -> str:
@@ -168,10 +177,14 @@ def test_a_question_asked_when_writes_begin_is_not_asked_again(
 
     with app.app_context(), count_statements() as statements:
         with write_transaction():
-            insert_first_through_write_statements()
+            if muted:
+                with movements_recorded.muted():
+                    write_statements(INSERT_FRUIT, ask=ask)
+            else:
+                write_statements(INSERT_FRUIT, ask=ask)
             answer = transaction_memo(LISTENING, compute)
     asked = [s for s in statements if "FROM webhook_subscriptions" in s]
-    if backend == "sqlite" or not pipeline:
+    if backend == "sqlite" or not pipeline or not ask or muted:
         assert (answer, computed, asked) == ("computed when wanted", [True], [])
     else:
         assert (answer, computed, len(asked)) == (False, [], 1)
