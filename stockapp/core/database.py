@@ -345,10 +345,11 @@ def write_statements(
             # Not sent together: the BEGIN alone, then each statement.
             connection.exec_driver_sql(_BEGIN_POSTGRESQL)
         else:
+            buffers = g.get(_BUFFERS_KEY)
             for (key, _, answer), rows in zip(
                 questions, answered[len(statements) :], strict=True
             ):
-                _remember(key, answer(rows))
+                buffers[key] = (None, [answer(rows)])
             return answered[: len(statements)]
     return [
         driver.execute(connection, statement, params)
@@ -375,16 +376,11 @@ def transaction_buffer(key: str, flush: Callable[[list[Any]], None]) -> list[Any
 def transaction_memo(key: str, compute: Callable[[], Any]) -> Any:
     """``compute()``, run once per write transaction (its first call for
     ``key``), inside it."""
-    entry = g.get(_BUFFERS_KEY).get(key)
+    buffers = g.get(_BUFFERS_KEY)
+    entry = buffers.get(key)
     if entry is None:
-        return _remember(key, compute())
+        entry = buffers[key] = (None, [compute()])
     return entry[1][0]
-
-
-def _remember(key: str, value: Any) -> Any:
-    """Keep ``value`` as the current write transaction's memo for ``key``."""
-    g.get(_BUFFERS_KEY)[key] = (None, [value])
-    return value
 
 
 @contextmanager
