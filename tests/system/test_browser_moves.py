@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from browser import ARTIFACTS, HEIGHT, WIDTHS, looks_right, notice, press
 from helpers import bearer, log_in_as
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -101,14 +102,21 @@ def fragment(page) -> str:
 
 
 def in_view(page, selector: str) -> bool:
-    """Whether the element is within the viewport (the clerk sees it)."""
-    return page.evaluate(
-        """(selector) => {
-            const box = document.querySelector(selector).getBoundingClientRect();
-            return box.top >= 0 && box.bottom <= window.innerHeight;
-        }""",
-        selector,
-    )
+    """Whether the element comes within the viewport (the clerk sees it) in the
+    few seconds the browser may take to scroll to a fragment after the page
+    loaded (the way ``expect`` waits for what a person would see)."""
+    try:
+        page.wait_for_function(
+            """(selector) => {
+                const box = document.querySelector(selector).getBoundingClientRect();
+                return box.top >= 0 && box.bottom <= window.innerHeight;
+            }""",
+            arg=selector,
+            timeout=5_000,
+        )
+    except PlaywrightTimeoutError:
+        return False
+    return True
 
 
 def review_rows(page) -> list[list[str]]:
