@@ -345,11 +345,10 @@ def write_statements(
             # Not sent together: the BEGIN alone, then each statement.
             connection.exec_driver_sql(_BEGIN_POSTGRESQL)
         else:
-            buffers = g.get(_BUFFERS_KEY)
             for (key, _, answer), rows in zip(
                 questions, answered[len(statements) :], strict=True
             ):
-                buffers[key] = (None, [answer(rows)])
+                _remember(key, answer(rows))
             return answered[: len(statements)]
     return [
         driver.execute(connection, statement, params)
@@ -376,11 +375,16 @@ def transaction_buffer(key: str, flush: Callable[[list[Any]], None]) -> list[Any
 def transaction_memo(key: str, compute: Callable[[], Any]) -> Any:
     """``compute()``, run once per write transaction (its first call for
     ``key``), inside it."""
-    buffers = g.get(_BUFFERS_KEY)
-    entry = buffers.get(key)
+    entry = g.get(_BUFFERS_KEY).get(key)
     if entry is None:
-        entry = buffers[key] = (None, [compute()])
+        return _remember(key, compute())
     return entry[1][0]
+
+
+def _remember(key: str, value: Any) -> Any:
+    """Keep ``value`` as the current write transaction's memo for ``key``."""
+    g.get(_BUFFERS_KEY)[key] = (None, [value])
+    return value
 
 
 @contextmanager

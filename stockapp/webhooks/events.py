@@ -198,7 +198,7 @@ def _many_events(announced: list[Any]) -> bool:
 
 
 def _any_enabled() -> bool:
-    return driver.execute(write_connection(), ANY_ENABLED, {}).one_or_none() is not None
+    return _has_a_row(driver.execute(write_connection(), ANY_ENABLED, {}))
 
 
 def enqueue(rows: list[dict[str, Any]]) -> None:
