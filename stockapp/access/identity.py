@@ -6,11 +6,22 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from flask import current_app, g, request
 from flask_login import UserMixin, current_user
-from sqlalchemy import Integer, String, bindparam, or_, select, type_coerce, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 
 from ..core.clock import utcnow
 from ..core.database import read, write_connection, write_transaction
@@ -24,17 +35,22 @@ from .token_secrets import digest, looks_like_a_token
 REALM = 'Bearer realm="stockapp"'
 # last_used_at is written at most this often per token, so reads stay reads.
 LAST_USED_PRECISION = timedelta(minutes=1)
+# How many tokens' stored states a process keeps converted (checked_token):
+# one per token in use, and one more each time its last use is recorded.
+TOKENS_KEPT_CONVERTED = 1024
 
 
 # Built once: every request with a token runs it (a hot path). The columns whose
 # types SQLite's dialect would convert (JSON, DateTime, Boolean) come as stored,
 # so the statement runs on the driver's cursor (core/driver.py) rather than
-# through Core, about twice as fast; token_row converts them.
+# through Core, about twice as fast; checked_token converts them. The JSON
+# comes as its text on both backends (psycopg would parse it into a list), so
+# that a row's values can be a key of the conversions' cache.
 TOKEN_BY_DIGEST = (
     select(
         ApiToken.id,
         ApiToken.scope,
-        type_coerce(ApiToken.collections, String).label("collections"),
+        cast(ApiToken.collections, Text).label("collections"),
         type_coerce(ApiToken.expires_at, String).label("expires_at"),
         type_coerce(ApiToken.revoked_at, String).label("revoked_at"),
         type_coerce(ApiToken.last_used_at, String).label("last_used_at"),
@@ -169,16 +185,16 @@ def bearer_digest(header: str) -> str | None:
 
 def _from_token(header: str) -> Identity:
     token_digest = bearer_digest(header)
-    row = None if token_digest is None else _token_row(token_digest)
-    if row is None or not usable(row):
+    checked = None if token_digest is None else _checked_token(token_digest)
+    if checked is None or not usable(checked[0]):
         # Only failures count, once known: a valid token is never refused for
         # the bad ones others sent from its address (one NAT, one proxy), and a
         # valid request costs no counter round trip. The price: past the limit
         # a bad token is still looked up (one indexed read) before its 429.
         limits.take_one("RATELIMIT_BAD_TOKENS", "bad-token", limits.client_address())
         raise invalid_token()
+    row, identity = checked
     _touch(row)
-    identity = token_identity(row)
     if current_app.config["RATELIMIT_API"]:
         limits.take_one("RATELIMIT_API", "api", str(row.id))
     return identity
@@ -198,30 +214,37 @@ def token_identity(row: TokenRow) -> Identity:
     )
 
 
-def _token_row(token_digest: str) -> TokenRow | None:
+def _checked_token(token_digest: str) -> tuple[TokenRow, Identity] | None:
     rows = read(TOKEN_BY_DIGEST, digest=token_digest)
-    return token_row(rows[0]) if rows else None
+    return checked_token(rows[0]) if rows else None
 
 
-def token_row(row: Any) -> TokenRow:
-    """A row of TOKEN_BY_DIGEST's columns (as stored) as the checks need it."""
-    return TokenRow(
-        row.id,
-        row.scope,
-        _loaded(row.collections),
-        _moment(row.expires_at),
-        _moment(row.revoked_at),
-        _moment(row.last_used_at),
-        row.user_id,
-        row.name,
-        row.role,
-        bool(row.disabled),
+_TOKEN_COLUMNS = len(TokenRow._fields)
+
+
+def checked_token(row: Any) -> tuple[TokenRow, Identity]:
+    """A row starting with TOKEN_BY_DIGEST's columns (as stored) as the checks
+    need it, and the caller the token makes if it is usable now (``usable``
+    and ``is_stale`` are the checks that depend on the time, left to the caller).
+    """
+    return _converted(tuple(row[:_TOKEN_COLUMNS]))
+
+
+# Converted once per stored state, not on every request: the key is every
+# column as read, so a token revoked, expired, limited or recorded as used, or
+# its user disabled, renamed or given another role, is another key, converted
+# afresh. The values are immutable, shared by the requests.
+@lru_cache(maxsize=TOKENS_KEPT_CONVERTED)
+def _converted(stored: tuple[Any, ...]) -> tuple[TokenRow, Identity]:
+    row = TokenRow._make(stored)
+    token = row._replace(
+        collections=None if row.collections is None else json.loads(row.collections),
+        expires_at=_moment(row.expires_at),
+        revoked_at=_moment(row.revoked_at),
+        last_used_at=_moment(row.last_used_at),
+        disabled=bool(row.disabled),
     )
-
-
-def _loaded(stored: Any) -> Any:
-    """A JSON column's value: SQLite keeps its text, psycopg parses it."""
-    return json.loads(stored) if isinstance(stored, str) else stored
+    return token, token_identity(token)
 
 
 def _moment(stored: Any) -> datetime | None:

@@ -23,9 +23,8 @@ from ..access.identity import (
     Identity,
     anonymous_under,
     bearer_digest,
+    checked_token,
     is_stale,
-    token_identity,
-    token_row,
     usable,
 )
 from ..access.permissions import requirement_of
@@ -167,10 +166,9 @@ class Callers:
     def by_token_row(self, row: Any) -> Identity | None:
         """The caller a token's row (TOKEN_BY_DIGEST's columns) makes, if it
         may use the route's scope without anything written."""
-        token = token_row(row)
+        token, identity = checked_token(row)
         if not usable(token) or is_stale(token, utcnow()):
             return None
-        identity = token_identity(token)
         return identity if identity.allows(self.scope) else None
 
     def by_token(self, authorization: str) -> Identity | None:
