@@ -9,17 +9,17 @@ from ..core.api_document import contribute
 from ..core.request_toll import request_toll
 from . import api, codes_api, overview, pages, reorder, scan, schemas
 from .member_shortcut import MemberReadShortcut
-from .merge_shortcut import MergePatchShortcut
 from .stock_cache import init_stock_cache
+from .write_shortcut import MergePatchShortcut, PutMemberShortcut
 
 
 def init_app(app: Flask) -> None:
     """Serve the stock's API and pages."""
     init_stock_cache(app)
-    # The hottest read's and write's plain cases, answered before Flask's
+    # The hottest read's and writes' plain cases, answered before Flask's
     # dispatch.
-    request_toll(app).add_shortcut(MemberReadShortcut)
-    request_toll(app).add_shortcut(MergePatchShortcut)
+    for shortcut in (MemberReadShortcut, MergePatchShortcut, PutMemberShortcut):
+        request_toll(app).add_shortcut(shortcut)
     blueprints = (api.bp, reorder.bp, codes_api.bp, overview.bp, pages.bp, scan.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -53,6 +53,10 @@ class RoutePaths:
         rule = rule_of(url_map, endpoint)
         self.route = rule.rule
         self.prefix, self.taken = free_paths(url_map, rule)
+        # The route's variables, in the path's order ("collection", "member").
+        self.variables = tuple(
+            part.strip("<>").rpartition(":")[2] for part in rule.rule.split("/")[2:]
+        )
 
     def names(self, path: str) -> tuple[str, ...] | None:
         if not (path.startswith(self.prefix) and path.isascii()):
