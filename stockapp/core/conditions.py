@@ -68,6 +68,11 @@ class Precondition:
             request.if_none_match if "If-None-Match" in request.headers else None,
         )
 
+    @property
+    def checks_nothing(self) -> bool:
+        """Whether every version (and absence) meets it: no header was given."""
+        return self.if_match is None and self.if_none_match is None
+
     def check(self, version: int | None) -> None:
         """Raise 412 unless the resource at ``version`` (None: absent) may change."""
         current = None if version is None else str(version)

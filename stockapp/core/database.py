@@ -435,6 +435,24 @@ def write_transaction() -> Iterator[None]:
                 driver.set_autocommit(connection, False)
 
 
+class WriteRaced(Exception):
+    """Raised by a unit of work that met another transaction's commit between
+    two of its statements, where the database would not have noticed: its
+    transaction rolls back and it runs again, as after a serialization failure
+    (retry_serialization_failures)."""
+
+    # What retry_serialization_failures calls it (a serialization failure's).
+    sqlstate = RETRYABLE_SQLSTATES[0]
+
+
+def _retryable(error: Exception) -> str | None:
+    """The SQLSTATE for which ``error``'s unit of work runs again, or None."""
+    if isinstance(error, WriteRaced):
+        return error.sqlstate
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return sqlstate if sqlstate in RETRYABLE_SQLSTATES else None
+
+
 def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]:
     """Run ``unit_of_work`` again when the database aborts its transaction to
     resolve a conflict with another one; answer 503 after ``WRITE_ATTEMPTS`` runs.
@@ -455,9 +473,9 @@ def retry_serialization_failures(unit_of_work: Callable[P, R]) -> Callable[P, R]
                 # Before its commit, a write that met an ended connection
                 # stored nothing: it runs again on a new one.
                 return once_more_if_dropped(lambda: unit_of_work(*args, **kwargs))
-            except DBAPIError as error:
-                sqlstate = getattr(error.orig, "sqlstate", None)
-                if sqlstate not in RETRYABLE_SQLSTATES:
+            except (DBAPIError, WriteRaced) as error:
+                sqlstate = _retryable(error)
+                if sqlstate is None:
                     raise
                 if attempt == WRITE_ATTEMPTS:
                     current_app.logger.warning(

@@ -320,6 +320,46 @@ def update_and_log_arrays(columns: tuple[str, ...]) -> Any:
     )
 
 
+def _set_one_quantity(groups: tuple[str, ...]) -> Any:
+    """PostgreSQL's one statement for a write that sets one member of
+    collection ``name`` to ``quantity``, sent in the same round trip as
+    LOCK_COLLECTION (ledger.lock_collection_setting_one): the member as it was
+    and, when it exists with another quantity, its update, the collection's
+    next version and the movement (naming what it went with: ``groups``),
+    whose id comes back. No row: no such member (or collection).
+
+    Every writer of a member holds its collection's lock, so, run after the
+    lock, its read is the member as it is now and its writes are the lock
+    holder's."""
+    logged = ("collection", "member", "kind", "reason", "by", "at", *groups)
+    return text(
+        "WITH stored AS ("
+        " SELECT members.id, members.quantity, members.version,"
+        " members.reorder_level, collections.id AS collection_id,"
+        " collections.version AS collection_version"
+        " FROM members JOIN collections ON collections.id = members.collection_id"
+        " WHERE collections.name = :collection AND members.name = :member),"
+        " changing AS (SELECT * FROM stored"
+        " WHERE quantity <> CAST(:quantity AS bigint)),"
+        " updated AS (UPDATE members SET quantity = CAST(:quantity AS bigint),"
+        " version = changing.version + 1 FROM changing"
+        " WHERE members.id = changing.id),"
+        " bumped AS (UPDATE collections SET version = changing.collection_version + 1"
+        " FROM changing WHERE collections.id = changing.collection_id),"
+        " logged AS (INSERT INTO movements (before, after, "
+        + ", ".join(f'"{column}"' for column in logged)
+        + ") SELECT changing.quantity, CAST(:quantity AS bigint), "
+        + ", ".join(f"CAST(:{column} AS {_ARRAY_TYPES[column]})" for column in logged)
+        + " FROM changing RETURNING id)"
+        " SELECT stored.id, stored.quantity, stored.version, stored.reorder_level,"
+        " (SELECT id FROM logged) AS movement_id FROM stored"
+    )
+
+
+SET_ONE_QUANTITY = _set_one_quantity(())
+SET_ONE_GROUPED_QUANTITY = _set_one_quantity(GROUPS)
+
+
 def _adjust(in_range: Any) -> Executable:
     return (
         update(members)

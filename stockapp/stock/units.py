@@ -41,8 +41,9 @@ from .ledger import (
     execute,
     lock_collection,
     lock_existing_collection,
-    lock_existing_collection_with_members,
+    lock_existing_collection_setting_one,
     lock_existing_member,
+    lock_or_create_collection_setting_one,
     lock_or_create_collection_with_members,
     log_members_not_named,
     record_code_change,
@@ -220,10 +221,12 @@ def update_collection(
 ) -> Written:
     """Merge ``changes`` into collection ``name`` (None removes); create if needed."""
     with write_transaction():
-        collection, created, current = lock_or_create_collection_with_members(
-            name, precondition, changes
+        created, locked = lock_or_create_collection_setting_one(
+            name, precondition, changes, kind, by
         )
-        version, _ = apply_changes(collection, current, changes, kind, by)
+        version, _ = locked.written or apply_changes(
+            locked.collection, locked.current, changes, kind, by
+        )
     return Written(created, version)
 
 
@@ -254,13 +257,13 @@ def put_member(
     """Set ``member`` of an existing collection to ``quantity``, logged with
     ``reason``; create it if needed."""
     with write_transaction():
-        collection, current = lock_existing_collection_with_members(
-            collection_name, (member,)
+        locked = lock_existing_collection_setting_one(
+            collection_name, member, quantity, precondition, "replace", by, reason
         )
-        stored = current.get(member)
+        stored = locked.current.get(member)
         precondition.check(None if stored is None else stored.version)
-        _, versions = apply_changes(
-            collection, current, {member: quantity}, "replace", by, reason
+        _, versions = locked.written or apply_changes(
+            locked.collection, locked.current, {member: quantity}, "replace", by, reason
         )
     if stored is not None and member not in versions:
         return Written(False, stored.version)  # the same quantity again: no change

@@ -90,14 +90,14 @@ def test_a_write_that_keeps_failing_answers_503_and_stores_nothing(
 ):
     seed(fruit={"apple": 30})
     runs = []
-    lock_and_read = units.lock_or_create_collection_with_members
+    lock_and_read = units.lock_or_create_collection_setting_one
 
     def conflicting(*args, **kwargs):
         runs.append(1)
         lock_and_read(*args, **kwargs)
         abort_transaction(backend, SERIALIZATION_FAILURE)
 
-    monkeypatch.setattr(units, "lock_or_create_collection_with_members", conflicting)
+    monkeypatch.setattr(units, "lock_or_create_collection_setting_one", conflicting)
     response = client.patch("/stock/fruit", json={"apple": 1, "kiwi": 2})
     assert response.status_code == 503
     assert response.content_type == "application/problem+json"

@@ -102,13 +102,6 @@ def test_a_write_is_its_statements_and_the_commit(make_app, tmp_path):
     assert commands == ['"" "BEGIN ISOLATION LEVEL READ COMMITTED" 0', '"COMMIT"']
 
 
-WRITES = [
-    ("PATCH", "/stock/fruit", {"apple": 31}),
-    ("PUT", "/stock/fruit/apple", 31),
-    ("POST", "/stock/fruit/apple/adjustments", {"delta": 1}),
-]
-
-
 def one_member_write(make_app, tmp_path, method, path, body, **config):
     """The messages of a one-member write of fruit's apple from 30 to 31,
     checked stored and logged."""
@@ -124,33 +117,76 @@ def one_member_write(make_app, tmp_path, method, path, body, **config):
     return sent
 
 
-@pytest.mark.parametrize(("method", "path", "body"), WRITES)
-def test_a_one_member_write_is_three_round_trips(
-    make_app, tmp_path, method, path, body
+# Each write, the round trips it takes, and the statements of its first.
+WRITES = [
+    # BEGIN, lock the collection, set the member if it has another quantity
+    # (its update, the collection's next version and the movement, in one
+    # statement) and ask whether any webhook subscription is enabled, sent
+    # together; COMMIT.
+    ("PATCH", "/stock/fruit", {"apple": 31}, 2, "WITH stored AS"),
+    ("PUT", "/stock/fruit/apple", 31, 2, "WITH stored AS"),
+    # BEGIN, lock, read the member, the question, sent together; the
+    # adjustment (update, next version, movement) in one statement; COMMIT.
+    ("POST", "/stock/fruit/apple/adjustments", {"delta": 1}, 3, "SELECT members.name"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "trips", "second"), WRITES)
+def test_a_one_member_write_is_its_statements_sent_together_and_the_commit(
+    make_app, tmp_path, method, path, body, trips, second
 ):
     sent = one_member_write(make_app, tmp_path, method, path, body)
-    # BEGIN, lock the collection, read the member and ask whether any webhook
-    # subscription is enabled, sent together; update the member, bump the
-    # collection's version and log the movement in one statement; COMMIT. No
-    # subscription: no outbox INSERT.
-    assert len(round_trips(sent)) == 3, sent
+    assert len(round_trips(sent)) == trips, sent
     first_trip = sent[: sent.index(round_trips(sent)[0]) + 1]
     # (The trace gives each statement's first line.)
     parsed = [line for line in first_trip if "\tParse\t" in line]
     assert [
         "BEGIN" in parsed[0],
         "SELECT collections.id, collections.version" in parsed[1],
-        "SELECT members.name" in parsed[2],
+        second in parsed[2],
         "SELECT webhook_subscriptions.id" in parsed[3],
     ] == [True] * 4, parsed
-    fused = [line for line in sent if "\tParse\t" in line and "WITH updated AS" in line]
-    assert len(fused) == 1, sent
+    assert len(parsed) == 4, parsed
+    assert sent.index(round_trips(sent)[-1]) == len(sent) - 1
+    assert "COMMIT" in round_trips(sent)[-1]
+    # Every write of the member, its collection and its movement in one
+    # statement, whichever the write.
+    written = [
+        line
+        for line in sent
+        if "\tParse\t" in line and re.search(r"WITH (stored|updated) AS", line)
+    ]
+    assert len(written) == 1, sent
     assert not [line for line in sent if "webhook_deliveries" in line]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), WRITES)
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("PATCH", "/stock/fruit", {"apple": 31}), ("PUT", "/stock/fruit/apple", 31)],
+)
+def test_a_write_with_a_precondition_reads_before_it_writes(
+    make_app, tmp_path, method, path, body
+):
+    # Checked before anything is written: a caller that catches the 412 inside
+    # a larger transaction must not keep a write.
+    app = make_app(ANONYMOUS_ACCESS="write")
+    client = app.test_client()
+    assert client.post("/stock/fruit", json={"apple": 30}).status_code == 201
+    current = client.get(path).headers["ETag"]
+    with traced(app, tmp_path / "trace") as sent:
+        response = client.open(
+            path, method=method, json=body, headers={"If-Match": current}
+        )
+    assert response.status_code == 200
+    parsed = [line for line in sent if "\tParse\t" in line]
+    assert "SELECT members.name" in parsed[2], parsed
+    assert not [line for line in parsed if "WITH stored AS" in line], parsed
+    assert len(round_trips(sent)) == 3, sent
+
+
+@pytest.mark.parametrize(("method", "path", "body", "trips", "second"), WRITES)
 def test_with_a_subscription_the_outbox_insert_is_one_round_trip_more(
-    make_app, make_user, make_token, rows, tmp_path, method, path, body
+    make_app, make_user, make_token, rows, tmp_path, method, path, body, trips, second
 ):
     make_user("root", "admin")
     admin = make_app(WEBHOOKS_ALLOW_PRIVATE=True).test_client()
@@ -161,8 +197,8 @@ def test_with_a_subscription_the_outbox_insert_is_one_round_trip_more(
     )
     assert subscribed.status_code == 201, subscribed.get_json()
     sent = one_member_write(make_app, tmp_path, method, path, body)
-    # The three, and the outbox's INSERT before the COMMIT.
-    assert len(round_trips(sent)) == 4, sent
+    # The write's, and the outbox's INSERT before the COMMIT.
+    assert len(round_trips(sent)) == trips + 1, sent
     found = rows("SELECT payload FROM webhook_deliveries ORDER BY id")
     events = [json.loads(row["payload"])["data"] for row in found]
     # apple and pear created, then apple's write.
