@@ -1,6 +1,7 @@
-"""A token's stored state is converted once per process (identity.checked_token):
-any change to the token or its user is another state, seen by the next request,
-whichever path (the member read's shortcut or Flask) answers it."""
+"""A token's stored state is converted once per process (identity.checked_token),
+and a presented header digested once (identity.bearer_digest): any change to
+the token or its user is another state, seen by the next request, whichever
+path (the member read's shortcut or Flask) answers it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ import pytest
 from helpers import bearer
 
 from stockapp.access.identity import (
+    HEADERS_KEPT_DIGESTED,
     TOKENS_KEPT_CONVERTED,
     TokenRow,
+    bearer_digest,
     checked_token,
 )
+from stockapp.access.token_secrets import digest, new_secret
 
 # A token's columns as the database hands them (TOKEN_BY_DIGEST), then the
 # member's quantity and version the shortcut's statement adds.
@@ -93,6 +97,43 @@ def test_the_states_kept_are_bounded():
         checked_token(changed("id", 1_000 + token_id))
     # The least recently used went: converted afresh, an equal but new object.
     again = checked_token(changed("id", 1_000))
+    assert again == first and again is not first
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+def test_a_header_presenting_a_token_gives_its_digest(scheme):
+    secret = new_secret()
+    assert bearer_digest(f"{scheme} {secret}") == digest(secret)
+    assert bearer_digest(f"{scheme}  {secret} ") == digest(secret)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic c3RrXzp4",
+        "Token stk_" + "a" * 43,
+        "Bearer stk_" + "a" * 42,
+        "Bearer stk_" + "a" * 44,
+        "Bearer stk_" + "a" * 42 + "é",
+        "Bearer stk_" + "a" * 42 + "\ud800",
+    ],
+)
+def test_a_header_presenting_no_token_gives_none(header):
+    assert bearer_digest(header) is None
+    assert bearer_digest(header) is None
+
+
+def test_the_headers_kept_digested_are_bounded():
+    header = f"Bearer {new_secret()}"
+    first = bearer_digest(header)
+    assert bearer_digest(header) is first
+    for _ in range(HEADERS_KEPT_DIGESTED):
+        bearer_digest(f"Bearer {new_secret()}")
+    # The least recently used went: digested afresh, an equal but new string.
+    again = bearer_digest(header)
     assert again == first and again is not first
 
 
