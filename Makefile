@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: run test test-postgres bench bench-postgres bench-pages bench-webhooks \
   bench-webhooks-postgres bench-batch bench-batch-postgres bench-series \
-  bench-series-postgres format clean api-diff \
+  bench-series-postgres bench-token format clean api-diff \
   system-packages bench-packages bench-postgres-packages
 
 $(BIN)/python:
@@ -93,6 +93,10 @@ bench: $(VENV)/.dev bench-packages
 ## bench-postgres: the same on a durable throwaway PostgreSQL cluster of its own
 bench-postgres: $(VENV)/.dev bench-postgres-packages
 	$(BIN)/python tests/benchmarks/run_bench.py --backend postgresql
+
+## bench-token: what a bearer token adds to a member read, on one server (SQLite)
+bench-token: $(VENV)/.dev bench-packages
+	$(BIN)/python tests/benchmarks/token_bench.py --backend sqlite
 
 ## bench-webhooks: what three webhook subscriptions add to a write, and the worker's
 ## deliveries per second, on SQLite (not part of test)

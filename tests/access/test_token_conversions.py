@@ -46,6 +46,23 @@ def test_a_stored_state_is_converted_as_the_checks_need_it():
     )
 
 
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2026-12-01 10:00:00.000000",  # SQLite's text: naive UTC
+        "2026-12-01 10:00:00+00",  # PostgreSQL's, in a UTC session
+        "2026-12-01 15:30:00+05:30",  # PostgreSQL's, in a session at +05:30
+        "2026-12-01 06:00:00-04",
+    ],
+)
+def test_a_moment_comes_as_text_and_is_converted_to_utc(stored):
+    token, identity = checked_token(changed("expires_at", stored) + EXTRA)
+    expected = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    assert token.expires_at == expected and token.expires_at.utcoffset().seconds == 0
+    assert identity.expires_at == expected
+    assert identity.expires_at.isoformat() == "2026-12-01T10:00:00+00:00"
+
+
 def test_the_same_stored_state_is_converted_once():
     assert checked_token(STORED + EXTRA) is checked_token(STORED + (31, 2))
 

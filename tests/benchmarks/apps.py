@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import floor_store
 from paths import REPOSITORY
+from redis_server import RedisServer
 
 # Settings every server gets, whatever the app reads of them.
 COMMON_ENV = {
@@ -80,6 +82,15 @@ def migrate_and_give_a_token(
         "--scope", "read",
     ).strip()  # fmt: skip
     return {AUTHORIZATION: f"Bearer {secret}"}
+
+
+def started_redis(stack: ExitStack) -> str:
+    """The URL of a redis-server of the run's own (the token app's rate-limit
+    counters), stopped with the servers."""
+    redis = RedisServer()
+    stack.callback(redis.stop)
+    redis.start()
+    return redis.url
 
 
 def create_floor_schema(

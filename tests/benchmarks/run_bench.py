@@ -46,13 +46,18 @@ sys.path.insert(0, str(TESTS))  # gunicorn_server, postgres_cluster
 
 import cores  # noqa: E402
 from app_server import AppServer  # noqa: E402
-from apps import APPS, AUTHORIZATION, STOCKAPP_TOKEN, server_env  # noqa: E402
+from apps import (  # noqa: E402
+    APPS,
+    AUTHORIZATION,
+    STOCKAPP_TOKEN,
+    server_env,
+    started_redis,
+)
 from databases import BACKENDS, Backend, running_backend  # noqa: E402
 from datasets import DATASETS, seed  # noqa: E402
 from guarded import run_guarded  # noqa: E402
 from load import CONNECTIONS, require_wrk, run_wrk  # noqa: E402
 from procfs import tree_cpu_seconds  # noqa: E402
-from redis_server import RedisServer  # noqa: E402
 from report import (  # noqa: E402
     Measurement,
     scaling_ratios,
@@ -106,7 +111,7 @@ def start_servers(
             )
             env = {**server_env(url), **app.prepare(url, stock, workdir)}
             if app is STOCKAPP_TOKEN:
-                env["RATELIMIT_STORAGE_URI"] = _redis(stack)
+                env["RATELIMIT_STORAGE_URI"] = started_redis(stack)
             server = AppServer(label, app.module, env, workdir / f"{label}.log")
             stack.callback(server.stop)
             print(f"starting {label}", flush=True)
@@ -117,14 +122,6 @@ def start_servers(
                 backend.analyze(url)
             servers[key] = server
     return servers
-
-
-def _redis(stack: ExitStack) -> str:
-    """A redis-server of the run's own, stopped with the servers."""
-    redis = RedisServer()
-    stack.callback(redis.stop)
-    redis.start()
-    return redis.url
 
 
 def measure(
