@@ -263,8 +263,8 @@ def _moment(stored: str | None) -> datetime | None:
     PostgreSQL's in the session's time zone (``+00``, ``+05:30``)."""
     if stored is None:
         return None
-    at = as_utc(datetime.fromisoformat(stored))
-    return None if at is None else at.astimezone(UTC)
+    at = datetime.fromisoformat(stored)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def as_utc(at: datetime | None) -> datetime | None:
