@@ -23,6 +23,9 @@ _REPOSITORY = Path(__file__).resolve().parent.parent
 # Passwords must be 12 to 1024 characters long.
 PASSWORD = "correct horse battery staple"
 # A stored timestamp as the API writes it: UTC, microseconds, "Z".
+# How the question whether any webhook listens starts, when asked alone (on
+# SQLite it usually rides in a write's lock: core.database.write_statements).
+ANY_SUBSCRIPTION = "SELECT webhook_subscriptions.id \nFROM webhook_subscriptions"
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 
 

@@ -9,9 +9,11 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app
 from flask_sqlalchemy.session import Session
 from sqlalchemy import (
     URL,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     Executable,
     Insert,
     Row,
+    Select,
     delete,
     event,
     make_url,
@@ -35,14 +38,6 @@ from .errors import DATABASE_BUSY, Problem
 from .extensions import db
 from .instruments import RETRIES
 
-# Where write_transaction keeps (in flask.g) the connection of the request's
-# write transaction.
-_CONNECTION_KEY = "stockapp_write_connection"
-# And the buffers its statements fill, written just before it commits.
-_BUFFERS_KEY = "stockapp_write_buffers"
-# Set while a PostgreSQL write transaction's BEGIN waits to go with its first
-# statements (write_statements).
-_BEGIN_PENDING_KEY = "stockapp_write_begin_pending"
 # How a write transaction begins on PostgreSQL: the units of work need READ
 # COMMITTED (engine_options says why).
 _BEGIN_POSTGRESQL = "BEGIN ISOLATION LEVEL READ COMMITTED"
@@ -286,36 +281,83 @@ class RowStream:
 
 def dialect_name() -> str:
     """The database's dialect: "sqlite" or "postgresql"."""
-    return str(db.engine.dialect.name)
+    write = _WRITE.get()
+    # In a write, its connection's: a write asks several times, and finding
+    # the app's engine takes Flask-SQLAlchemy a few µs each time.
+    engine = db.engine if write is None else write.connection
+    return str(engine.dialect.name)
 
 
-def write_connection() -> Connection:
+@dataclass(slots=True)
+class _Write:
+    """The current write transaction, as write_transaction keeps it."""
+
+    connection: Connection
+    # The buffers and memos its statements fill (transaction_buffer,
+    # transaction_memo), by key: (flush, rows), written just before it commits.
+    buffers: dict[str, tuple[Callable[[list[Any]], None] | None, list[Any]]]
+    # Whether a PostgreSQL transaction's BEGIN still waits to go with its first
+    # statements (write_statements).
+    begin_pending: bool
+
+
+# The write transaction of this thread's request (None: none). A context
+# variable of its own rather than flask.g: a write asks for it at every
+# statement, and each look-up through g's proxy cost about 1 µs, some 25 µs a
+# one-member PATCH.
+_WRITE: ContextVar[_Write | None] = ContextVar("stockapp_write", default=None)
+
+
+def write_connection() -> Connection | None:
     """The connection of the current write transaction, for its statements
-    (begun, if its BEGIN was still waiting for them)."""
-    if g.get(_BEGIN_PENDING_KEY):
+    (begun, if its BEGIN was still waiting for them); None outside one."""
+    write = _WRITE.get()
+    if write is None:
+        return None
+    if write.begin_pending:
         write_statements()
-    return g.get(_CONNECTION_KEY)
+    return write.connection
 
 
 # Questions a write transaction may ask as it begins: key -> (statement, what
-# its rows answer, whether it is wanted now). See ask_when_writes_begin.
+# its value answers, whether it is wanted now). See ask_when_writes_begin.
 _OPENING_QUESTIONS: dict[
-    str, tuple[Executable, Callable[[driver.Rows], Any], Callable[[], bool]]
+    str, tuple[Select[Any], Callable[[Any], Any], Callable[[], bool]]
 ] = {}
+# A SELECT with the questions riding in it (SQLite): (statement, questions'
+# keys) -> the SELECT with a column per question after its own.
+_CARRIERS: dict[tuple[Executable, tuple[str, ...]], Select[Any]] = {}
 
 
 def ask_when_writes_begin(
     key: str,
-    statement: Executable,
-    answer: Callable[[driver.Rows], Any],
+    statement: Select[Any],
+    answer: Callable[[Any], Any],
     wanted: Callable[[], bool],
 ) -> None:
-    """Have a PostgreSQL write transaction whose first statements ask for it
-    (``write_statements(..., ask=True)``) run ``statement`` right after them,
-    in their round trip, if ``wanted()``, and keep ``answer(rows)`` as
-    ``transaction_memo(key, ...)``'s value. Elsewhere nothing is asked: the
-    memo computes its value when it is first wanted."""
+    """Have a write transaction whose first statements ask for it
+    (``write_statements(..., ask=True)``) ask ``statement``, a SELECT of one
+    column and at most one row, with them, if ``wanted()``, and keep
+    ``answer(value)`` (value: the column's, None when there is no row) as
+    ``transaction_memo(key, ...)``'s value, for the rest of the transaction.
+
+    On PostgreSQL the question runs right after them, in their round trip. On
+    SQLite it rides in the first of them, if that is a SELECT, as a column of
+    its own (a scalar subquery), which saves a statement; there the write
+    lock, held since BEGIN, keeps the answer true until the commit. Unasked
+    (the SELECT found no row, say), the memo computes its value when first
+    wanted.
+    """
     _OPENING_QUESTIONS[key] = (statement, answer, wanted)
+
+
+def _questions(write: _Write) -> list[tuple[str, Select[Any], Callable[[Any], Any]]]:
+    """The questions the current write transaction may ask now."""
+    return [
+        (key, statement, answer)
+        for key, (statement, answer, wanted) in _OPENING_QUESTIONS.items()
+        if key not in write.buffers and wanted()
+    ]
 
 
 def write_statements(
@@ -328,15 +370,14 @@ def write_statements(
     (ask_when_writes_begin) go to the server together and are answered in one
     round trip, where sending each alone would take one each. Each statement
     still starts after the one before has ended, so a read that follows a lock
-    sees what the lock's previous holder committed.
+    sees what the lock's previous holder committed. On SQLite, with ``ask``,
+    the questions ride in the first statement.
     """
-    connection = g.get(_CONNECTION_KEY)
-    if g.pop(_BEGIN_PENDING_KEY, False):
-        questions = [
-            (key, statement, answer)
-            for key, (statement, answer, wanted) in _OPENING_QUESTIONS.items()
-            if ask and wanted()
-        ]
+    write = _WRITE.get()
+    connection = write.connection
+    if write.begin_pending:
+        write.begin_pending = False
+        questions = _questions(write) if ask else []
         asked = [(statement, {}) for _, statement, _ in questions]
         answered = driver.pipelined(
             connection, [*statements, *asked], first=_BEGIN_POSTGRESQL
@@ -348,16 +389,52 @@ def write_statements(
             for (key, _, answer), rows in zip(
                 questions, answered[len(statements) :], strict=True
             ):
-                _remember(key, answer(rows))
+                row = rows.one_or_none()
+                _remember(key, answer(None if row is None else row[0]))
             return answered[: len(statements)]
+    elif (
+        ask
+        and connection.dialect.name == "sqlite"
+        and isinstance(statements[0][0], Select)
+    ):
+        questions = _questions(write)
+        if questions:
+            (first, params), *others = statements
+            return [
+                _asking_in(connection, first, params, questions),
+                *write_statements(*others),
+            ]
     return [
         driver.execute(connection, statement, params)
         for statement, params in statements
     ]
 
 
+def _asking_in(
+    connection: Connection,
+    statement: Select[Any],
+    params: Mapping[str, Any],
+    questions: list[tuple[str, Select[Any], Callable[[Any], Any]]],
+) -> driver.Rows:
+    """Run ``statement`` with ``questions`` riding in it, as columns of their
+    own after its own; its rows, without them, and their answers kept."""
+    keys = tuple(key for key, _, _ in questions)
+    carrier = _CARRIERS.get((statement, keys))
+    if carrier is None:
+        carrier = _CARRIERS[statement, keys] = statement.add_columns(
+            *(question.scalar_subquery() for _, question, _ in questions)
+        )
+    rows, values = driver.split_columns(
+        driver.execute(connection, carrier, params), statement
+    )
+    if values is not None:
+        for (key, _, answer), value in zip(questions, values, strict=True):
+            _remember(key, answer(value))
+    return rows
+
+
 def _in_write_transaction() -> bool:
-    return g.get(_CONNECTION_KEY) is not None
+    return _WRITE.get() is not None
 
 
 def transaction_buffer(key: str, flush: Callable[[list[Any]], None]) -> list[Any]:
@@ -365,7 +442,7 @@ def transaction_buffer(key: str, flush: Callable[[list[Any]], None]) -> list[Any
     call for ``key`` makes it, and ``flush(list)`` runs with it just before
     the outermost transaction commits (never if it rolls back). Rows many
     statements gather are then written in one statement."""
-    buffers = g.get(_BUFFERS_KEY)
+    buffers = _WRITE.get().buffers
     entry = buffers.get(key)
     if entry is None:
         entry = buffers[key] = (flush, [])
@@ -375,7 +452,7 @@ def transaction_buffer(key: str, flush: Callable[[list[Any]], None]) -> list[Any
 def transaction_memo(key: str, compute: Callable[[], Any]) -> Any:
     """``compute()``, run once per write transaction (its first call for
     ``key``), inside it."""
-    entry = g.get(_BUFFERS_KEY).get(key)
+    entry = _WRITE.get().buffers.get(key)
     if entry is None:
         return _remember(key, compute())
     return entry[1][0]
@@ -383,7 +460,7 @@ def transaction_memo(key: str, compute: Callable[[], Any]) -> Any:
 
 def _remember(key: str, value: Any) -> Any:
     """Keep ``value`` as the current write transaction's memo for ``key``."""
-    g.get(_BUFFERS_KEY)[key] = (None, [value])
+    _WRITE.get().buffers[key] = (None, [value])
     return value
 
 
@@ -405,16 +482,16 @@ def write_transaction() -> Iterator[None]:
         # On PostgreSQL the driver's autocommit is on, so that it sends no BEGIN
         # of its own: write_statements sends it, with the first statements.
         deferred = connection.dialect.name == "postgresql"
+        entered = None
         try:
             if deferred:
                 driver.set_autocommit(connection, True)
             else:
                 begin_sqlite_transaction(connection, write=True)
-            setattr(g, _CONNECTION_KEY, connection)
-            setattr(g, _BUFFERS_KEY, {})
-            setattr(g, _BEGIN_PENDING_KEY, deferred)
+            write = _Write(connection, {}, deferred)
+            entered = _WRITE.set(write)
             yield
-            for flush, rows in g.get(_BUFFERS_KEY).values():
+            for flush, rows in write.buffers.values():
                 if flush is not None:
                     flush(rows)
             try:
@@ -427,9 +504,8 @@ def write_transaction() -> Iterator[None]:
             transaction.rollback()
             raise
         finally:
-            g.pop(_CONNECTION_KEY, None)
-            g.pop(_BUFFERS_KEY, None)
-            g.pop(_BEGIN_PENDING_KEY, None)
+            if entered is not None:
+                _WRITE.reset(entered)
             if deferred:
                 # Committed or rolled back: off again before the pool has it.
                 driver.set_autocommit(connection, False)

@@ -92,6 +92,26 @@ def _row_type(names: tuple[str, ...]) -> type:
     return namedtuple("Row", names, rename=True)
 
 
+def split_columns(
+    rows: Rows, statement: Executable
+) -> tuple[Rows, tuple[Any, ...] | None]:
+    """The rows of ``statement`` run with more columns after its own (see
+    database.write_statements): its rows as it gives them, and the first
+    row's other values (None when there is no row)."""
+    if not rows.all():
+        return rows, None
+    own = _own_row_type(statement)
+    width = len(own._fields)  # type: ignore[attr-defined]
+    every = rows.all()
+    make = own._make  # type: ignore[attr-defined]
+    return Rows([make(row[:width]) for row in every], rows.rowcount), every[0][width:]
+
+
+@functools.cache
+def _own_row_type(statement: Any) -> type:
+    return _row_type(tuple(column.key for column in statement.exported_columns))
+
+
 # Statements are built once (module level, or once per dialect), so this holds
 # a few dozen entries; None marks a statement that needs Core.
 _COMPILED: dict[tuple[Executable, str], _Compiled | None] = {}

@@ -348,7 +348,8 @@ def lock_collection_with_members(
     its members named in ``names`` as by current_members.
 
     One statement on SQLite, whose write transaction holds the database's lock
-    from its BEGIN, so nothing can change between the lock and the read. Two on
+    from its BEGIN, so nothing can change between the lock and the read (the
+    questions asked as writes begin ride in it). Two on
     PostgreSQL: a statement that waited for the row lock rechecks the locked
     row but reads the joined members as of its start, so it would miss members
     the writer it waited for added (tests/system/test_races.py); the read must
@@ -372,11 +373,15 @@ def lock_collection_with_members(
         if row is None:
             return None, {}
         return LockedCollection(row.id, name, row.version), _stored_members(rows)
-    rows = execute(
-        for_dialect().lock_collection_with_members,
-        name=name,
-        names=names_parameter(names),
-    ).all()
+    (rows,) = write_statements(
+        (
+            for_dialect().lock_collection_with_members,
+            {"name": name, "names": names_parameter(names)},
+        ),
+        # A write of members: it announces its movements (signals.py).
+        ask=True,
+    )
+    rows = rows.all()
     if not rows:
         return None, {}
     first = rows[0]

@@ -198,7 +198,8 @@ def _many_events(announced: list[Any]) -> bool:
 
 
 def _any_enabled() -> bool:
-    return _has_a_row(driver.execute(write_connection(), ANY_ENABLED, {}))
+    rows = driver.execute(write_connection(), ANY_ENABLED, {})
+    return rows.one_or_none() is not None
 
 
 def enqueue(rows: list[dict[str, Any]]) -> None:
@@ -216,8 +217,10 @@ def _listening() -> bool | None:
     """Whether an enabled subscription may want this transaction's events,
     asked once per transaction; None where it was not asked.
 
-    On SQLite, when first wanted (a lookup in its own process costs less than
-    building the events and the outbox's INSERT): the write lock is held, so
+    On SQLite, in the lock's statement of a write of members (as a column of
+    its own: core.database.ask_when_writes_begin), else when first wanted (a
+    lookup in its own process costs less than building the events and the
+    outbox's INSERT): the write lock is held from the transaction's BEGIN, so
     no subscription can appear before the commit. On PostgreSQL, as a write
     of members begins (its lock and read), in the round trip of its first
     statements (core.database.ask_when_writes_begin): a subscription enabled
@@ -258,7 +261,7 @@ def listen() -> None:
     """Write the outbox rows of every change the stock announces."""
     movements_recorded.connect(_on_movements)
     collection_deleted.connect(_on_collection_deleted)
-    ask_when_writes_begin(_LISTENING, ANY_ENABLED, _has_a_row, _announced)
+    ask_when_writes_begin(_LISTENING, ANY_ENABLED, _is_an_id, _announced)
 
 
 def _announced() -> bool:
@@ -267,5 +270,6 @@ def _announced() -> bool:
     return not movements_recorded.is_muted
 
 
-def _has_a_row(rows: driver.Rows) -> bool:
-    return rows.one_or_none() is not None
+def _is_an_id(value: int | None) -> bool:
+    """Whether ANY_ENABLED found a subscription (its id; None: none)."""
+    return value is not None

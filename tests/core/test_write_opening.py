@@ -7,10 +7,10 @@ statement alone."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from stockapp.core import driver
+from stockapp.core import database, driver
 from stockapp.core.database import (
     read,
     transaction_memo,
@@ -188,3 +188,74 @@ def test_a_question_asked_when_writes_begin_is_not_asked_again(
         assert (answer, computed, asked) == ("computed when wanted", [True], [])
     else:
         assert (answer, computed, len(asked)) == (False, [], 1)
+
+
+# A question of the test's own: the oldest collection's name (None: none).
+OLDEST = "test_oldest_collection"
+OLDEST_NAME = select(Collection.name).order_by(Collection.id).limit(1)
+# A SELECT a write might begin with: a collection's id and version by name.
+BY_NAME = select(Collection.id, Collection.version).where(
+    Collection.name == bindparam("name")
+)
+
+
+@pytest.fixture
+def oldest_asked(monkeypatch) -> list[str | None]:
+    """OLDEST as the only question asked when writes begin; the values its
+    answer was given."""
+    given: list[str | None] = []
+
+    def answer(value: str | None) -> str:
+        given.append(value)
+        return f"answered {value}"
+
+    questions = {OLDEST: (OLDEST_NAME, answer, lambda: True)}
+    monkeypatch.setattr(database, "_OPENING_QUESTIONS", questions)
+    return given
+
+
+def oldest_when_wanted() -> str:
+    return "computed when wanted"
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("name", ["veg", "absent"])
+def test_on_sqlite_a_question_rides_in_the_select_that_asks(
+    app, seed, count_statements, oldest_asked, name
+):
+    """On SQLite the questions ride in a write's SELECT that asks for them,
+    as columns of their own: one statement, its own rows (the question's
+    column stripped), and the memo holds the answer. A SELECT that finds no
+    row answers nothing: the memo computes its value when first wanted."""
+    seed(fruit={}, veg={})
+    with app.app_context():
+        (alone,) = read(BY_NAME, name=name) or [None]
+        with count_statements() as statements, write_transaction():
+            (rows,) = write_statements((BY_NAME, {"name": name}), ask=True)
+            rows = rows.all()
+            answer = transaction_memo(OLDEST, oldest_when_wanted)
+            # Asked once a transaction: a second SELECT carries nothing.
+            (again,) = write_statements((BY_NAME, {"name": name}), ask=True)
+    begin, first, second = statements
+    assert begin == "BEGIN IMMEDIATE"
+    assert "ORDER BY collections.id" in first
+    # Answered, or computed when wanted: not asked again.
+    assert "ORDER BY collections.id" not in second
+    if name == "absent":
+        assert (rows, answer, oldest_asked) == ([], "computed when wanted", [])
+        return
+    assert rows == [alone] and rows[0]._fields == ("id", "version")
+    assert again.all() == rows
+    assert (answer, oldest_asked) == ("answered fruit", ["fruit"])
+
+
+@pytest.mark.sqlite_only
+def test_on_sqlite_only_a_select_carries_questions(app, count_statements, oldest_asked):
+    """A write that begins with anything but a SELECT asks nothing as it
+    begins, even when it asks for the questions."""
+    with app.app_context(), count_statements() as statements:
+        with write_transaction():
+            write_statements(INSERT_FRUIT, ask=True)
+            answer = transaction_memo(OLDEST, oldest_when_wanted)
+    assert (answer, oldest_asked) == ("computed when wanted", [])
+    assert not [s for s in statements if "ORDER BY collections.id" in s]

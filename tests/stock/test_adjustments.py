@@ -172,15 +172,16 @@ def test_adjustment_is_a_constant_number_of_statements(
     # BEGIN, lock the collection and read the member (one statement on SQLite,
     # two on PostgreSQL: see ledger.lock_collection_with_members), update it,
     # bump the collection, log the movement, and the webhooks' question
-    # whether any subscription listens (none here): on SQLite when the
-    # movement is announced, on PostgreSQL with the first statements (in
-    # their round trip). On PostgreSQL the update, the bump and the movement
-    # are one statement (ledger.Along).
+    # whether any subscription listens (none here): on SQLite as a column of
+    # the lock's statement, on PostgreSQL with the first statements (in their
+    # round trip). On PostgreSQL the update, the bump and the movement are
+    # one statement (ledger.Along).
     if backend == "sqlite":
         assert len(updates) == 1 and not fused
         assert "quantity + " in updates[0]
-        assert len(statements) == 6
-        assert statements[-1].startswith("SELECT webhook_subscriptions.id")
+        assert len(statements) == 5
+        assert statements[1].startswith("SELECT collections.id")
+        assert "FROM webhook_subscriptions" in statements[1]
     else:
         assert not updates and len(fused) == 1
         assert "INSERT INTO movements" in fused[0]
