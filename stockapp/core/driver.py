@@ -93,18 +93,20 @@ def _row_type(names: tuple[str, ...]) -> type:
 
 
 def split_columns(
-    rows: Rows, statement: Executable
+    rows: Any, statement: Executable
 ) -> tuple[Rows, tuple[Any, ...] | None]:
     """The rows of ``statement`` run with more columns after its own (see
-    database.write_statements): its rows as it gives them, and the first
-    row's other values (None when there is no row)."""
-    if not rows.all():
-        return rows, None
-    own = _own_row_type(statement)
-    width = len(own._fields)  # type: ignore[attr-defined]
+    database.write_statements), as execute gave them: its rows as it gives
+    them, and the first row's other values (None when there is no row)."""
     every = rows.all()
-    make = own._make  # type: ignore[attr-defined]
-    return Rows([make(row[:width]) for row in every], rows.rowcount), every[0][width:]
+    rowcount = rows.rowcount
+    if not every:
+        return Rows([], rowcount), None
+    own: Any = _own_row_type(statement)
+    width, make = len(own._fields), own._make
+    return Rows([make(row[:width]) for row in every], rowcount), tuple(
+        every[0][width:]
+    )
 
 
 @functools.cache

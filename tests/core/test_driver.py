@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, event, insert, select, text
+from sqlalchemy import bindparam, event, insert, literal, select, text
 from sqlalchemy.exc import IntegrityError, MultipleResultsFound, NoResultFound
 
 from stockapp.core import driver
@@ -156,3 +156,45 @@ def test_a_member_read_and_a_one_member_write_run_on_the_driver(
     response = client.open(path, method=method, json=body)
     assert response.status_code == status, response.get_json()
     assert [sql for sql in core_executions if "BEGIN" not in sql] == []
+
+
+# A SELECT, and the same with two more columns after its own.
+NAMES = select(Collection.id, Collection.name).order_by(Collection.id)
+NAMES_AND_MORE = NAMES.add_columns(
+    select(Collection.name).order_by(Collection.id.desc()).limit(1).scalar_subquery(),
+    select(Movement.at).limit(1).scalar_subquery(),
+)
+
+
+@pytest.mark.parametrize(
+    "through",
+    # (Only SQLite's datetime columns need Core: PostgreSQL's driver gives
+    # them typed.)
+    ["driver", pytest.param("core", marks=pytest.mark.sqlite_only)],
+)
+def test_split_columns_gives_a_selects_own_rows_and_the_rest(app, seed, through):
+    """The rows of a SELECT run with more columns, split: its own rows as it
+    gives them alone, and the first row's other values; whether the driver
+    or Core ran it (a datetime column sends it through Core on SQLite)."""
+    seed(fruit={}, veg={})
+    with app.app_context(), db.engine.connect() as connection:
+        alone = connection.execute(NAMES).all()
+        if through == "driver":
+            ran = driver.execute(connection, NAMES.add_columns(literal(7)), {})
+            assert isinstance(ran, driver.Rows)
+            extra = (7,)
+        else:
+            ran = driver.execute(connection, NAMES_AND_MORE, {})
+            assert not isinstance(ran, driver.Rows)
+            extra = ("veg", None)
+        rows, values = driver.split_columns(ran, NAMES)
+    assert rows.all() == alone and [row.name for row in rows] == ["fruit", "veg"]
+    assert rows.all()[0]._fields == ("id", "name")
+    assert values == extra
+
+
+def test_split_columns_of_no_row_gives_no_values(app):
+    with app.app_context(), db.engine.connect() as connection:
+        ran = driver.execute(connection, NAMES.add_columns(literal(7)), {})
+        rows, values = driver.split_columns(ran, NAMES)
+    assert (rows.all(), values) == ([], None)
