@@ -104,9 +104,7 @@ def split_columns(
         return Rows([], rowcount), None
     own: Any = _own_row_type(statement)
     width, make = len(own._fields), own._make
-    return Rows([make(row[:width]) for row in every], rowcount), tuple(
-        every[0][width:]
-    )
+    return Rows([make(row[:width]) for row in every], rowcount), tuple(every[0][width:])
 
 
 @functools.cache
