@@ -37,7 +37,6 @@ from . import driver
 from .errors import DATABASE_BUSY, Problem
 from .extensions import db
 from .instruments import RETRIES
-from .writer_queue import queue_writers, writers_turn
 
 # How a write transaction begins on PostgreSQL: the units of work need READ
 # COMMITTED (engine_options says why).
@@ -164,7 +163,6 @@ def configure_engine(app: Flask, engine: Engine) -> None:
     if synchronous not in _SYNCHRONOUS_LEVELS:
         raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {_SYNCHRONOUS_LEVELS}")
     busy_timeout_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
-    queue_writers(engine, busy_timeout_ms)
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -479,10 +477,7 @@ def write_transaction() -> Iterator[None]:
     if _in_write_transaction():
         yield
         return
-    engine = db.engine
-    # On SQLite, this process's writers one at a time (writer_queue.py).
-    turn = writers_turn(engine)
-    with turn, engine.connect() as connection:
+    with db.engine.connect() as connection:
         transaction = connection.begin()
         # On PostgreSQL the driver's autocommit is on, so that it sends no BEGIN
         # of its own: write_statements sends it, with the first statements.
@@ -492,7 +487,6 @@ def write_transaction() -> Iterator[None]:
             if deferred:
                 driver.set_autocommit(connection, True)
             else:
-                turn.wait_for_sqlite(connection)
                 begin_sqlite_transaction(connection, write=True)
             write = _Write(connection, {}, deferred)
             entered = _WRITE.set(write)
@@ -515,8 +509,6 @@ def write_transaction() -> Iterator[None]:
             if deferred:
                 # Committed or rolled back: off again before the pool has it.
                 driver.set_autocommit(connection, False)
-            else:
-                turn.done_with_sqlite(connection)
 
 
 class WriteRaced(Exception):
