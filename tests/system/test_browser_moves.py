@@ -190,6 +190,8 @@ def test_two_clerks_count_at_once_and_the_commit_makes_the_stock_the_counts(
         assert count(ann, "spare-05", "2") == 303
         expect(notice(ann)).to_have_text("Counted spare-05: 2.")
         expect(ann.locator(fragment(ann))).to_contain_text("spare-06")
+        # (The browser may scroll to the fragment a moment after the load.)
+        ann.wait_for_function(f"() => window.scrollY > {HEIGHT}")
         assert ann.evaluate("() => window.scrollY") > HEIGHT
         assert in_view(ann, fragment(ann))
         assert in_view(ann, ".flash")
