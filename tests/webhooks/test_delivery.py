@@ -13,12 +13,19 @@ import pytest
 from stockapp.core.clock import utcnow
 from stockapp.webhooks.worker import RETRY_DELAYS, Worker
 
+# How far ahead of the real clock the worker's starts. The app stamps each
+# event with the real time when it is written, after the fixtures' setup (an
+# account's Argon2 hash, a receiver's thread), which on a loaded machine can
+# take over a second: an event stamped after the worker's "now" would not yet
+# be due, and a test would see nothing delivered.
+HEAD_START = timedelta(minutes=1)
+
 
 class Clock:
-    """A clock the test moves by hand."""
+    """A clock the test moves by hand, ahead of the real one."""
 
     def __init__(self) -> None:
-        self.now = utcnow() + timedelta(seconds=1)
+        self.now = utcnow() + HEAD_START
 
     def __call__(self) -> datetime:
         return self.now
