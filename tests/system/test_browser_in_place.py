@@ -9,6 +9,8 @@ the JSON API.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 import pytest
 from browser import ARTIFACTS, HEIGHT, overflow_px, serious_violations
@@ -24,16 +26,41 @@ SHELF = {f"m{number:03}": 100 for number in range(1, 201)}
 DEEP = "m030"  # the 30th row of the first page
 
 
+# How long the browser may still be scrolling once what the clerk reads is
+# there: to a fragment after a load, or by notice.js when htmx has settled a
+# swap (20 ms after it). A position is read until it holds, as ``expect`` reads
+# a text.
+SCROLL_WAIT_S = 5
+
+
+def eventually(page, holds: Callable[[], bool]) -> bool:
+    """Whether ``holds()`` is true within ``SCROLL_WAIT_S``."""
+    deadline = time.monotonic() + SCROLL_WAIT_S
+    while not holds():
+        if time.monotonic() >= deadline:
+            return False
+        page.wait_for_timeout(50)
+    return True
+
+
 def in_viewport(page, locator) -> bool:
-    """Whether ``locator``'s box is wholly inside the window."""
-    box = locator.bounding_box()
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT
+    """Whether ``locator``'s box comes wholly inside the window."""
+
+    def inside() -> bool:
+        box = locator.bounding_box()
+        return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT
+
+    return eventually(page, inside)
 
 
 def clear_of(page, locator, notice) -> bool:
-    """Whether ``locator``'s box ends above the notice pinned to the bottom."""
-    box, pinned = locator.bounding_box(), notice.bounding_box()
-    return box["y"] + box["height"] <= pinned["y"]
+    """Whether ``locator``'s box comes to end above the notice pinned to the bottom."""
+
+    def above() -> bool:
+        box, pinned = locator.bounding_box(), notice.bounding_box()
+        return box["y"] + box["height"] <= pinned["y"]
+
+    return eventually(page, above)
 
 
 def stored_quantity(site, make_token, member: str) -> int:
@@ -77,11 +104,11 @@ def test_adjusting_a_deep_row_keeps_the_clerk_there_and_says_so(
         expect(quantity_cell(member_row(page, DEEP))).to_have_text("98")
         expect(member_row(page, DEEP).get_by_text(said)).to_be_visible()
         assert page.evaluate("() => window.stayed") is True
-        # Scrolled at most enough that the notice hides none of the row.
-        assert 0 <= page.evaluate("() => window.scrollY") - scrolled < HEIGHT / 2
         assert in_viewport(page, member_row(page, DEEP).get_by_text(said))
         assert in_viewport(page, notice)
         assert clear_of(page, member_row(page, DEEP), notice)
+        # Scrolled at most enough that the notice hides none of the row.
+        assert 0 <= page.evaluate("() => window.scrollY") - scrolled < HEIGHT / 2
         # The focus stays on the button pressed, in the row swapped in.
         assert page.evaluate("() => document.activeElement.id") == "take-30"
         page.screenshot(path=_artifact(f"in-place-success-{width}"))
