@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,8 +84,6 @@ def floor_app(workdir: Path, synchronous: str) -> WsgiApp:
 
 
 def stockapp(workdir: Path, synchronous: str) -> WsgiApp:
-    import subprocess
-
     os.environ.update(
         STOCKAPP_CONFIG="development",
         ANONYMOUS_ACCESS="write",
