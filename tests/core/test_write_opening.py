@@ -6,8 +6,11 @@ statement alone."""
 
 from __future__ import annotations
 
+import time
+
+import psycopg
 import pytest
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import bindparam, insert, make_url, select, text
 from sqlalchemy.exc import IntegrityError
 
 from stockapp.core import database, driver
@@ -259,3 +262,45 @@ def test_on_sqlite_only_a_select_carries_questions(app, count_statements, oldest
             answer = transaction_memo(OLDEST, oldest_when_wanted)
     assert (answer, oldest_asked) == ("computed when wanted", [])
     assert not [s for s in statements if "ORDER BY collections.id" in s]
+
+
+# Long enough for a statement already sent to have run: the server takes it
+# within a millisecond or two of its arrival here.
+SENT_WAIT_S = 0.5
+ADVISORY_KEY = 4242
+
+
+def _advisory_lock_held(watcher: psycopg.Connection) -> bool:
+    """Whether anyone holds the advisory lock ADVISORY_KEY, as the server
+    sees it at the moment, waiting up to SENT_WAIT_S for it to be taken."""
+    deadline = time.monotonic() + SENT_WAIT_S
+    while True:
+        held = watcher.execute(
+            "SELECT count(*) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND objid = %s AND granted",
+            (ADVISORY_KEY,),
+        ).fetchone()[0]
+        if held or time.monotonic() > deadline:
+            return bool(held)
+        time.sleep(0.01)
+
+
+@pytest.mark.postgresql_only
+def test_a_pipelines_statements_leave_together_when_it_ends(empty_database_url):
+    """driver._queue leaves a statement in the connection's buffer (psycopg's
+    execute would send it at once): the server sees none of a pipeline's
+    statements until the pipeline ends, then each has run, its rows there."""
+    url = make_url(empty_database_url).set(drivername="postgresql")
+    libpq_url = url.render_as_string(hide_password=False)
+    with (
+        psycopg.connect(libpq_url, autocommit=True) as watcher,
+        psycopg.connect(libpq_url, autocommit=True) as sender,
+    ):
+        locking, answering = sender.cursor(), sender.cursor()
+        with sender.pipeline():
+            driver._queue(locking, "SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))
+            driver._queue(answering, "SELECT %s::int + 1", (41,))
+            held_before_the_end = _advisory_lock_held(watcher)
+        held_after = _advisory_lock_held(watcher)
+        assert (held_before_the_end, held_after) == (False, True)
+        assert answering.fetchall() == [(42,)]
