@@ -16,7 +16,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 _REPOSITORY = Path(__file__).resolve().parent.parent
@@ -137,6 +137,13 @@ def end_other_sessions(database_url: str) -> int:
             ).scalar_one()
     finally:
         server.dispose()
+
+
+def libpq_url(database_url: str) -> str:
+    """A PostgreSQL URL of SQLAlchemy's (``postgresql+psycopg://``) as psycopg
+    connects to it, password and all."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
 
 
 def migrations_head() -> str:

@@ -367,12 +367,11 @@ def _queue(cursor: Any, sql: str, values: Any, prepare: bool | None = None) -> N
     each packet wakes the server's backend, which runs it and waits for the
     next (on a machine where the app and the database share cores, a switch
     there and back per statement). Queued, a pipeline's statements leave in
-    one packet with its Sync, as libpq's pipeline mode means them to: in
-    process on one core that took a one-member PATCH from about 1.14 to about
-    1.02 ms of CPU, app and database together. psycopg has no public call for
-    it, so this runs the steps of its own ``Cursor._execute_gen`` (psycopg
-    3.3, pinned), all but the send; ``tests/core/test_driver.py`` pins that
-    a pipeline goes out in one packet.
+    one packet with its Sync, as libpq's pipeline mode means them to (what
+    it saves: docs/performance.md). psycopg has no public call for it, so
+    this runs the steps of its own ``Cursor._execute_gen`` (psycopg 3.3,
+    pinned), all but the send; ``tests/core/test_write_opening.py`` pins that
+    the server sees none of a pipeline's statements before it ends.
     """
     connection = cursor.connection
 

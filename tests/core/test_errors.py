@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
-from helpers import end_other_sessions
-from sqlalchemy import make_url, text
+from helpers import end_other_sessions, libpq_url
+from sqlalchemy import text
 
 from stockapp import create_app
 from stockapp.core.extensions import db
@@ -159,8 +159,7 @@ def member_locked(database_url, backend, member):
         holder.isolation_level = None
         holder.execute("BEGIN IMMEDIATE")
     else:
-        url = make_url(database_url).set(drivername="postgresql")
-        holder = psycopg.connect(url.render_as_string(hide_password=False))
+        holder = psycopg.connect(libpq_url(database_url))
         locked = holder.execute(
             "SELECT quantity FROM members WHERE name = %s FOR UPDATE", (member,)
         ).fetchall()

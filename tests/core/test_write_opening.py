@@ -10,7 +10,8 @@ import time
 
 import psycopg
 import pytest
-from sqlalchemy import bindparam, insert, make_url, select, text
+from helpers import libpq_url
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from stockapp.core import database, driver
@@ -290,11 +291,10 @@ def test_a_pipelines_statements_leave_together_when_it_ends(empty_database_url):
     """driver._queue leaves a statement in the connection's buffer (psycopg's
     execute would send it at once): the server sees none of a pipeline's
     statements until the pipeline ends, then each has run, its rows there."""
-    url = make_url(empty_database_url).set(drivername="postgresql")
-    libpq_url = url.render_as_string(hide_password=False)
+    url = libpq_url(empty_database_url)
     with (
-        psycopg.connect(libpq_url, autocommit=True) as watcher,
-        psycopg.connect(libpq_url, autocommit=True) as sender,
+        psycopg.connect(url, autocommit=True) as watcher,
+        psycopg.connect(url, autocommit=True) as sender,
     ):
         locking, answering = sender.cursor(), sender.cursor()
         with sender.pipeline():
